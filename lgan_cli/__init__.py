@@ -1,0 +1,3 @@
+"""lgan: facial-expression editing with LandmarkGAN (Tang & Sebe)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,60 @@
+"""The `lgan` Typer application: registers the commands and turns user errors into one line."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from lgan_cli import __version__
+from lgan_cli.errors import LganError
+
+app = typer.Typer(
+    name="lgan",
+    help=(
+        "Facial-expression editing with LandmarkGAN (Tang & Sebe): from one photo and a target "
+        "expression, generate the person's target landmarks, then their face with that expression.\n\n"
+        "Examples:\n\n"
+        "  lgan landmarks examples/london_001_neutral.jpg --overlay overlay.png\n\n"
+        "  lgan prepare --dataset london --data-root ../shared/datasets/london --out prepared/london-128"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lgan {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Facial-expression editing with LandmarkGAN."""
+
+
+def _register_commands() -> None:
+    # Imported here so each command module can use `app` without import cycles.
+    from lgan_cli.cli import landmarks, prepare  # noqa: F401
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: user errors print as `error: ...` with exit code 1, no traceback."""
+    try:
+        app(args=argv, prog_name="lgan")
+    except LganError as exc:
+        message = " ".join(str(exc).split())  # always one line
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,41 @@
+"""Small helpers shared by the commands: output-path checks and the --face option."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from lgan_cli.errors import LganError
+
+console = Console(stderr=True, highlight=False)
+"""Progress and messages go to stderr, so stdout stays clean for data (e.g. `--json -`)."""
+
+
+def parse_face_choice(value: str) -> str | int:
+    """--face accepts 'largest', 'all' or a 0-based index into the faces sorted by size."""
+    choice = value.strip().lower()
+    if choice in {"largest", "all"}:
+        return choice
+    if choice.isdigit():
+        return int(choice)
+    raise LganError(f"--face must be 'largest', 'all' or a face number (0 = largest), not {value!r}")
+
+
+def check_output_path(output: Path, inputs: list[Path], force: bool) -> Path:
+    """Refuse to overwrite an input, or an existing file without --force, or write into a missing folder."""
+    output = Path(output)
+    for source in inputs:
+        if output.exists() and source.exists() and os.path.samefile(output, source):
+            raise LganError(f"refusing to overwrite the input {source}; choose another output path")
+    if output.is_dir():
+        raise LganError(f"{output} is a directory; give a file name")
+    if output.exists() and not force:
+        raise LganError(f"{output} already exists; use --force to overwrite it")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise LganError(f"cannot write {output}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise LganError(f"cannot write {output}: folder {parent} is not writable")
+    return output

@@ -1,0 +1,1 @@
+"""Dataset adapters, identity splits, training pairs and the prepared-dataset cache."""

@@ -1,0 +1,244 @@
+"""`prepare`: detect, align and crop every photo of a dataset once, into a reusable cache.
+
+The training loop never runs a detector: it reads aligned S x S crops and their 68 points
+from one index file (`index.json`) written here. A run is resumable and idempotent: photos
+already done (same file size and modification time) are kept, the index is rewritten
+atomically every few photos, and crops are written atomically, so an interrupted run
+resumes where it stopped and a finished one does nothing when repeated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lgan_cli.data.adapters import scan_dataset
+from lgan_cli.data.records import FaceRecord
+from lgan_cli.data.splits import split_by_identity
+from lgan_cli.errors import DatasetError, LganError
+from lgan_cli.faces.align import align_face
+from lgan_cli.faces.decode import load_image, save_image
+from lgan_cli.faces.detect import FaceDetector
+from lgan_cli.fileio import atomic_write_json, atomic_write_text
+
+INDEX_NAME = "index.json"
+SKIPPED_NAME = "skipped.csv"
+FORMAT = "lgan-prepared"
+FORMAT_VERSION = 1
+SAVE_EVERY_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    """Everything that decides the content of a prepared dataset (saved inside the index)."""
+
+    dataset: str
+    data_root: str
+    resolution: int = 128
+    zoom: float = 1.0
+    seed: int = 0
+    test_fraction: float = 0.2
+    val_fraction: float = 0.0
+    test_ids: tuple[str, ...] | None = None
+
+    def content_key(self) -> dict:
+        """The settings that must match for an existing cache to be resumed."""
+        return {"dataset": self.dataset, "resolution": self.resolution, "zoom": self.zoom}
+
+
+@dataclass
+class PrepareReport:
+    total: int = 0
+    prepared: int = 0
+    reused: int = 0
+    skipped: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def source_signature(path: Path) -> dict:
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def crop_key(record: FaceRecord, root: Path) -> str:
+    """A file-system-safe name for a record's crop, unique within the dataset."""
+    try:
+        relative = record.path.resolve().relative_to(root.resolve())
+    except ValueError:
+        relative = Path(record.path.name)
+    return "__".join(relative.with_suffix("").parts)
+
+
+def prepare_dataset(
+    config: PrepareConfig,
+    out_dir: Path,
+    on_progress: Callable[[FaceRecord, str], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    records: Sequence[FaceRecord] | None = None,
+) -> PrepareReport:
+    """Prepare (or resume preparing) `config`'s dataset into `out_dir`; returns what happened.
+
+    `on_progress(record, status)` is called once per photo, status 'prepared', 'reused' or
+    'skipped'. `records` restricts the run to a subset (tests); the split still covers every
+    identity of the full dataset so it does not depend on which photos were processed.
+    """
+    started = time.perf_counter()
+    root = Path(config.data_root)
+    all_records = scan_dataset(config.dataset, root)
+    todo = list(records) if records is not None else all_records
+    splits = split_by_identity(
+        all_records,
+        test_fraction=config.test_fraction,
+        seed=config.seed,
+        test_ids=list(config.test_ids) if config.test_ids else None,
+        val_fraction=config.val_fraction,
+    )
+    out_dir = Path(out_dir)
+    (out_dir / "crops").mkdir(parents=True, exist_ok=True)
+    previous = _load_previous(out_dir, config)
+
+    report = PrepareReport(total=len(todo))
+    if on_start:
+        on_start(len(todo))
+    items: dict[str, dict] = {}
+    skipped: dict[str, dict] = {}
+    index_path = out_dir / INDEX_NAME
+
+    def save(finished: bool) -> None:
+        # Until the run finishes, entries of an earlier run not yet revisited are kept, so an
+        # interrupted resume loses nothing; a finished run drops photos no longer in the dataset.
+        kept = {} if finished else {k: v for k, v in previous.items() if k not in items and k not in skipped}
+        kept_items = {k: v for k, v in kept.items() if "reason" not in v}
+        kept_skipped = {k: v for k, v in kept.items() if "reason" in v}
+        all_skipped = {**kept_skipped, **skipped}
+        atomic_write_json(index_path, _index_document(config, splits, {**kept_items, **items}, all_skipped))
+        _write_skipped_csv(out_dir / SKIPPED_NAME, [all_skipped[k] for k in sorted(all_skipped)])
+
+    last_save, finished = time.monotonic(), False
+    # try/finally: an interruption (Ctrl-C, a crash) still records the photos done so far
+    try:
+        with FaceDetector(max_faces=4) as detector:
+            for record in todo:
+                key = crop_key(record, root)
+                signature = source_signature(record.path) if record.path.exists() else None
+                old = previous.get(key)
+                reused = old is not None and old.get("signature") == signature and _crop_intact(out_dir, old)
+                entry = dict(old) if reused else _prepare_one(record, key, signature, config, detector, out_dir)
+                entry.update(_labels(record))  # labels may have been corrected since (e.g. a folder CSV)
+                if "reason" in entry:
+                    skipped[key] = entry
+                    status = "skipped"
+                else:
+                    entry["split"] = splits[record.identity]
+                    items[key] = entry
+                    status = "reused" if reused else "prepared"
+                    report.reused += reused
+                    report.prepared += not reused
+                if on_progress:
+                    on_progress(record, status)
+                if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                    save(finished=False)
+                    last_save = time.monotonic()
+        finished = True
+    finally:
+        save(finished=finished)
+    report.skipped = list(skipped.values())
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _prepare_one(
+    record: FaceRecord, key: str, signature: dict | None, config: PrepareConfig, detector: FaceDetector, out_dir: Path
+) -> dict:
+    """Detect, align and crop one photo; a dict with a 'reason' when it has to be skipped."""
+    base = {"key": key, "source": str(record.path), "signature": signature, **_labels(record)}
+    try:
+        rgb = load_image(record.path)
+    except LganError as exc:
+        return {**base, "reason": str(exc)}
+    faces = detector.detect(rgb)
+    if not faces:
+        return {**base, "reason": "no face found"}
+    if len(faces) > 1:
+        return {**base, "reason": f"{len(faces)} faces found; a dataset photo must show one person"}
+    face = faces[0]
+    alignment = align_face(face.points68, config.resolution, zoom=config.zoom)
+    crop_name = f"crops/{key}.png"
+    save_image(alignment.crop(rgb), out_dir / crop_name)
+    return {
+        **base,
+        "crop": crop_name,
+        "points68": np.round(alignment.to_crop(face.points68), 3).tolist(),
+        "alignment": alignment.to_json(),
+        "source_size": [rgb.shape[1], rgb.shape[0]],
+        "blendshapes": {k: round(v, 4) for k, v in face.blendshapes.items()},
+    }
+
+
+def _write_skipped_csv(path: Path, entries: list[dict]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["source", "identity", "expression", "reason"])
+    writer.writerows([e["source"], e["identity"], e["expression"], e["reason"]] for e in entries)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _labels(record: FaceRecord) -> dict:
+    return {
+        "identity": record.identity,
+        "expression": record.expression,
+        "intensity": record.intensity,
+        "attrs": record.attrs_dict,
+    }
+
+
+def _crop_intact(out_dir: Path, entry: dict) -> bool:
+    return "reason" in entry or (out_dir / entry["crop"]).is_file()
+
+
+def _index_document(config: PrepareConfig, splits: dict, items: dict, skipped: dict) -> dict:
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "config": asdict(config),
+        "landmarks": "68 iBUG points in crop pixels (pixel centres at integers)",
+        "splits": dict(sorted(splits.items())),
+        "items": [items[k] for k in sorted(items)],
+        "skipped": [skipped[k] for k in sorted(skipped)],
+    }
+
+
+def _load_previous(out_dir: Path, config: PrepareConfig) -> dict[str, dict]:
+    """Entries of an earlier run into the same folder, after checking it used the same settings."""
+    index_path = out_dir / INDEX_NAME
+    if not index_path.exists():
+        return {}
+    document = read_index(out_dir)
+    old_config = PrepareConfig(**{**document["config"], "test_ids": None})
+    if old_config.content_key() != config.content_key():
+        raise DatasetError(
+            f"{out_dir} holds data prepared with {old_config.content_key()}, not {config.content_key()}; "
+            "use another --out folder"
+        )
+    return {entry["key"]: entry for entry in document["items"] + document["skipped"]}
+
+
+def read_index(prepared_dir: Path) -> dict:
+    """The parsed index of a prepared dataset, with a clear error when it is missing or foreign."""
+    index_path = Path(prepared_dir) / INDEX_NAME
+    if not index_path.is_file():
+        raise DatasetError(f"{prepared_dir} is not a prepared dataset (no {INDEX_NAME}); run `lgan prepare` first")
+    try:
+        document = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"cannot read {index_path}: {exc}") from None
+    if document.get("format") != FORMAT or document.get("version") != FORMAT_VERSION:
+        raise DatasetError(f"{index_path} is not an lgan prepared-dataset index (version {FORMAT_VERSION})")
+    return document

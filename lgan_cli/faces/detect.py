@@ -1,0 +1,150 @@
+"""Face detection with MediaPipe's Face Landmarker (Tasks API).
+
+One detector call gives, per face, the 478-point mesh, the 52 ARKit blendshape scores and,
+through `ibug68`, the 68 iBUG points the method is built on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lgan_cli.assets import FACE_LANDMARKER, asset_path
+from lgan_cli.errors import LganError, NoFaceError
+from lgan_cli.faces.ibug68 import mesh_to_ibug68
+
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Silence MediaPipe's C++ log lines (absl/TFLite write straight to fd 2) unless LGAN_DEBUG is set.
+
+    Errors still surface: MediaPipe raises Python exceptions for them.
+    """
+    if os.environ.get("LGAN_DEBUG"):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face, all coordinates in pixels of the image it was found in."""
+
+    mesh: np.ndarray  # (478, 3): x, y in pixels (pixel centres at integers); z scaled like x
+    points68: np.ndarray  # (68, 2) iBUG points
+    blendshapes: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1): the extent of the face mesh."""
+        xy = self.mesh[:, :2]
+        x0, y0 = xy.min(axis=0)
+        x1, y1 = xy.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.box
+        return (x1 - x0) * (y1 - y0)
+
+    def to_json(self, include_mesh: bool = True) -> dict:
+        out = {
+            "box": [round(v, 2) for v in self.box],
+            "points68": np.round(self.points68, 2).tolist(),
+            "blendshapes": {k: round(v, 4) for k, v in self.blendshapes.items()},
+        }
+        if include_mesh:
+            out["mesh478"] = np.round(self.mesh, 2).tolist()
+        return out
+
+
+class FaceDetector:
+    """MediaPipe Face Landmarker in still-image mode; use as a context manager or call close()."""
+
+    def __init__(self, model_path: Path | None = None, max_faces: int = 8, min_confidence: float = 0.5):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        path = Path(model_path) if model_path else asset_path(FACE_LANDMARKER)
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.IMAGE,
+            num_faces=max_faces,
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
+            output_face_blendshapes=True,
+        )
+        try:
+            with quiet_native_stderr():
+                self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with long texts
+            raise LganError(f"could not load the face landmark model {path}: {str(exc).splitlines()[0]}") from None
+
+    def detect(self, rgb: np.ndarray) -> list[Face]:
+        """All faces in an RGB uint8 image, largest first."""
+        import mediapipe as mp
+
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError("detect() expects an (H, W, 3) uint8 RGB array")
+        height, width = rgb.shape[:2]
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        with quiet_native_stderr():
+            result = self._landmarker.detect(image)
+        faces = []
+        for index, landmarks in enumerate(result.face_landmarks):
+            # MediaPipe's normalised coordinates run from the image's left edge (0) to its right
+            # edge (1); we use OpenCV's convention of pixel centres at integer coordinates.
+            mesh = np.array(
+                [(p.x * width - 0.5, p.y * height - 0.5, p.z * width) for p in landmarks], dtype=np.float32
+            )
+            scores = {}
+            if result.face_blendshapes:
+                scores = {c.category_name: float(c.score) for c in result.face_blendshapes[index]}
+            faces.append(Face(mesh=mesh, points68=mesh_to_ibug68(mesh), blendshapes=scores))
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces
+
+    def close(self) -> None:
+        landmarker, self._landmarker = getattr(self, "_landmarker", None), None
+        if landmarker is not None:
+            landmarker.close()
+
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # close before interpreter shutdown tears MediaPipe down
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def select_faces(faces: list[Face], which: str | int, source: str = "image") -> list[Face]:
+    """Pick faces by the CLI's --face option: 'largest', 'all', or a 0-based index (largest first)."""
+    if not faces:
+        raise NoFaceError(f"no face found in {source}")
+    if which == "largest":
+        return faces[:1]
+    if which == "all":
+        return list(faces)
+    index = int(which)
+    if not 0 <= index < len(faces):
+        raise LganError(f"--face {index}: {source} has {len(faces)} face(s), numbered 0..{len(faces) - 1} by size")
+    return [faces[index]]

@@ -1,0 +1,65 @@
+"""Shared fixtures: paths to the example photos and ../shared data, and one face detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+SHARED = REPO.parent / "shared"
+LONDON = SHARED / "datasets" / "london"
+
+
+@pytest.fixture(scope="session")
+def example_photos() -> list[Path]:
+    photos = sorted(EXAMPLES.glob("*.jpg"))
+    assert photos, "examples/ must hold the example photos"
+    return photos
+
+
+@pytest.fixture(scope="session")
+def london_root() -> Path:
+    if not (LONDON / "neutral_front").is_dir():
+        pytest.skip("../shared/datasets/london not present (CI without the shared data)")
+    return LONDON
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from lgan_cli.faces.detect import FaceDetector
+
+    with FaceDetector() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def example_face(example_photos, detector):
+    """(rgb, Face) for the first example photo."""
+    from lgan_cli.faces.decode import load_image
+
+    rgb = load_image(example_photos[0])
+    faces = detector.detect(rgb)
+    assert len(faces) == 1
+    return rgb, faces[0]
+
+
+def blob_image(size: tuple[int, int], centres: np.ndarray, sigma: float = 3.0) -> np.ndarray:
+    """A grey uint8 image with Gaussian blobs at sub-pixel centres, for sub-pixel geometry tests."""
+    height, width = size
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    image = np.zeros((height, width))
+    for cx, cy in centres:
+        image += np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2))
+    return np.clip(image * 255, 0, 255).astype(np.uint8)
+
+
+def blob_centroid(image: np.ndarray, near: np.ndarray, window: int) -> np.ndarray:
+    """Intensity-weighted centroid of the blob around `near`."""
+    x0, y0 = (np.round(near) - window).astype(int)
+    patch = image[max(y0, 0) : y0 + 2 * window + 1, max(x0, 0) : x0 + 2 * window + 1].astype(np.float64)
+    ys, xs = np.mgrid[0 : patch.shape[0], 0 : patch.shape[1]]
+    total = patch.sum()
+    return np.array([(xs * patch).sum() / total + max(x0, 0), (ys * patch).sum() / total + max(y0, 0)])

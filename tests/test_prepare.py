@@ -1,0 +1,129 @@
+"""`prepare` end to end: real detection and alignment, resumable, idempotent, skips bad photos."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lgan_cli.cli.app import main
+from lgan_cli.data.adapters import scan_dataset
+from lgan_cli.data.prepare import PrepareConfig, prepare_dataset, read_index
+from lgan_cli.errors import DatasetError
+
+
+@pytest.fixture()
+def folder_dataset(tmp_path, example_photos):
+    """A `folder` dataset: the example photos (small copies), a corrupt file and a faceless one."""
+    root = tmp_path / "mine"
+    root.mkdir()
+    rows = ["path,identity,expression"]
+    for photo in example_photos:
+        Image.open(photo).convert("RGB").resize((480, 480)).save(root / photo.name, quality=92)
+        person, expression = photo.stem.split("_")[1], photo.stem.split("_")[2]
+        rows.append(f"{photo.name},{person},{expression}")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    Image.new("RGB", (300, 300), (90, 140, 200)).save(root / "sky.png")
+    rows += ["broken.jpg,999,neutral", "sky.png,998,happy"]
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def test_prepare_folder_dataset_skips_bad_photos(folder_dataset, tmp_path, example_photos):
+    out = tmp_path / "prepared"
+    config = PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=64, test_fraction=0.3)
+    report = prepare_dataset(config, out)
+    assert report.total == len(example_photos) + 2 and report.prepared == len(example_photos)
+    reasons = {entry["source"].rsplit("/", 1)[-1]: entry["reason"] for entry in report.skipped}
+    assert set(reasons) == {"broken.jpg", "sky.png"}
+    assert "no face" in reasons["sky.png"] and "broken.jpg" in reasons["broken.jpg"]
+
+    index = read_index(out)
+    assert len(index["items"]) == len(example_photos) and len(index["skipped"]) == 2
+    for item in index["items"]:
+        crop = np.asarray(Image.open(out / item["crop"]))
+        assert crop.shape == (64, 64, 3)
+        points = np.array(item["points68"])
+        assert points.shape == (68, 2) and (points > 0).all() and (points < 64).all()
+        assert item["split"] == index["splits"][item["identity"]]
+        assert len(item["blendshapes"]) == 52
+    # the split covers every identity in the CSV, including ones whose photo was skipped
+    assert set(index["splits"]) == {"001", "030", "042", "998", "999"}
+
+
+def test_prepare_is_idempotent_and_resumes(folder_dataset, tmp_path):
+    out = tmp_path / "prepared"
+    config = PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=64)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_two(record, status, seen=[]):
+        seen.append(status)
+        if len(seen) == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        prepare_dataset(config, out, on_progress=stop_after_two)
+    interrupted = read_index(out)
+    assert len(interrupted["items"]) + len(interrupted["skipped"]) == 2  # progress was saved
+
+    statuses = []
+    report = prepare_dataset(config, out, on_progress=lambda r, s: statuses.append(s))
+    assert statuses[:2] == ["reused", "reused"]  # the two photos done before the interruption
+    assert report.reused == 2 and report.prepared == 1 and len(report.skipped) == 2
+    first = (out / "index.json").read_bytes()
+    crops = {p.name: p.stat().st_mtime_ns for p in (out / "crops").iterdir()}
+
+    statuses.clear()
+    again = prepare_dataset(config, out, on_progress=lambda r, s: statuses.append(s))
+    assert again.prepared == 0 and "prepared" not in statuses
+    assert (out / "index.json").read_bytes() == first  # nothing changed
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "crops").iterdir()} == crops
+
+    # a deleted crop is redone, and nothing else
+    victim = sorted((out / "crops").iterdir())[0]
+    victim.unlink()
+    redo = prepare_dataset(config, out)
+    assert redo.prepared == 1 and victim.exists()
+
+
+def test_prepare_refuses_other_settings_in_same_folder(folder_dataset, tmp_path):
+    out = tmp_path / "prepared"
+    prepare_dataset(PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=64), out)
+    with pytest.raises(DatasetError, match="another --out"):
+        prepare_dataset(PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=128), out)
+
+
+def test_prepare_london_subset_end_to_end(london_root, tmp_path, capsys):
+    """Four real London photos through the CLI; the crops' landmark images look like faces."""
+    records = scan_dataset("london", london_root)
+    subset = [r for r in records if r.identity in {"002", "003"}]
+    out = tmp_path / "london"
+    config = PrepareConfig(dataset="london", data_root=str(london_root), resolution=128, test_ids=("003",))
+    report = prepare_dataset(config, out, records=subset)
+    assert report.prepared == 4 and not report.skipped
+    index = read_index(out)
+    assert index["splits"]["003"] == "test" and index["splits"]["002"] == "train"
+    assert len(index["splits"]) == 89
+    by_expression = {(i["identity"], i["expression"]): i for i in index["items"]}
+    neutral, happy = by_expression[("002", "neutral")], by_expression[("002", "happy")]
+    # smiling widens the mouth (48 -> 54) relative to the eye distance, in aligned crops
+    width = lambda item: np.ptp(np.array(item["points68"])[[48, 54], 0])
+    assert width(happy) > 1.1 * width(neutral)
+    assert happy["blendshapes"]["mouthSmileLeft"] > 0.3 > neutral["blendshapes"]["mouthSmileLeft"]
+    assert Image.open(out / neutral["crop"]).size == (128, 128)
+
+
+def test_prepare_cli_prints_report(folder_dataset, tmp_path, capsys):
+    out = tmp_path / "cli"
+    try:
+        main(["prepare", "--dataset", "folder", "--data-root", str(folder_dataset), "--out", str(out), "--resolution", "64"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    err = capsys.readouterr().err
+    assert "skipped" in err and "sky.png" in err and "no face" in err
+    assert "sky.png" in (out / "skipped.csv").read_text()
+    assert json.loads((out / "index.json").read_text())["config"]["resolution"] == 64
