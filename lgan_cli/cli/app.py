@@ -41,7 +41,7 @@ def _root(
 
 def _register_commands() -> None:
     # Imported here so each command module can use `app` without import cycles.
-    from lgan_cli.cli import landmarks, prepare  # noqa: F401
+    from lgan_cli.cli import evaluate, landmarks, prepare, train  # noqa: F401
 
 
 _register_commands()

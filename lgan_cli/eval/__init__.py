@@ -1,0 +1,1 @@
+"""Evaluation: image metrics (PSNR, SSIM, LPIPS, FID) and the evaluation runner."""

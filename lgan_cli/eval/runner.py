@@ -1,0 +1,310 @@
+"""Evaluate an expression editor on the (source, target) pairs of a prepared dataset's split.
+
+For every pair the editor translates the source crop to the target's expression; the output
+is compared with the real target photo (PSNR, SSIM, LPIPS, identity), re-detected to measure
+its landmarks against the target's, and read by the expression classifier. The 'copy the
+input' baseline runs on the same pairs, so every number has a floor beside it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lgan_cli.data.prepared import PreparedDataset, PreparedItem
+from lgan_cli.errors import LganError
+from lgan_cli.eval.landmarks import REFERENCE_SIZE, landmark_distance
+from lgan_cli.eval.metrics import psnr, ssim
+from lgan_cli.facenets.expression import DATASET_TO_CLASS, EXPRESSION_CLASSES, expression_input_from_crop, load_expression_net
+from lgan_cli.facenets.identity import identity_chip_from_crop, load_identity_net
+from lgan_cli.facenets.lpips import load_lpips
+from lgan_cli.faces.detect import FaceDetector
+from lgan_cli.models.editor import CopyEditor, Editor
+
+VERIFICATION_THRESHOLD = 0.6
+"""dlib's same-person rule: descriptors closer than 0.6 (Euclidean) belong to one person."""
+
+METRICS = (
+    ("psnr", "PSNR", "higher"),
+    ("ssim", "SSIM", "higher"),
+    ("lpips", "LPIPS", "lower"),
+    ("landmark_distance", "LM dist", "lower"),
+    ("identity_cosine", "ID cos", "higher"),
+    ("verified", "verif.", "higher"),
+    ("expression_correct", "expr acc", "higher"),
+    ("smile", "smile", "-"),
+)
+
+
+@dataclass
+class PairScore:
+    source: str
+    target: str
+    source_expression: str
+    target_expression: str
+    psnr: float
+    ssim: float
+    lpips: float
+    landmark_distance: float | None  # None when no face was found in the output
+    identity_cosine: float
+    verified: bool
+    expression_predicted: str
+    expression_correct: bool | None  # None when the target expression has no classifier class
+    smile: float | None  # MediaPipe mouthSmileLeft/Right mean of the output
+
+
+@dataclass
+class MethodResult:
+    name: str
+    scores: list[PairScore] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self, target_expression: str | None = None) -> dict:
+        chosen = [s for s in self.scores if target_expression in (None, s.target_expression)]
+        return summarise(chosen)
+
+
+def summarise(scores: list[PairScore]) -> dict:
+    """Means over pairs; rates as fractions; values that are undefined for a pair are left out."""
+
+    def mean(values) -> float | None:
+        values = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        return sum(values) / len(values) if values else None
+
+    return {
+        "pairs": len(scores),
+        "psnr": mean(min(s.psnr, 100.0) for s in scores),
+        "ssim": mean(s.ssim for s in scores),
+        "lpips": mean(s.lpips for s in scores),
+        "landmark_distance": mean(s.landmark_distance for s in scores),
+        "face_found": mean(s.landmark_distance is not None for s in scores),
+        "identity_cosine": mean(s.identity_cosine for s in scores),
+        "verified": mean(s.verified for s in scores),
+        "expression_correct": mean(s.expression_correct for s in scores),
+        "smile": mean(s.smile for s in scores),
+    }
+
+
+class Judges:
+    """The frozen networks and detector that score outputs, loaded once."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.identity = load_identity_net(device)
+        self.expression = load_expression_net(device)
+        self.lpips = load_lpips(device)
+        self.detector = FaceDetector(max_faces=1)
+
+    def close(self) -> None:
+        self.detector.close()
+
+    @torch.no_grad()
+    def score(
+        self,
+        outputs: torch.Tensor,
+        targets: torch.Tensor,
+        target_points: torch.Tensor,
+        sources: list[PreparedItem],
+        target_items: list[PreparedItem],
+    ) -> list[PairScore]:
+        """Score a batch of outputs (B, 3, S, S) in [-1, 1] against the real targets."""
+        size = outputs.shape[-1]
+        outputs, targets = outputs.to(self.device).clamp(-1, 1), targets.to(self.device)
+        psnr_values = psnr(outputs, targets, data_range=2.0)
+        ssim_values = ssim(outputs, targets, data_range=2.0)
+        lpips_values = self.lpips(outputs, targets)
+
+        detected = [self._detect(image) for image in outputs]
+        # identity and expression inputs follow the output's own landmarks when found, else the target's
+        output_points = torch.stack(
+            [
+                torch.from_numpy(points) if points is not None else fallback
+                for (points, _), fallback in zip(detected, target_points.cpu())
+            ]
+        ).to(self.device)
+        target_points = target_points.to(self.device)
+        descriptors = self.identity(identity_chip_from_crop(outputs, output_points))
+        target_descriptors = self.identity(identity_chip_from_crop(targets, target_points))
+        cosines = F.cosine_similarity(descriptors, target_descriptors)
+        distances = (descriptors - target_descriptors).norm(dim=1)
+        probabilities = self.expression(expression_input_from_crop(outputs, output_points))
+        predicted = [EXPRESSION_CLASSES[i] for i in probabilities.argmax(dim=1).tolist()]
+
+        scores = []
+        for i, (source, target) in enumerate(zip(sources, target_items)):
+            points, smile = detected[i]
+            wanted = DATASET_TO_CLASS.get(target.expression)
+            scores.append(
+                PairScore(
+                    source=source.key,
+                    target=target.key,
+                    source_expression=source.expression,
+                    target_expression=target.expression,
+                    psnr=float(psnr_values[i]),
+                    ssim=float(ssim_values[i]),
+                    lpips=float(lpips_values[i]),
+                    landmark_distance=None if points is None else landmark_distance(points, target.points68, size),
+                    identity_cosine=float(cosines[i]),
+                    verified=bool(distances[i] < VERIFICATION_THRESHOLD),
+                    expression_predicted=predicted[i],
+                    expression_correct=None if wanted is None else predicted[i] == wanted,
+                    smile=smile,
+                )
+            )
+        return scores
+
+    def _detect(self, image: torch.Tensor) -> tuple[np.ndarray | None, float | None]:
+        """An output's 68 points (its own crop pixels) and smile score, detected at 256 px.
+
+        Detection runs on a 256-px upscale, the size the detector and the paper's distances
+        are used to; points are mapped back to the crop's pixel grid.
+        """
+        size = image.shape[-1]
+        upscaled = F.interpolate(image[None].float(), size=REFERENCE_SIZE, mode="bicubic", align_corners=False)[0]
+        rgb = ((upscaled.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        faces = self.detector.detect(rgb)
+        if not faces:
+            return None, None
+        scores = faces[0].blendshapes
+        smile = (scores.get("mouthSmileLeft", 0.0) + scores.get("mouthSmileRight", 0.0)) / 2
+        # pixel centres: p_256 = (p + 0.5) * 256 / S - 0.5 (resize with align_corners=False)
+        points = (faces[0].points68 + 0.5) * size / REFERENCE_SIZE - 0.5
+        return points.astype(np.float32), smile
+
+
+@dataclass
+class EvalReport:
+    model: str
+    dataset: str
+    split: str
+    resolution: int
+    methods: dict[str, MethodResult]
+    seconds: float
+    notes: list[str]
+
+    @property
+    def pairs(self) -> int:
+        return len(next(iter(self.methods.values())).scores)
+
+    @property
+    def expressions(self) -> list[str]:
+        first = next(iter(self.methods.values()))
+        return sorted({s.target_expression for s in first.scores})
+
+    def to_json(self) -> dict:
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "split": self.split,
+            "resolution": self.resolution,
+            "pairs": self.pairs,
+            "seconds": round(self.seconds, 3),
+            "seconds_per_pair": round(self.seconds / max(self.pairs, 1), 4),
+            "verification_threshold": VERIFICATION_THRESHOLD,
+            "landmark_distance_units": f"pixels at {REFERENCE_SIZE} px",
+            "notes": self.notes,
+            "methods": {
+                name: {
+                    "edit_seconds": round(result.seconds, 3),
+                    "overall": result.summary(),
+                    "per_target_expression": {e: result.summary(e) for e in self.expressions},
+                    "pairs": [vars(s) for s in result.scores],
+                }
+                for name, result in self.methods.items()
+            },
+        }
+
+
+def crops_to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
+    """uint8 (H, W, 3) crops to a float batch (B, 3, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def evaluate(
+    editor: Editor,
+    dataset: PreparedDataset,
+    split: str = "test",
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = 8,
+    baseline: bool = True,
+    limit: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    judges: Judges | None = None,
+) -> EvalReport:
+    """Run `editor` (and the copy baseline) over every (source, target) pair of `split`.
+
+    Pass `judges` to reuse loaded scoring networks across calls (validation during training).
+    """
+    started = time.perf_counter()
+    device = torch.device(device)
+    pairs = dataset.pairs(split)[:limit]
+    _check_compatible(editor, dataset, pairs)
+    methods: list[Editor] = [editor]
+    if baseline and editor.name != CopyEditor.name:
+        methods.append(CopyEditor())
+    results = {method.name: MethodResult(method.name) for method in methods}
+    crops: dict[str, np.ndarray] = {}
+
+    def crop(item: PreparedItem) -> np.ndarray:
+        if item.key not in crops:
+            crops[item.key] = item.load_crop()
+        return crops[item.key]
+
+    own_judges = judges is None
+    judges = judges or Judges(device)
+    try:
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start : start + batch_size]
+            sources, targets = [s for s, _ in batch], [t for _, t in batch]
+            source_images = crops_to_tensor([crop(s) for s in sources]).to(device)
+            target_images = crops_to_tensor([crop(t) for t in targets]).to(device)
+            source_points = torch.from_numpy(np.stack([s.points68 for s in sources])).to(device)
+            target_points = torch.from_numpy(np.stack([t.points68 for t in targets]))
+            for method in methods:
+                edit_started = time.perf_counter()
+                with torch.no_grad():
+                    output = method.edit(
+                        source_images, source_points, [t.expression for t in targets], [t.intensity for t in targets]
+                    )
+                results[method.name].seconds += time.perf_counter() - edit_started
+                results[method.name].scores += judges.score(output.images, target_images, target_points, sources, targets)
+            if on_progress:
+                on_progress(len(batch))
+    finally:
+        if own_judges:
+            judges.close()
+    notes = []
+    if any(DATASET_TO_CLASS.get(t.expression, "?") is None for _, t in pairs):
+        notes.append("contemptuous has no class in the expression classifier: left out of expression accuracy")
+    return EvalReport(
+        model=editor.name,
+        dataset=str(dataset.root),
+        split=split,
+        resolution=dataset.resolution,
+        methods=results,
+        seconds=time.perf_counter() - started,
+        notes=notes,
+    )
+
+
+def _check_compatible(editor: Editor, dataset: PreparedDataset, pairs: list) -> None:
+    if not pairs:
+        raise LganError(f"{dataset.root} has no (source, target) pairs in this split")
+    if editor.resolution is not None and editor.resolution != dataset.resolution:
+        raise LganError(
+            f"model '{editor.name}' works at {editor.resolution} px but {dataset.root} was prepared at "
+            f"{dataset.resolution} px; prepare the data with --resolution {editor.resolution}"
+        )
+    if editor.expressions is not None:
+        unknown = sorted({t.expression for _, t in pairs} - set(editor.expressions))
+        if unknown:
+            raise LganError(
+                f"model '{editor.name}' does not know {', '.join(unknown)}; it knows {', '.join(editor.expressions)}"
+            )

@@ -1,0 +1,1 @@
+"""Frozen third-party networks rebuilt in plain torch: identity embedding, expression classifier, LPIPS."""

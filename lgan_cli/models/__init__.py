@@ -1,0 +1,1 @@
+"""Expression editors: the LandmarkGAN generators and the baselines they are compared with."""

@@ -1,0 +1,57 @@
+"""The model's architecture settings, saved inside every checkpoint's config.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from lgan_cli.data.records import RAFD_EXPRESSIONS
+from lgan_cli.models.blocks import check_size
+
+LABEL_TARGETS = ("gl", "ge", "both")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Paper defaults (Sec. III); sizes chosen per dataset and machine."""
+
+    resolution: int = 128
+    expressions: tuple[str, ...] = RAFD_EXPRESSIONS
+    intensity_levels: int = 0  # 0: no intensity labels; 4 for BU-3DFE-style levels (Eq. 10)
+    generator_width: int = 64  # channels of the first U-Net layer (pix2pix ngf)
+    discriminator_width: int = 64  # pix2pix ndf
+    max_width_multiplier: int = 8
+    pdm_components: int = 24
+    label_embedding: int = 64  # width of G_l's fully connected label layer
+    landmark_radius_at_256: float = 4.0  # S_l
+    landmark_softness: float = 0.5  # edge width (px) of the differentiable discs
+    soft_crops: bool = True  # False: black dots instead of image-coloured discs (ablation)
+    labels: str = "both"  # which generators get the expression label: gl, ge or both
+    discriminator_layers: tuple[int, ...] = (3, 2)  # dual PatchGANs: 70x70 and 34x34 receptive fields
+
+    def __post_init__(self) -> None:
+        check_size(self.resolution)
+        if self.labels not in LABEL_TARGETS:
+            raise ValueError(f"labels must be one of {LABEL_TARGETS}, got {self.labels!r}")
+        if len(set(self.expressions)) != len(self.expressions) or not self.expressions:
+            raise ValueError("expressions must be a non-empty list of distinct names")
+        object.__setattr__(self, "expressions", tuple(self.expressions))
+        object.__setattr__(self, "discriminator_layers", tuple(self.discriminator_layers))
+
+    @property
+    def label_channels(self) -> int:
+        return len(self.expressions) + self.intensity_levels
+
+    @property
+    def landmark_radius(self) -> float:
+        return self.landmark_radius_at_256 * self.resolution / 256
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

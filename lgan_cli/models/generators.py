@@ -1,0 +1,116 @@
+"""LandmarkGAN's two generators (paper Sec. III-A, III-B) and their two-stage composition.
+
+Stage I, G_l: crop + expression label -> 68 target landmarks (U-Net encoder, label joined at
+the bottleneck through a fully connected layer, PDM decoder) -> landmark image: discs
+coloured from the input crop (differentiable, so stage II's losses train G_l too).
+Stage II, G_e: crop + landmark image (+ label maps) -> the face with the target expression.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lgan_cli.faces.landmark_image import sample_colours_torch, soft_landmark_image
+from lgan_cli.models.blocks import UNetDecoder, UNetEncoder, init_weights
+from lgan_cli.models.config import ModelConfig
+from lgan_cli.models.pdm import PDMDecoder
+
+HEAD_WIDTH = 256
+
+
+class LandmarkGenerator(nn.Module):
+    """G_l: image (+ label) -> 68 points in crop pixels, through PDM coefficients."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.uses_labels = config.labels in ("gl", "both")
+        self.encoder = UNetEncoder(3, config.resolution, config.generator_width, config.max_width_multiplier)
+        embedding = config.label_embedding if self.uses_labels else 0
+        self.label_fc = nn.Sequential(nn.Linear(config.label_channels, embedding), nn.ReLU()) if self.uses_labels else None
+        self.head = nn.Sequential(
+            nn.LeakyReLU(0.2),
+            nn.Linear(self.encoder.widths[-1] + embedding, HEAD_WIDTH),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(HEAD_WIDTH, config.pdm_components),
+        )
+        self.pdm = PDMDecoder(config.pdm_components)
+        init_weights(self)
+        nn.init.zeros_(self.head[-1].weight)  # start from the mean shape
+
+    def forward(self, image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        features = self.encoder(image)[-1].flatten(1)
+        if self.label_fc is not None:
+            features = torch.cat([features, self.label_fc(labels)], dim=1)
+        return self.pdm(self.head(features))
+
+
+class ExpressionGenerator(nn.Module):
+    """G_e: [crop, landmark image, label maps] -> face (a U-Net, Tanh output in [-1, 1])."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.uses_labels = config.labels in ("ge", "both")
+        in_channels = 6 + (config.label_channels if self.uses_labels else 0)
+        self.encoder = UNetEncoder(in_channels, config.resolution, config.generator_width, config.max_width_multiplier)
+        self.decoder = UNetDecoder(self.encoder.widths, 3)
+        init_weights(self)
+
+    def forward(self, image: torch.Tensor, landmark_image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        inputs = [image, landmark_image]
+        if self.uses_labels:
+            inputs.append(labels[:, :, None, None].expand(-1, -1, *image.shape[-2:]))
+        return self.decoder(self.encoder(torch.cat(inputs, dim=1)))
+
+
+class LandmarkGAN(nn.Module):
+    """The two generators end to end: what an inference checkpoint holds."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.g_l = LandmarkGenerator(config)
+        self.g_e = ExpressionGenerator(config)
+
+    def landmark_image(self, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
+        """Paper Sec. III-A: discs of radius S_l coloured from the input crop (or black dots).
+
+        Always rendered in float32 (also under mixed precision): the soft coverage uses log/exp.
+        """
+        with torch.autocast(device_type=image.device.type, enabled=False):
+            image, points = image.float(), points.float()
+            colours = sample_colours_torch(image, points) if self.config.soft_crops else None
+            return soft_landmark_image(
+                points, self.config.resolution, colours, self.config.landmark_radius, self.config.landmark_softness
+            )
+
+    def forward(self, image: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(generated points, landmark image, generated face)."""
+        points = self.g_l(image, labels)
+        landmarks = self.landmark_image(image, points)
+        return points, landmarks, self.g_e(image, landmarks, labels)
+
+    def render(self, image: torch.Tensor, points: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage II alone from given target points (used for intensity scaling and tests)."""
+        landmarks = self.landmark_image(image, points)
+        return landmarks, self.g_e(image, landmarks, labels)
+
+    def encode_labels(self, expressions: list[str], intensities: list[int | None] | None = None) -> torch.Tensor:
+        """One-hot expression (+ one-hot intensity level, Eq. 10) per sample."""
+        return encode_labels(self.config, expressions, intensities, device=self.g_e.decoder.head[1].weight.device)
+
+
+def encode_labels(
+    config: ModelConfig, expressions: list[str], intensities: list[int | None] | None = None, device=None
+) -> torch.Tensor:
+    labels = torch.zeros(len(expressions), config.label_channels, device=device)
+    for row, name in enumerate(expressions):
+        labels[row, config.expressions.index(name)] = 1.0
+    if config.intensity_levels and intensities is not None:
+        for row, level in enumerate(intensities):
+            if level is not None:  # neutral has no intensity: all zeros
+                if not 1 <= level <= config.intensity_levels:
+                    raise ValueError(f"intensity level must be 1..{config.intensity_levels}, got {level}")
+                labels[row, len(config.expressions) + level - 1] = 1.0
+    return labels

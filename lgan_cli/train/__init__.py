@@ -1,0 +1,1 @@
+"""Training LandmarkGAN: losses, discriminators, the loop, checkpoints and runs."""

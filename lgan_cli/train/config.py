@@ -1,0 +1,104 @@
+"""Training settings: dataclasses with the paper's numbers as defaults, saved as JSON per run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from lgan_cli.models.config import ModelConfig
+
+RECONSTRUCTION_KINDS = ("l1", "l2", "l12")
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    lambda1: float = 2.0  # landmark loss (Eq. 5)
+    lambda2: float = 100.0  # reconstruction loss (Eq. 9)
+    lambda3: float = 0.1  # identity loss (Eq. 9)
+    reconstruction: str = "l12"  # Eq. 7; l1 / l2 for the Table I ablation
+    identity: bool = True
+    landmark: bool = True
+
+    def __post_init__(self) -> None:
+        if self.reconstruction not in RECONSTRUCTION_KINDS:
+            raise ValueError(f"reconstruction must be one of {RECONSTRUCTION_KINDS}, not {self.reconstruction!r}")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Augmentation for small datasets; the same draw is applied to a pair's source and target."""
+
+    flip: bool = False  # horizontal flip with iBUG point reordering
+    colour: float = 0.0  # brightness / contrast / saturation jitter amplitude (0.1 = +-10 %)
+    shift: float = 0.0  # translation jitter, fraction of the crop size
+    scale: float = 0.0  # zoom jitter amplitude (0.05 = +-5 %)
+    rotate: float = 0.0  # rotation jitter amplitude in degrees
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "london"
+    data_root: str = ""
+    prepared: str = ""
+    seed: int = 0  # the identity split's seed
+    test_fraction: float = 0.2
+    val_fraction: float = 0.0
+    test_ids: tuple[str, ...] | None = None
+    source_expressions: tuple[str, ...] | None = None
+    target_expressions: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 200
+    batch_size: int = 1
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_decay_epochs: int = 0  # linear decay to zero over the last N epochs (0: constant)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision on CUDA (ignored on CPU)
+    log_every: int = 10  # steps between loss lines in stats.jsonl
+    sample_every: int = 200  # steps between sample grids
+    checkpoint_every: int = 1000  # steps between checkpoints (also at every epoch end)
+    validate_every: int = 1  # epochs between validations (0: never)
+    validation_pairs: int = 64  # pairs scored per validation (0: all)
+    max_steps: int = 0  # stop after this many steps (0: run all epochs); for smoke tests and budgets
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a training run."""
+
+    name: str = "run"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, document: dict) -> RunConfig:
+        parts = {"model": ModelConfig, "loss": LossConfig, "augment": AugmentConfig, "data": DataConfig, "train": TrainConfig}
+        values = {}
+        for key, value in document.items():
+            if key in parts:
+                values[key] = _build(parts[key], value)
+            elif key == "name":
+                values[key] = value
+            else:
+                raise ValueError(f"unknown config section {key!r}")
+        return cls(**values)
+
+
+def _build(kind, data: dict):
+    if kind is ModelConfig:
+        return ModelConfig.from_json(data)
+    known = {f.name for f in fields(kind)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown {kind.__name__} settings: {', '.join(sorted(unknown))}")
+    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

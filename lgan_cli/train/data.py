@@ -1,0 +1,136 @@
+"""Training pairs in memory, batching and augmentation.
+
+A prepared dataset is small (crops at S px), so all crops live in one uint8 tensor; a batch
+is gathered and augmented in torch. Augmentation draws come from a generator seeded by
+(seed, epoch, position), so a resumed run sees exactly the batches an uninterrupted one
+would. The same draw is applied to a pair's source and target: the target must stay a
+geometrically and photometrically consistent ground truth for the source.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.errors import DatasetError
+from lgan_cli.faces.ibug68 import FLIP_PERMUTATION
+from lgan_cli.train.config import AugmentConfig
+
+
+class PairData:
+    """(source, target) pairs of one split, with crops and points as tensors."""
+
+    def __init__(
+        self,
+        dataset: PreparedDataset,
+        split: str,
+        source_expressions: tuple[str, ...] | None = None,
+        target_expressions: tuple[str, ...] | None = None,
+    ):
+        pairs = [
+            (s, t)
+            for s, t in dataset.pairs(split)
+            if (source_expressions is None or s.expression in source_expressions)
+            and (target_expressions is None or t.expression in target_expressions)
+        ]
+        if not pairs:
+            raise DatasetError(f"no training pairs in split '{split}' of {dataset.root} with the chosen expressions")
+        items = sorted({item.key: item for pair in pairs for item in pair}.values(), key=lambda i: i.key)
+        position = {item.key: index for index, item in enumerate(items)}
+        self.resolution = dataset.resolution
+        self.crops = torch.from_numpy(np.stack([item.load_crop() for item in items])).permute(0, 3, 1, 2).contiguous()
+        self.points = torch.from_numpy(np.stack([item.points68 for item in items]))
+        self.source_index = torch.tensor([position[s.key] for s, _ in pairs])
+        self.target_index = torch.tensor([position[t.key] for _, t in pairs])
+        self.target_expressions = [t.expression for _, t in pairs]
+        self.target_intensities = [t.intensity for _, t in pairs]
+        self.source_expressions = [s.expression for s, _ in pairs]
+        self.all_points = self.points  # every shape, for fitting the PDM
+
+    def __len__(self) -> int:
+        return len(self.target_expressions)
+
+    def batch(self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None) -> dict:
+        """Source and target crops in [-1, 1], their points, and the target labels."""
+        index = torch.tensor(indices)
+        source = self.crops[self.source_index[index]].float() / 127.5 - 1
+        target = self.crops[self.target_index[index]].float() / 127.5 - 1
+        source_points = self.points[self.source_index[index]].clone()
+        target_points = self.points[self.target_index[index]].clone()
+        if augment is not None:
+            source, target, source_points, target_points = augment_pair(
+                source, target, source_points, target_points, augment, generator
+            )
+        return {
+            "source": source,
+            "target": target,
+            "source_points": source_points,
+            "target_points": target_points,
+            "expressions": [self.target_expressions[i] for i in indices],
+            "intensities": [self.target_intensities[i] for i in indices],
+        }
+
+
+def augment_pair(source, target, source_points, target_points, config: AugmentConfig, generator: torch.Generator | None):
+    """Apply one random flip / affine / colour draw per sample to both images of each pair."""
+    batch, _, size, _ = source.shape
+
+    def uniform(amplitude: float) -> torch.Tensor:
+        return (torch.rand(batch, generator=generator) * 2 - 1) * amplitude
+
+    if config.flip:
+        flip = torch.rand(batch, generator=generator) < 0.5
+        source, target = _flip_where(source, flip), _flip_where(target, flip)
+        source_points = _flip_points_where(source_points, flip, size)
+        target_points = _flip_points_where(target_points, flip, size)
+    if config.rotate or config.scale or config.shift:
+        angle = uniform(math.radians(config.rotate))
+        zoom = 1 + uniform(config.scale)
+        shift = torch.stack([uniform(config.shift), uniform(config.shift)], dim=1) * size
+        source, source_points = _affine(source, source_points, angle, zoom, shift)
+        target, target_points = _affine(target, target_points, angle, zoom, shift)
+    if config.colour:
+        brightness = uniform(config.colour)[:, None, None, None]
+        contrast = 1 + uniform(config.colour)[:, None, None, None]
+        saturation = 1 + uniform(config.colour)[:, None, None, None]
+        source = _colour(source, brightness, contrast, saturation)
+        target = _colour(target, brightness, contrast, saturation)
+    return source, target, source_points, target_points
+
+
+def _flip_where(images: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
+def _flip_points_where(points: torch.Tensor, flip: torch.Tensor, size: int) -> torch.Tensor:
+    mirrored = points[:, list(FLIP_PERMUTATION)].clone()
+    mirrored[..., 0] = (size - 1) - mirrored[..., 0]
+    return torch.where(flip[:, None, None], mirrored, points)
+
+
+def _affine(images: torch.Tensor, points: torch.Tensor, angle: torch.Tensor, zoom: torch.Tensor, shift: torch.Tensor):
+    """Rotate by `angle`, scale by `zoom` about the centre and shift (pixels); move points the same way."""
+    size = images.shape[-1]
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    forward = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
+    centre = (size - 1) / 2
+    moved = (points - centre) @ forward.transpose(1, 2) + centre + shift[:, None, :]
+    # grid_sample needs the inverse map in normalised coordinates (align_corners=True)
+    inverse = torch.linalg.inv(forward)
+    offset = -(inverse @ (shift * 2 / (size - 1))[:, :, None])
+    theta = torch.cat([inverse, offset], dim=2)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=True)
+    warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    return warped, moved
+
+
+def _colour(images, brightness, contrast, saturation):
+    grey = images.mean(dim=1, keepdim=True)
+    images = grey + (images - grey) * saturation
+    mean = images.mean(dim=(1, 2, 3), keepdim=True)
+    images = (images - mean) * contrast + mean + brightness
+    return images.clamp(-1, 1)

@@ -1,0 +1,325 @@
+"""The LandmarkGAN training loop (paper Sec. III-C).
+
+Each step: stage I forward (G_l -> points -> landmark image), D_l step; stage II forward
+(G_e), D_e step; then one generator step on L = L_1 + L_2 (Eq. 5 + Eq. 9). That last
+backward runs end to end: stage II's losses reach G_l through the differentiable landmark
+image. Discriminator losses are halved (inside `discriminator_loss`).
+
+Determinism: data order comes from (seed, epoch) and augmentation from (seed, epoch,
+position), and the torch RNG (dropout) is saved with each checkpoint, so on the CPU a
+resumed run logs the same losses as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DistributedSampler
+
+from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.faces.decode import save_image
+from lgan_cli.models.discriminators import Discriminators
+from lgan_cli.models.editor import LandmarkGANEditor
+from lgan_cli.models.generators import LandmarkGAN, encode_labels
+from lgan_cli.models.pdm import fit_pdm
+from lgan_cli.train import losses
+from lgan_cli.train.checkpoint import STATE_NAME, WEIGHTS_NAME, load_training_state, save_inference, save_training_state
+from lgan_cli.train.config import RunConfig
+from lgan_cli.train.data import PairData
+from lgan_cli.train.distributed import DistInfo, no_sync, unwrap, wrap
+from lgan_cli.train.runs import StatsLog
+
+
+@dataclass
+class Progress:
+    step: int
+    epoch: int
+    total_steps: int
+    stats: dict
+
+
+class Trainer:
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: Path,
+        data: PairData,
+        device: torch.device,
+        validation: PreparedDataset | None = None,
+        validation_split: str = "test",
+        dist_info: DistInfo = DistInfo(),
+        info: dict | None = None,
+    ):
+        self.config, self.run_dir, self.data, self.device = config, run_dir, data, device
+        self.validation, self.validation_split = validation, validation_split
+        self.dist, self.info = dist_info, info or {}
+        self.stats_log = StatsLog(run_dir / "stats.jsonl")
+        torch.manual_seed(config.train.seed)
+        if device.type == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+
+        self.model = LandmarkGAN(config.model)
+        flip_width = config.model.resolution if config.augment.flip else None
+        self.model.g_l.pdm.set_model(fit_pdm(data.all_points.numpy(), config.model.pdm_components, flip_width))
+        self.discriminators = Discriminators(config.model)
+        self.model.to(device)
+        self.discriminators.to(device)
+        self.g_l, self.g_e = wrap(self.model.g_l, dist_info, device), wrap(self.model.g_e, dist_info, device)
+        self.d_l = wrap(self.discriminators.d_l, dist_info, device)
+        self.d_e = wrap(self.discriminators.d_e, dist_info, device)
+
+        t = config.train
+        self.opt_g = torch.optim.Adam(self.model.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.opt_dl = torch.optim.Adam(self.discriminators.d_l.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.opt_de = torch.optim.Adam(self.discriminators.d_e.parameters(), lr=t.lr, betas=(t.beta1, t.beta2))
+        self.use_amp = device.type == "cuda" and t.amp
+        self.scaler_g = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.scaler_d = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.identity_net = None
+        if config.loss.identity:
+            from lgan_cli.facenets.identity import load_identity_net
+
+            self.identity_net = load_identity_net(device)
+        self.judges = None
+        self.step = self.epoch = self.position = 0
+        self._stop_requested = False
+
+    # ----- schedule -------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        per_rank = math.ceil(len(self.data) / self.dist.world_size)
+        return math.ceil(per_rank / self.config.train.batch_size)
+
+    @property
+    def total_steps(self) -> int:
+        full = self.steps_per_epoch * self.config.train.epochs
+        return min(full, self.config.train.max_steps) if self.config.train.max_steps else full
+
+    def epoch_order(self, epoch: int) -> list[int]:
+        sampler = DistributedSampler(
+            range(len(self.data)), num_replicas=self.dist.world_size, rank=self.dist.rank,
+            shuffle=True, seed=self.config.train.seed,
+        )
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    def learning_rate(self, epoch: int) -> float:
+        """Constant, then (optionally) linear decay to zero over the last `lr_decay_epochs` epochs."""
+        t = self.config.train
+        if not t.lr_decay_epochs:
+            return t.lr
+        start = t.epochs - t.lr_decay_epochs
+        return t.lr * (1.0 - max(0, epoch + 1 - start) / float(t.lr_decay_epochs + 1))
+
+    # ----- one step -------------------------------------------------------------------
+    def train_step(self, batch: dict) -> dict:
+        cfg, dev = self.config, self.device
+        x, y = batch["source"].to(dev), batch["target"].to(dev)
+        target_points = batch["target_points"].to(dev)
+        labels = encode_labels(cfg.model, batch["expressions"], batch["intensities"], device=dev)
+        autocast = torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.use_amp)
+
+        # stage I: G_l and D_l
+        with autocast:
+            points = self.g_l(x, labels).float()
+        fake_landmarks = self.model.landmark_image(x, points)
+        with torch.no_grad():
+            real_landmarks = self.model.landmark_image(x, target_points)
+        d_l_stats = self._discriminator_step(self.d_l, self.opt_dl, real_landmarks, fake_landmarks.detach(), "D_l")
+
+        # stage II: G_e and D_e (conditioned on the input x)
+        with autocast:
+            fake = self.g_e(x, fake_landmarks, labels).float()
+        d_e_stats = self._discriminator_step(
+            self.d_e, self.opt_de, torch.cat([y, x], 1), torch.cat([fake.detach(), x], 1), "D_e"
+        )
+        self.scaler_d.update()
+
+        # generators, end to end (the discriminators are read, not trained, here)
+        self._set_discriminators_trainable(False)
+        with autocast:
+            logits_l = unwrap(self.d_l)(fake_landmarks)
+            logits_e = unwrap(self.d_e)(torch.cat([fake, x], 1))
+        logits_l, logits_e = [t.float() for t in logits_l], [t.float() for t in logits_e]
+        loss1, stats1 = losses.stage1_loss(logits_l, points, target_points, cfg.loss.lambda1, cfg.loss.landmark)
+        fake_ids = real_ids = None
+        if self.identity_net is not None:
+            from lgan_cli.facenets.identity import identity_chip_from_crop
+
+            fake_ids = self.identity_net(identity_chip_from_crop(fake, target_points))
+            with torch.no_grad():
+                real_ids = self.identity_net(identity_chip_from_crop(y, target_points))
+        loss2, stats2 = losses.stage2_loss(
+            logits_e, fake, y, fake_ids, real_ids, cfg.loss.lambda2, cfg.loss.lambda3, cfg.loss.reconstruction
+        )
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler_g.scale(loss1 + loss2).backward()
+        self.scaler_g.step(self.opt_g)
+        self.scaler_g.update()
+        self._set_discriminators_trainable(True)
+        stats = {**d_l_stats, **d_e_stats, **stats1, **stats2, "G": (loss1 + loss2).detach()}
+        return {k: float(v) for k, v in stats.items()}
+
+    def _discriminator_step(self, discriminator, optimizer, real: torch.Tensor, fake: torch.Tensor, name: str) -> dict:
+        """Real and fake passes apart (as pix2pix: BatchNorm sees one kind at a time); one update.
+
+        Under DDP the real pass accumulates locally and the fake pass's backward averages the sum.
+        """
+        autocast = torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.use_amp)
+        optimizer.zero_grad(set_to_none=True)
+        with no_sync(discriminator):
+            with autocast:
+                real_logits = [t.float() for t in discriminator(real)]
+            self.scaler_d.scale(losses.discriminator_half_loss(real_logits, real=True)).backward()
+        with autocast:
+            fake_logits = [t.float() for t in discriminator(fake)]
+        self.scaler_d.scale(losses.discriminator_half_loss(fake_logits, real=False)).backward()
+        self.scaler_d.step(optimizer)
+        return losses.discriminator_stats(real_logits, fake_logits, name)
+
+    def _set_discriminators_trainable(self, flag: bool) -> None:
+        for parameter in self.discriminators.parameters():
+            parameter.requires_grad_(flag)
+
+    # ----- the loop -------------------------------------------------------------------
+    def fit(self, on_progress: Callable[[Progress], None] | None = None) -> str:
+        """Train until the epochs (or max_steps) are done or Ctrl-C; returns 'finished' or 'interrupted'."""
+        previous_handler = signal.getsignal(signal.SIGINT)
+        if self.dist.is_main or not self.dist.enabled:
+            signal.signal(signal.SIGINT, self._on_interrupt)
+        try:
+            return self._loop(on_progress)
+        finally:
+            signal.signal(signal.SIGINT, previous_handler)
+
+    def _on_interrupt(self, *_):
+        if self._stop_requested:  # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self._stop_requested = True
+
+    def _loop(self, on_progress) -> str:
+        t, batch_size = self.config.train, self.config.train.batch_size
+        self.model.train()
+        self.discriminators.train()
+        while self.epoch < t.epochs and self.step < self.total_steps:
+            for group in (*self.opt_g.param_groups, *self.opt_dl.param_groups, *self.opt_de.param_groups):
+                group["lr"] = self.learning_rate(self.epoch)
+            order = self.epoch_order(self.epoch)
+            while self.position < len(order) and self.step < self.total_steps:
+                indices = order[self.position : self.position + batch_size]
+                generator = torch.Generator().manual_seed(
+                    (t.seed * 1_000_003 + self.epoch * 10_007 + self.position) * 64 + self.dist.rank
+                )
+                stats = self.train_step(self.data.batch(indices, self.config.augment, generator))
+                self.position += batch_size
+                self.step += 1
+                self._after_step(stats, on_progress)
+                if self._stop_requested:
+                    self.save()
+                    return "interrupted"
+            if self.position < len(order):  # stopped by max_steps inside the epoch: resume here
+                break
+            self.epoch += 1
+            self.position = 0
+            if t.validate_every and self.epoch % t.validate_every == 0:
+                self.validate()
+            self.save()
+        self.save()
+        return "finished"
+
+    def _after_step(self, stats: dict, on_progress) -> None:
+        t = self.config.train
+        if self.dist.is_main and (self.step % t.log_every == 0 or self.step == 1):
+            self.stats_log.write({"step": self.step, "epoch": self.epoch, "time": round(time.time(), 3), **stats})
+        if self.dist.is_main and t.sample_every and self.step % t.sample_every == 0:
+            self.write_samples()
+        if t.checkpoint_every and self.step % t.checkpoint_every == 0:
+            self.save()
+        if on_progress:
+            on_progress(Progress(self.step, self.epoch, self.total_steps, stats))
+
+    # ----- validation, samples, checkpoints ---------------------------------------------
+    def editor(self) -> LandmarkGANEditor:
+        return LandmarkGANEditor(self.model, name=self.run_dir.name)
+
+    @torch.no_grad()
+    def validate(self) -> dict | None:
+        if self.validation is None or not self.dist.is_main:
+            return None
+        from lgan_cli.eval.runner import Judges, evaluate
+
+        if self.judges is None:
+            self.judges = Judges(self.device)
+        self.model.eval()
+        try:
+            report = evaluate(
+                self.editor(), self.validation, self.validation_split, device=self.device, baseline=False,
+                limit=self.config.train.validation_pairs or None, judges=self.judges,
+            )
+        finally:
+            self.model.train()
+        summary = report.methods[self.editor().name].summary()
+        self.stats_log.write({"step": self.step, "epoch": self.epoch, "validation": summary})
+        return summary
+
+    @torch.no_grad()
+    def write_samples(self, count: int = 4) -> Path:
+        """A grid, one row per pair: input | generated landmark image | output | target."""
+        batch = self.data.batch(list(range(min(count, len(self.data)))))
+        x = batch["source"].to(self.device)
+        labels = encode_labels(self.config.model, batch["expressions"], batch["intensities"], device=self.device)
+        self.model.eval()
+        try:
+            _, landmarks, output = self.model(x, labels)
+        finally:
+            self.model.train()
+        rows = [torch.cat([x[i], landmarks[i], output[i], batch["target"][i].to(self.device)], dim=2) for i in range(len(x))]
+        grid = ((torch.cat(rows, dim=1).clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
+        save_image(np.ascontiguousarray(grid), path, make_parents=True)
+        return path
+
+    def save(self) -> None:
+        """Inference weights + training state, rank 0 only; atomic."""
+        if not self.dist.is_main:
+            return
+        save_inference(self.model, self.run_dir, {**self.info, "step": self.step, "epoch": self.epoch})
+        save_training_state(
+            self.run_dir / STATE_NAME,
+            {
+                "step": self.step,
+                "epoch": self.epoch,
+                "position": self.position,
+                "discriminators": self.discriminators.state_dict(),
+                "opt_g": self.opt_g.state_dict(),
+                "opt_dl": self.opt_dl.state_dict(),
+                "opt_de": self.opt_de.state_dict(),
+                "scaler_g": self.scaler_g.state_dict(),
+                "scaler_d": self.scaler_d.state_dict(),
+                "torch_rng": torch.get_rng_state(),
+            },
+        )
+
+    def resume(self) -> None:
+        """Continue from the run folder's last checkpoint (weights + training state)."""
+        from safetensors.torch import load_file
+
+        state = load_training_state(self.run_dir / STATE_NAME)
+        weights = load_file(str(self.run_dir / WEIGHTS_NAME), device=str(self.device))
+        self.model.load_state_dict(weights)
+        self.discriminators.load_state_dict(state["discriminators"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_dl.load_state_dict(state["opt_dl"])
+        self.opt_de.load_state_dict(state["opt_de"])
+        self.scaler_g.load_state_dict(state["scaler_g"])
+        self.scaler_d.load_state_dict(state["scaler_d"])
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+        self.stats_log.truncate_after(self.step)

@@ -1,0 +1,129 @@
+"""Generators and discriminators: the paper's architecture at 64/128/256 px, and the gradient path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lgan_cli.models.blocks import PatchDiscriminator, UNetDecoder, UNetEncoder, check_size, receptive_field
+from lgan_cli.models.config import ModelConfig
+from lgan_cli.models.discriminators import Discriminators
+from lgan_cli.models.generators import LandmarkGAN, encode_labels
+from lgan_cli.models.pdm import fit_pdm
+
+EXPRESSIONS = ("neutral", "happy", "surprised")
+
+
+def small_config(size: int, **changes) -> ModelConfig:
+    return ModelConfig(resolution=size, expressions=EXPRESSIONS, generator_width=8, discriminator_width=8, **changes)
+
+
+@pytest.mark.parametrize("size", [64, 128, 256])
+def test_shapes_and_output_range(size):
+    torch.manual_seed(0)
+    model = LandmarkGAN(small_config(size)).eval()
+    x = torch.rand(2, 3, size, size) * 2 - 1
+    points, landmarks, face = model(x, model.encode_labels(["happy", "neutral"]))
+    assert points.shape == (2, 68, 2) and landmarks.shape == face.shape == (2, 3, size, size)
+    assert face.abs().max() <= 1.0  # Tanh
+    assert landmarks.max() <= 1.0 + 1e-5  # white background
+    d = Discriminators(small_config(size))
+    logits = d.faces(face, x)
+    assert len(logits) == 2 and all(t.shape[1] == 1 for t in logits)  # dual discriminators
+
+
+def test_unet_follows_the_paper():
+    encoder = UNetEncoder(3, 256, base=64)
+    assert len(encoder.levels) == 8 and encoder.widths == [64, 128, 256, 512, 512, 512, 512, 512]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in encoder.levels[0].modules())  # no BN on the first layer
+    assert all(any(isinstance(m, nn.BatchNorm2d) for m in level.modules()) for level in encoder.levels[1:-1])
+    decoder = UNetDecoder(encoder.widths, 3)
+    dropouts = [any(isinstance(m, nn.Dropout) for m in block.modules()) for block in decoder.blocks]
+    assert dropouts[:3] == [True, True, True] and not any(dropouts[3:])
+    assert all(isinstance(b[0], nn.ReLU) and type(b[0]) is nn.ReLU for b in decoder.blocks)  # not leaky
+    assert isinstance(decoder.head[-1], nn.Tanh)
+    features = encoder(torch.zeros(1, 3, 256, 256))
+    assert features[-1].shape[-1] == 1  # down to 1 x 1
+
+
+def test_patchgan_receptive_fields():
+    assert receptive_field(3) == 70 and receptive_field(2) == 34
+    d = PatchDiscriminator(6, 8, layers=3)
+    assert d(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)  # pix2pix's 30x30 patch grid at 256 px
+
+
+def test_sizes_must_be_powers_of_two():
+    for bad in (32, 96, 1024):
+        with pytest.raises(ValueError):
+            check_size(bad)
+
+
+def test_labels_one_hot_with_intensity():
+    config = small_config(64, intensity_levels=4)
+    labels = encode_labels(config, ["happy", "neutral"], [3, None])
+    assert labels.tolist() == [[0, 1, 0, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0, 0]]
+    with pytest.raises(ValueError):
+        encode_labels(config, ["happy"], [5])
+
+
+def test_landmark_generator_starts_at_the_pdm_mean_and_uses_labels():
+    torch.manual_seed(0)
+    config = small_config(64)
+    model = LandmarkGAN(config).eval()
+    rng = np.random.default_rng(0)
+    shapes = rng.normal(32, 5, size=(40, 68, 2))
+    model.g_l.pdm.set_model(fit_pdm(shapes, config.pdm_components))
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    points = model.g_l(x, model.encode_labels(["happy"]))
+    np.testing.assert_allclose(points[0].detach().numpy(), shapes.mean(0), atol=1e-4)  # zero-initialised head
+    torch.nn.init.normal_(model.g_l.head[-1].weight, std=0.5)
+    a = model.g_l(x, model.encode_labels(["happy"]))
+    b = model.g_l(x, model.encode_labels(["surprised"]))
+    assert (a - b).abs().max() > 1e-3  # the label changes the landmarks
+
+
+def test_pdm_round_trip():
+    rng = np.random.default_rng(1)
+    shapes = rng.normal(0, 1, size=(100, 68, 2)).cumsum(axis=1)
+    fitted = fit_pdm(shapes, 136)
+    from lgan_cli.models.pdm import PDMDecoder
+
+    decoder = PDMDecoder(136)
+    decoder.set_model(fitted)
+    some = torch.tensor(shapes[:3], dtype=torch.float32)
+    assert torch.allclose(decoder(decoder.encode(some)), some, atol=1e-2)
+
+
+def test_stage_two_losses_reach_the_landmark_generator():
+    """End to end: a loss on G_e's output alone gives G_l's weights a gradient."""
+    torch.manual_seed(0)
+    config = small_config(64)
+    model = LandmarkGAN(config)
+    model.g_l.pdm.set_model(fit_pdm(np.random.default_rng(0).normal(32, 6, size=(40, 68, 2)), config.pdm_components))
+    torch.nn.init.normal_(model.g_l.head[-1].weight, std=0.1)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    _, _, face = model(x, model.encode_labels(["happy", "surprised"]))
+    (face - x).abs().mean().backward()
+    grad = model.g_l.head[-1].weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    assert model.g_l.encoder.levels[0][0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("labels,gl,ge", [("gl", True, False), ("ge", False, True), ("both", True, True)])
+def test_label_routing_ablation(labels, gl, ge):
+    model = LandmarkGAN(small_config(64, labels=labels))
+    assert model.g_l.uses_labels is gl and model.g_e.uses_labels is ge
+    expected_in = 6 + (len(EXPRESSIONS) if ge else 0)
+    assert model.g_e.encoder.levels[0][0].in_channels == expected_in
+
+
+def test_black_dot_ablation_ignores_image_colours():
+    model = LandmarkGAN(small_config(64, soft_crops=False))
+    points = torch.full((1, 68, 2), 32.0) + torch.randn(1, 68, 2) * 8
+    red = torch.zeros(1, 3, 64, 64)
+    red[:, 0] = 1
+    a = model.landmark_image(red, points)
+    b = model.landmark_image(-red, points)
+    assert torch.equal(a, b) and a.min() < -0.9
