@@ -63,3 +63,24 @@ def blob_centroid(image: np.ndarray, near: np.ndarray, window: int) -> np.ndarra
     ys, xs = np.mgrid[0 : patch.shape[0], 0 : patch.shape[1]]
     total = patch.sum()
     return np.array([(xs * patch).sum() / total + max(x0, 0), (ys * patch).sum() / total + max(y0, 0)])
+
+
+def prepare_examples(root: Path, photos: list[Path], test_ids: tuple[str, ...] | None, size: int = 64):
+    """The example photos as a `folder` dataset prepared at `size` px (smiling -> happy)."""
+    from PIL import Image
+
+    from lgan_cli.data.prepare import PrepareConfig, prepare_dataset
+    from lgan_cli.data.prepared import PreparedDataset
+
+    rows = ["path,identity,expression"]
+    for photo in photos:
+        Image.open(photo).convert("RGB").resize((400, 400)).save(root / photo.name)
+        _, person, expression = photo.stem.split("_")
+        rows.append(f"{photo.name},{person},{'happy' if expression == 'smiling' else expression}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    out = root / "prepared"
+    config = PrepareConfig(
+        dataset="folder", data_root=str(root), resolution=size, test_fraction=0.0 if not test_ids else 0.2, test_ids=test_ids
+    )
+    prepare_dataset(config, out)
+    return PreparedDataset.load(out)

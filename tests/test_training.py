@@ -12,6 +12,7 @@ import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
+from conftest import prepare_examples
 from lgan_cli.data.prepare import PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.models.config import ModelConfig
@@ -25,17 +26,8 @@ TINY = ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_wi
 
 @pytest.fixture(scope="module")
 def example_pairs(tmp_path_factory, example_photos) -> PreparedDataset:
-    """Person 030's neutral and smiling example photos (one pair each way) plus two others, at 64 px."""
-    root = tmp_path_factory.mktemp("examples")
-    rows = ["path,identity,expression"]
-    for photo in example_photos:
-        Image.open(photo).convert("RGB").resize((400, 400)).save(root / photo.name)
-        _, person, expression = photo.stem.split("_")
-        rows.append(f"{photo.name},{person},{'happy' if expression == 'smiling' else expression}")
-    (root / "labels.csv").write_text("\n".join(rows) + "\n")
-    out = root / "prepared"
-    prepare_dataset(PrepareConfig(dataset="folder", data_root=str(root), resolution=64, test_fraction=0.0), out)
-    return PreparedDataset.load(out)
+    """Person 030's neutral and smiling example photos (a pair each way) plus two others, at 64 px."""
+    return prepare_examples(tmp_path_factory.mktemp("examples"), example_photos, test_ids=None)
 
 
 def make_config(**train) -> RunConfig:
@@ -150,3 +142,21 @@ def test_ddp_replicas_stay_identical(example_pairs, tmp_path):
     assert (tmp_path / "model.safetensors").exists()  # rank 0 checkpointed
     stats = (tmp_path / "stats.jsonl").read_text().splitlines()
     assert len(stats) == 2  # 2 pairs split over 2 ranks: 1 step per epoch, logged once (rank 0)
+
+
+def test_interrupt_saves_and_stops_cleanly(example_pairs, tmp_path):
+    """Ctrl-C (SIGINT) finishes the current step, saves a checkpoint and returns 'interrupted'."""
+    import signal
+
+    trainer = Trainer(make_config(epochs=5), tmp_path, PairData(example_pairs, "train"), torch.device("cpu"))
+
+    def press_ctrl_c(progress):
+        if progress.step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    assert trainer.fit(press_ctrl_c) == "interrupted"
+    assert trainer.step == 3
+    from lgan_cli.train.checkpoint import load_training_state
+
+    assert load_training_state(tmp_path / "training_state.pt")["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored

@@ -13,6 +13,12 @@ console = Console(stderr=True, highlight=False)
 """Progress and messages go to stderr, so stdout stays clean for data (e.g. `--json -`)."""
 
 
+def results_console() -> Console:
+    """Stdout for result tables; wide when redirected to a file or pipe, so columns never fold."""
+    probe = Console(highlight=False)
+    return probe if probe.is_terminal else Console(highlight=False, width=160)
+
+
 def parse_face_choice(value: str) -> str | int:
     """--face accepts 'largest', 'all' or a 0-based index into the faces sorted by size."""
     choice = value.strip().lower()

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import check_output_path, console
+from lgan_cli.cli.common import check_output_path, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
@@ -40,6 +40,7 @@ def eval_command(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N pairs.", show_default=False)] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")] = True,
+    fid: Annotated[bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --json file.")] = False,
 ) -> None:
     """Score a model on every (source, target) pair of held-out people: PSNR, SSIM, LPIPS,
@@ -67,7 +68,7 @@ def eval_command(
         task = progress.add_task("eval", total=pairs)
         report = evaluate(
             editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit,
-            on_progress=lambda n: progress.update(task, advance=n),
+            on_progress=lambda n: progress.update(task, advance=n), fid=fid,
         )
     print_report(report)
     if json_path is not None:
@@ -92,23 +93,29 @@ def print_report(report) -> None:
     from lgan_cli.eval.runner import METRICS
 
     table = Table(
-        title=f"{report.model} on {report.dataset} ({report.split}, {report.pairs} pairs, {report.resolution} px)",
+        title=f"{report.model} on {Path(report.dataset).name} ({report.split} split, {report.pairs} pairs, {report.resolution} px)",
         caption=(
-            f"LM dist: mean landmark distance in px at 256 px (faces found / all); verif.: descriptor distance < 0.6; "
+            f"LM dist: mean landmark distance, px at 256 px, over outputs with a face found; "
+            f"verif.: identity descriptor distance < 0.6; "
             f"{report.seconds / max(report.pairs, 1):.3f} s per pair"
         ),
     )
-    table.add_column("target")
-    table.add_column("method")
+    table.add_column("target", no_wrap=True)
+    table.add_column("method", no_wrap=True)
     table.add_column("pairs", justify="right")
     for _, label, better in METRICS:
-        table.add_column(f"{label} {'↑' if better == 'higher' else '↓' if better == 'lower' else ''}".strip(), justify="right")
+        arrow = {"higher": " ↑", "lower": " ↓"}.get(better, "")
+        table.add_column(f"{label}{arrow}", justify="right", no_wrap=True)
     groups = [(expression, expression) for expression in report.expressions] + [("overall", None)]
     for label, expression in groups:
         for name, result in report.methods.items():
             summary = result.summary(expression)
             cells = [_format(key, summary[key]) for key, _, _ in METRICS]
             table.add_row(label, name, str(summary["pairs"]), *cells, end_section=name == list(report.methods)[-1])
-    console.print(table)
+    output = results_console()
+    output.print(table)
+    for name, result in report.methods.items():
+        if result.fid is not None:
+            output.print(f"FID {name}: {result.fid:.2f} ({report.pairs} outputs vs the real targets)")
     for note in report.notes:
-        console.print(f"note: {note}")
+        output.print(f"note: {note}")

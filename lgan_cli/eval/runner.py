@@ -64,6 +64,7 @@ class MethodResult:
     name: str
     scores: list[PairScore] = field(default_factory=list)
     seconds: float = 0.0
+    fid: float | None = None  # over all outputs vs all real targets, when requested
 
     def summary(self, target_expression: str | None = None) -> dict:
         chosen = [s for s in self.scores if target_expression in (None, s.target_expression)]
@@ -212,6 +213,7 @@ class EvalReport:
             "methods": {
                 name: {
                     "edit_seconds": round(result.seconds, 3),
+                    "fid": result.fid,
                     "overall": result.summary(),
                     "per_target_expression": {e: result.summary(e) for e in self.expressions},
                     "pairs": [vars(s) for s in result.scores],
@@ -237,10 +239,13 @@ def evaluate(
     limit: int | None = None,
     on_progress: Callable[[int], None] | None = None,
     judges: Judges | None = None,
+    fid: bool = False,
 ) -> EvalReport:
     """Run `editor` (and the copy baseline) over every (source, target) pair of `split`.
 
     Pass `judges` to reuse loaded scoring networks across calls (validation during training).
+    With `fid`, also the Fréchet Inception Distance of each method's outputs to the real
+    targets (needs the Inception file, see lgan_cli.eval.fid; noisy with few pairs).
     """
     started = time.perf_counter()
     device = torch.device(device)
@@ -251,6 +256,12 @@ def evaluate(
         methods.append(CopyEditor())
     results = {method.name: MethodResult(method.name) for method in methods}
     crops: dict[str, np.ndarray] = {}
+    inception = None
+    features: dict[str, list[torch.Tensor]] = {name: [] for name in [*results, "real"]}
+    if fid:
+        from lgan_cli.eval.fid import InceptionFeatures
+
+        inception = InceptionFeatures(device)
 
     def crop(item: PreparedItem) -> np.ndarray:
         if item.key not in crops:
@@ -275,11 +286,21 @@ def evaluate(
                     )
                 results[method.name].seconds += time.perf_counter() - edit_started
                 results[method.name].scores += judges.score(output.images, target_images, target_points, sources, targets)
+                if inception is not None:
+                    features[method.name].append(inception(output.images.clamp(-1, 1)))
+            if inception is not None:
+                features["real"].append(inception(target_images))
             if on_progress:
                 on_progress(len(batch))
     finally:
         if own_judges:
             judges.close()
+    if inception is not None:
+        from lgan_cli.eval.fid import fid_from_features
+
+        real = torch.cat(features["real"])
+        for name, result in results.items():
+            result.fid = fid_from_features(torch.cat(features[name]), real)
     notes = []
     if any(DATASET_TO_CLASS.get(t.expression, "?") is None for _, t in pairs):
         notes.append("contemptuous has no class in the expression classifier: left out of expression accuracy")

@@ -230,6 +230,8 @@ class Trainer:
             self.position = 0
             if t.validate_every and self.epoch % t.validate_every == 0:
                 self.validate()
+            if self.dist.is_main and t.sample_every:
+                self.write_samples()
             self.save()
         self.save()
         return "finished"

@@ -1,0 +1,155 @@
+"""The evaluation runner and `lgan eval`: known answers from the copy baseline and a target oracle."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import prepare_examples
+from lgan_cli.cli.app import main
+from lgan_cli.errors import LganError
+from lgan_cli.eval.runner import PairScore, crops_to_tensor, evaluate, summarise
+from lgan_cli.models.editor import EditResult
+
+
+@pytest.fixture(scope="module")
+def held_out(tmp_path_factory, example_photos):
+    """Examples prepared at 64 px with person 030 (neutral + smiling) as the test split: 2 pairs."""
+    return prepare_examples(tmp_path_factory.mktemp("eval"), example_photos, test_ids=("030",))
+
+
+class TargetOracle:
+    """Returns the real target photo: every 'compare with the target' metric must be perfect."""
+
+    name = "oracle"
+    resolution = None
+    expressions = None
+
+    def __init__(self, dataset):
+        pairs = dataset.pairs("test")
+        self.by_source = {(s.key, t.expression): t for s, t in pairs}
+        self.sources = {s.key: s for s, _ in pairs}
+        self.crops = {s.key: crops_to_tensor([s.load_crop()])[0] for s, _ in pairs}
+
+    def edit(self, crops, points68, expressions, intensities):
+        outputs = []
+        for crop, expression in zip(crops, expressions):
+            key = next(k for k, c in self.crops.items() if torch.equal(c, crop))
+            outputs.append(crops_to_tensor([self.by_source[(key, expression)].load_crop()])[0])
+        return EditResult(images=torch.stack(outputs))
+
+
+def test_copy_and_oracle(held_out):
+    report = evaluate(TargetOracle(held_out), held_out, "test")
+    assert report.pairs == 2 and set(report.methods) == {"oracle", "copy"}
+    oracle, copy = report.methods["oracle"].summary(), report.methods["copy"].summary()
+    assert oracle["psnr"] == 100.0 and oracle["ssim"] == pytest.approx(1.0) and oracle["lpips"] == pytest.approx(0.0, abs=1e-6)
+    # the output chip follows its re-detected landmarks, the target chip the prepared ones: near 1
+    assert oracle["identity_cosine"] == pytest.approx(1.0, abs=1e-3) and oracle["verified"] == 1.0
+    assert oracle["landmark_distance"] < 4.0  # re-detection on the target itself: only detector noise
+    # the copy baseline is the same person with the other expression
+    assert copy["verified"] == 1.0 and 0.9 < copy["identity_cosine"] < 1.0
+    assert copy["psnr"] < 40 and copy["ssim"] < 0.99 and copy["lpips"] > 0.01
+    assert copy["landmark_distance"] > oracle["landmark_distance"]  # the expression moved the landmarks
+    # the classifier reads the real smile as happy, so the oracle's happy target scores; copying neutral does not
+    assert report.methods["oracle"].summary("happy")["expression_correct"] == 1.0
+    assert report.methods["copy"].summary("happy")["expression_correct"] == 0.0
+    assert report.methods["oracle"].summary("happy")["smile"] > report.methods["copy"].summary("happy")["smile"]
+
+
+def test_summary_known_values():
+    def score(**changes):
+        base = dict(
+            source="a", target="b", source_expression="neutral", target_expression="happy", psnr=20.0, ssim=0.5,
+            lpips=0.2, landmark_distance=4.0, identity_cosine=0.9, verified=True, expression_predicted="happy",
+            expression_correct=True, smile=0.5,
+        )
+        return PairScore(**{**base, **changes})
+
+    summary = summarise(
+        [
+            score(),
+            score(psnr=math.inf, landmark_distance=None, verified=False, expression_correct=None, smile=None),
+            score(psnr=30.0, expression_correct=False),
+        ]
+    )
+    assert summary["pairs"] == 3
+    assert summary["psnr"] == pytest.approx((20 + 100 + 30) / 3)  # identical images count as 100 dB
+    assert summary["landmark_distance"] == 4.0 and summary["face_found"] == pytest.approx(2 / 3)
+    assert summary["verified"] == pytest.approx(2 / 3)
+    assert summary["expression_correct"] == 0.5  # the pair with no classifier class is left out
+
+
+def test_model_must_know_the_expressions(held_out):
+    class Narrow:
+        name, resolution, expressions = "narrow", None, ("neutral",)
+
+        def edit(self, *args):
+            raise AssertionError("not reached")
+
+    with pytest.raises(LganError, match="does not know happy; it knows neutral"):
+        evaluate(Narrow(), held_out, "test")
+
+
+def run_cli(args, capsys):
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    return code, capsys.readouterr()
+
+
+def test_eval_cli_copy_baseline_table_and_json(held_out, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    code, captured = run_cli(
+        ["eval", "--model", "copy", "--dataset", "folder", "--data-root", tmp_path, "--prepared", held_out.root,
+         "--json", out, "--device", "cpu"],
+        capsys,
+    )
+    assert code == 0, captured.err
+    assert "PSNR" in captured.out and "overall" in captured.out and "copy" in captured.out
+    document = json.loads(out.read_text())
+    assert document["pairs"] == 2 and document["methods"]["copy"]["overall"]["verified"] == 1.0
+    assert set(document["methods"]["copy"]["per_target_expression"]) == {"happy", "neutral"}
+
+
+def test_eval_cli_accepts_a_trained_checkpoint(held_out, tmp_path, capsys, example_photos):
+    from lgan_cli.models.config import ModelConfig
+    from lgan_cli.models.generators import LandmarkGAN
+    from lgan_cli.train.checkpoint import save_inference
+
+    model = LandmarkGAN(ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8))
+    save_inference(model, tmp_path / "ckpt")
+    code, captured = run_cli(
+        ["eval", "--model", tmp_path / "ckpt", "--dataset", "folder", "--data-root", tmp_path,
+         "--prepared", held_out.root, "--device", "cpu"],
+        capsys,
+    )
+    assert code == 0, captured.err
+    assert "ckpt" in captured.out and "copy" in captured.out
+    code, captured = run_cli(["eval", "--model", "nonsense", "--dataset", "folder", "--data-root", tmp_path], capsys)
+    assert code == 1 and captured.err.startswith("error: unknown model")
+
+
+def test_fid_is_reported_when_asked(held_out):
+    from lgan_cli.eval.fid import inception_path
+
+    try:
+        inception_path()
+    except LganError as exc:
+        pytest.skip(f"FID Inception not fetched: {exc}")
+    class Grey:
+        name, resolution, expressions = "grey", None, None
+
+        def edit(self, crops, points68, expressions, intensities):
+            return EditResult(images=torch.zeros_like(crops))
+
+    report = evaluate(Grey(), held_out, "test", fid=True)
+    # both directions of one person: the copied inputs are exactly the set of real targets
+    assert report.methods["copy"].fid == pytest.approx(0.0, abs=1e-2)
+    assert report.methods["grey"].fid > 50
+    assert report.to_json()["methods"]["grey"]["fid"] == report.methods["grey"].fid
