@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,6 +16,7 @@ from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.errors import LganError
 
 Opt = typer.Option
+LOG_SECONDS = 30.0
 
 
 @app.command(
@@ -174,10 +176,16 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
     with Progress(*columns, console=console, disable=not dist_info.is_main) as progress:
         task = progress.add_task("train", total=trainer.total_steps, completed=trainer.step, epoch=trainer.epoch, losses="")
 
+        last_line = [time.monotonic()]
+
         def on_progress(p) -> None:
             s = p.stats
             losses = f"G {s['G']:.2f} rec {s['G_e_recon']:.3f} lm {s['G_l_landmark']:.2f} D_e {s['D_e0']:.2f}"
             progress.update(task, completed=p.step, epoch=p.epoch, losses=losses)
+            # a log file gets no live bar: write a plain line every half minute instead
+            if dist_info.is_main and not console.is_terminal and time.monotonic() - last_line[0] > LOG_SECONDS:
+                console.print(f"step {p.step}/{p.total_steps} epoch {p.epoch}: {losses}")
+                last_line[0] = time.monotonic()
 
         outcome = trainer.fit(on_progress)
     if dist_info.is_main:

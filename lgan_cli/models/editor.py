@@ -43,13 +43,19 @@ class CopyEditor:
         return EditResult(images=crops.clone(), points68=points68.clone())
 
 
+PAPER_LEVELS = 4
+"""BU-3DFE's four intensity levels (paper Eq. 10); level 4 is the full expression."""
+
+
 class LandmarkGANEditor:
     """A trained LandmarkGAN behind the Editor interface.
 
-    Intensity: a model trained with intensity labels (Eq. 10) takes levels 1..N as labels.
-    For any model, a value a in (0, 1) scales the landmark displacement,
-    target = source + a * (generated - source), before G_e renders, so intensity is
-    continuous even for models trained without intensity labels.
+    Intensity, per sample: an `int` is one of the paper's levels 1..4, a `float` in (0, 1]
+    a fraction of the full edit, None the model's default (full). A model trained with
+    intensity labels (Eq. 10) gets levels as labels. Fractions, and levels for any model
+    trained without intensity labels (level k = k/4), scale the landmark displacement,
+    target = source + a * (generated - source), before G_e renders, so every model offers
+    continuous intensity.
     """
 
     def __init__(self, model, name: str):
@@ -59,26 +65,27 @@ class LandmarkGANEditor:
         self.expressions = model.config.expressions
 
     def edit(self, crops, points68, expressions, intensities) -> EditResult:
-        config = self.model.config
-        levels = [_level(value, config.intensity_levels) for value in intensities]
-        labels = self.model.encode_labels(expressions, levels)
+        plan = [label_and_fraction(value, self.model.config.intensity_levels) for value in intensities]
+        labels = self.model.encode_labels(expressions, [level for level, _ in plan])
         points = self.model.g_l(crops, labels)
-        fractions = torch.tensor([_fraction(value) for value in intensities], device=points.device, dtype=points.dtype)
+        fractions = torch.tensor([fraction for _, fraction in plan], device=points.device, dtype=points.dtype)
         if (fractions != 1).any():
             points = points68 + fractions[:, None, None] * (points - points68)
         _, images = self.model.render(crops, points, labels)
         return EditResult(images=images, points68=points)
 
 
-def _level(value: float | None, levels: int) -> int | None:
-    """An intensity label for models trained with levels; None (no label) otherwise."""
-    if not levels or value is None or value < 1:
-        return None
-    return min(int(round(value)), levels)
-
-
-def _fraction(value: float | None) -> float:
-    """The displacement fraction: values in (0, 1) scale the edit; levels and None are full edits."""
-    if value is None or value >= 1:
-        return 1.0
-    return float(value)
+def label_and_fraction(value: int | float | None, levels: int) -> tuple[int | None, float]:
+    """(intensity label for G_l/G_e or None, landmark-displacement fraction) for one request."""
+    if value is None:
+        return None, 1.0
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= PAPER_LEVELS:
+            raise ValueError(f"intensity level must be 1..{PAPER_LEVELS}, got {value}")
+        if levels:
+            return min(value, levels), 1.0
+        return None, value / PAPER_LEVELS
+    fraction = float(value)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"intensity fraction must be in (0, 1], got {value}")
+    return (levels or None), fraction

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from lgan_cli.errors import LganError
 from lgan_cli.models.editor import CopyEditor, Editor, LandmarkGANEditor
 
 BASELINES = {CopyEditor.name: CopyEditor}
 
 
-def load_editor(spec: str, device: torch.device) -> Editor:
-    """A baseline by name ('copy'), or a checkpoint: a run folder, a checkpoint folder or its files."""
+def load_editor(spec: str | None, device: torch.device | str, offline: bool = False) -> Editor:
+    """A baseline by name ('copy'), or a LandmarkGAN checkpoint found by `lgan_cli.hub.resolve_model`.
+
+    That covers the default model (None), registry names, local run/checkpoint folders or their
+    files, and hf:owner/repo[@revision]. `offline` keeps Hub look-ups to the local cache.
+    """
     if spec in BASELINES:
         return BASELINES[spec]()
-    path = Path(spec).expanduser()
-    if path.exists():
-        from lgan_cli.train.checkpoint import load_inference
+    from lgan_cli.hub import UnknownModelError, known_names_hint, model_display_name, resolve_model
+    from lgan_cli.train.checkpoint import load_inference
 
-        model, _ = load_inference(path, device)
-        return LandmarkGANEditor(model, name=path.name if path.is_dir() else path.parent.name)
-    raise LganError(f"unknown model {spec!r}: not a baseline ({', '.join(sorted(BASELINES))}) nor an existing checkpoint path")
+    try:
+        folder = resolve_model(spec, offline=offline)
+    except UnknownModelError:
+        baselines = ", ".join(sorted(BASELINES))
+        raise UnknownModelError(f"unknown model {spec!r}: baselines are {baselines}; {known_names_hint()}") from None
+    model, _ = load_inference(folder, device)
+    return LandmarkGANEditor(model, name=model_display_name(spec))

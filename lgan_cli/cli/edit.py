@@ -1,0 +1,110 @@
+"""`lgan edit`: change the expression of the face(s) in one photo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+
+from lgan_cli.cli.app import app
+from lgan_cli.cli.common import check_output_path, console, parse_face_choice
+from lgan_cli.fileio import atomic_write_text
+
+SAVE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+COMPARE_HEIGHT = 512
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  lgan edit examples/london_001_neutral.jpg --expr happy\n\n"
+        "  lgan edit face.jpg --expr happy --intensity 3 --compare\n\n"
+        "  lgan edit group.jpg --expr happy --intensity 0.5 --face all --out group_smiling.jpg\n\n"
+        "  lgan edit face.jpg --expr neutral --model hf:owner/repo@v1 --offline"
+    )
+)
+def edit(
+    image: Annotated[Path, typer.Argument(help="Photo to edit (never modified).", show_default=False)],
+    expr: Annotated[str, typer.Option("--expr", help="Target expression (one the model knows, e.g. happy).", show_default=False)],
+    intensity: Annotated[
+        Optional[str], typer.Option(help="Level 1..4 (4 = full) or a fraction in (0, 1] such as 0.5 [full].", show_default=False)
+    ] = None,
+    model: Annotated[
+        Optional[str], typer.Option(help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].", show_default=False)
+    ] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output file [IMAGE_<expr>.<ext> beside the input].", show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    face: Annotated[str, typer.Option(help="Which faces: largest, all, or a number (0 = largest).")] = "largest",
+    compare: Annotated[bool, typer.Option("--compare", help="Also write input | generated landmarks | output side by side.")] = False,
+    save_landmarks: Annotated[
+        Optional[Path], typer.Option(help="Write the generated 68 landmarks (photo pixels) as JSON.", show_default=False)
+    ] = None,
+    offline: Annotated[bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
+) -> None:
+    """Give the face in a photo another expression: generated landmarks (stage I), then the face
+    (stage II), pasted back into the original photo at full resolution.
+    """
+    from lgan_cli.device import resolve_device
+    from lgan_cli.editing import check_expressions, compose, edit_crops, find_faces, intensity_label, parse_intensity
+    from lgan_cli.faces.decode import load_image, save_image
+    from lgan_cli.faces.detect import FaceDetector
+    from lgan_cli.models.load import load_editor
+
+    which = parse_face_choice(face)
+    level = parse_intensity(intensity)
+    output = out or default_output(image, expr, intensity_label(level))
+    if output.suffix.lower() not in SAVE_SUFFIXES:
+        output = output.with_suffix(".png")
+    outputs = [output, *([compare_path(output)] if compare else []), *([save_landmarks] if save_landmarks else [])]
+    for path in outputs:
+        check_output_path(path, [image], force)
+
+    torch_device = resolve_device(device)
+    editor = load_editor(model, torch_device, offline=offline)
+    check_expressions(editor, [expr])
+    rgb = load_image(image)
+    with FaceDetector() as detector:
+        faces = find_faces(detector, rgb, editor.resolution, which, str(image))
+    edits = edit_crops(editor, [(f, expr, level) for f in faces], torch_device)
+    result = compose(rgb, edits)
+    save_image(result, output, like=image)
+    console.print(f"wrote {output} ({len(edits)} face{'s' if len(edits) != 1 else ''}, {expr}, model {editor.name})")
+    if compare:
+        save_image(compare_strip(rgb, edits[0].landmark_image(), result), compare_path(output))
+        console.print(f"wrote {compare_path(output)}")
+    if save_landmarks:
+        document = {
+            "image": str(image),
+            "expression": expr,
+            "intensity": level,
+            "coordinates": "pixels of the input photo, origin at the top-left pixel's centre",
+            "faces": [{"points68": np.round(e.points_in_photo(), 2).tolist()} for e in edits],
+        }
+        atomic_write_text(save_landmarks, json.dumps(document, indent=1) + "\n")
+        console.print(f"wrote {save_landmarks}")
+
+
+def default_output(image: Path, expression: str, tag: str) -> Path:
+    suffix = image.suffix if image.suffix.lower() in SAVE_SUFFIXES else ".png"
+    return image.with_name(f"{image.stem}_{expression}{'_' + tag if tag else ''}{suffix}")
+
+
+def compare_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}_compare.png")
+
+
+def compare_strip(photo: np.ndarray, landmark_image: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """input | generated landmark image | output, each scaled to the same height."""
+    import cv2
+
+    def fit(picture: np.ndarray) -> np.ndarray:
+        scale = COMPARE_HEIGHT / picture.shape[0]
+        width = max(1, round(picture.shape[1] * scale))
+        return cv2.resize(picture, (width, COMPARE_HEIGHT), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+    gap = np.full((COMPARE_HEIGHT, 8, 3), 255, dtype=np.uint8)
+    return np.ascontiguousarray(np.hstack([fit(photo), gap, fit(landmark_image), gap, fit(result)]))

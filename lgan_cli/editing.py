@@ -1,0 +1,146 @@
+"""Editing real photos: detect and align faces, run the model on the crops, paste the results back.
+
+Detection and alignment happen once per photo (`find_faces`); the model then runs on any
+number of (face, expression, intensity) requests in batches (`edit_crops`), and each result
+is pasted into the original full-resolution photo (`compose`). `lgan edit`, `lgan batch` and
+`lgan animate` are thin loops around these three steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lgan_cli.errors import LganError
+from lgan_cli.faces.align import Alignment, align_face
+from lgan_cli.faces.detect import Face, FaceDetector, select_faces
+from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
+from lgan_cli.faces.paste import face_mask, paste_faces
+from lgan_cli.models.editor import Editor
+
+
+@dataclass
+class AlignedFace:
+    """A face found in a photo, aligned to the model's crop size."""
+
+    face: Face
+    alignment: Alignment
+    crop: np.ndarray  # (S, S, 3) uint8
+    points: np.ndarray  # (68, 2) in crop pixels
+
+
+@dataclass
+class FaceEdit:
+    """One edited face: the generated crop and landmarks, ready to paste back."""
+
+    source: AlignedFace
+    expression: str
+    intensity: int | float | None
+    crop: np.ndarray  # (S, S, 3) uint8, the model's output
+    points: np.ndarray  # (68, 2) generated target landmarks, crop pixels
+
+    def landmark_image(self) -> np.ndarray:
+        """The paper's landmark image of the generated points, coloured from the input crop."""
+        colours = sample_colours(self.source.crop, self.points)
+        return render_landmark_image(self.points, self.source.crop.shape[0], colours)
+
+    def points_in_photo(self) -> np.ndarray:
+        return self.source.alignment.to_photo(self.points)
+
+
+def find_faces(detector: FaceDetector, rgb: np.ndarray, size: int, which: str | int, source: str) -> list[AlignedFace]:
+    """Detect, pick (--face) and align the faces of one photo."""
+    chosen = select_faces(detector.detect(rgb), which, source=source)
+    aligned = []
+    for face in chosen:
+        alignment = align_face(face.points68, size)
+        aligned.append(AlignedFace(face, alignment, alignment.crop(rgb), alignment.to_crop(face.points68)))
+    return aligned
+
+
+def check_expressions(editor: Editor, expressions: list[str]) -> None:
+    if editor.expressions is None:
+        return
+    unknown = [e for e in expressions if e not in editor.expressions]
+    if unknown:
+        raise LganError(
+            f"model '{editor.name}' does not know the expression {', '.join(repr(u) for u in unknown)}; "
+            f"it knows: {', '.join(editor.expressions)}"
+        )
+
+
+def default_intensity(editor: Editor, expression: str, intensity: int | float | None) -> int | float | None:
+    """Without --intensity, a model trained with levels gets its top level (neutral: no level)."""
+    levels = getattr(getattr(editor, "model", None), "config", None)
+    levels = getattr(levels, "intensity_levels", 0)
+    if intensity is None and levels and expression != "neutral":
+        return levels
+    return intensity
+
+
+@torch.no_grad()
+def edit_crops(
+    editor: Editor,
+    requests: list[tuple[AlignedFace, str, int | float | None]],
+    device: torch.device,
+    batch_size: int = 8,
+) -> list[FaceEdit]:
+    """Run the model over (face, expression, intensity) requests, `batch_size` crops per forward pass."""
+    results: list[FaceEdit] = []
+    for start in range(0, len(requests), batch_size):
+        chunk = requests[start : start + batch_size]
+        crops = torch.from_numpy(np.stack([face.crop for face, _, _ in chunk])).permute(0, 3, 1, 2).float()
+        crops = (crops / 127.5 - 1.0).to(device)
+        points = torch.from_numpy(np.stack([face.points for face, _, _ in chunk]).astype(np.float32)).to(device)
+        intensities = [default_intensity(editor, e, i) for _, e, i in chunk]
+        output = editor.edit(crops, points, [e for _, e, _ in chunk], intensities)
+        images = ((output.images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        generated = output.points68.cpu().numpy() if output.points68 is not None else points.cpu().numpy()
+        for index, (face, expression, intensity) in enumerate(chunk):
+            results.append(FaceEdit(face, expression, intensity, np.ascontiguousarray(images[index]), generated[index]))
+    return results
+
+
+def compose(photo: np.ndarray, edits: list[FaceEdit]) -> np.ndarray:
+    """The photo with every edited face pasted back (feathered face mask, colour matched)."""
+    size = lambda edit: edit.source.crop.shape[0]  # noqa: E731
+    return paste_faces(
+        photo,
+        [
+            (
+                edit.crop,
+                edit.source.alignment,
+                face_mask(np.stack([edit.source.points, edit.points]), size(edit)),
+                edit.source.crop,
+            )
+            for edit in edits
+        ],
+    )
+
+
+def parse_intensity(text: str | None) -> int | float | None:
+    """'1'..'4' are the paper's levels (4 = full); a decimal such as 0.5 or 1.0 is a fraction in (0, 1]."""
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if value.isdigit():
+            level = int(value)
+            if 1 <= level <= 4:
+                return level
+        else:
+            fraction = float(value)
+            if 0.0 < fraction <= 1.0:
+                return fraction
+    except ValueError:
+        pass
+    raise LganError(f"--intensity must be a level 1..4 or a fraction in (0, 1] such as 0.5, not {text!r}")
+
+
+def intensity_label(intensity: int | float | None) -> str:
+    """A short tag for file names: '' (full), 'i3' (level 3), 'a0.5' (fraction)."""
+    if intensity is None:
+        return ""
+    return f"i{intensity}" if isinstance(intensity, int) else f"a{intensity:g}"

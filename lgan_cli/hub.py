@@ -1,0 +1,591 @@
+"""Known models, and getting them from / putting them on the Hugging Face Hub.
+
+A model is a folder holding `config.json` + `model.safetensors` (see `lgan_cli.train.checkpoint`).
+`resolve_model` turns what the user typed into such a folder:
+
+- nothing -> the default model (`DEFAULT_MODEL`);
+- a registry name (`lgan_cli/models_registry.json`) -> the bundled copy under `weights_dir()`,
+  else a download from the model's pinned Hub repo and revision, sha256-checked;
+- a path (a run folder, a checkpoint folder or one of its two files) -> that folder;
+- `hf:owner/repo[@revision]` -> a download from any Hub repo holding those two files.
+
+Only those two files are ever downloaded (never anything pickled). huggingface_hub keeps them
+in its cache and reads HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_ENDPOINT and HF_HUB_OFFLINE. It reads
+most of those once, when it is imported, so this module reads HF_ENDPOINT and the cache
+location again at each call and passes them on: a process (or a test) that sets them later is
+still honoured. Every failure is a one-line `LganError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lgan_cli.assets import offline as offline_from_env
+from lgan_cli.assets import sha256_file, weights_dir
+from lgan_cli.errors import LganError
+
+log = logging.getLogger(__name__)
+
+# The two files of an inference checkpoint; equal to CONFIG_NAME / WEIGHTS_NAME in
+# lgan_cli.train.checkpoint (not imported from there: that module imports torch, and
+# `lgan models list` should start quickly).
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE)
+CARD_FILE = "README.md"
+EVAL_FILE = "eval.json"
+
+HF_PREFIX = "hf:"
+class UnknownModelError(LganError):
+    """A --model value that is no registry name, no existing path and no hf: spec."""
+
+
+REGISTRY_PATH = Path(__file__).with_name("models_registry.json")
+DEFAULT_MODEL = "london-128"
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+@dataclass(frozen=True)
+class KnownModel:
+    """A published (or about to be published) lgan model: where it lives and what it may be used for."""
+
+    name: str
+    repo_id: str
+    revision: str  # a pinned 40-hex commit or a tag; "main" only before the first release
+    files: dict[str, str] = field(default_factory=dict)  # file name -> sha256; {} = not yet published
+    licence: str = "unknown"
+    expressions: tuple[str, ...] = ()
+    description: str = ""
+    bundled_dir: str | None = None  # relative to weights_dir()
+
+    @property
+    def published(self) -> bool:
+        return bool(self.files)
+
+
+def load_registry(path: Path = REGISTRY_PATH) -> dict[str, KnownModel]:
+    """Read the registry JSON, so adding a model is an edit to data rather than code."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LganError(f"cannot read the model registry {path}: {exc}") from None
+    registry = {}
+    for name, entry in document.get("models", {}).items():
+        model = KnownModel(
+            name=name,
+            repo_id=entry["repo_id"],
+            revision=entry.get("revision", "main"),
+            files=dict(entry.get("files", {})),
+            licence=entry.get("licence", "unknown"),
+            expressions=tuple(entry.get("expressions", ())),
+            description=entry.get("description", ""),
+            bundled_dir=entry.get("bundled_dir"),
+        )
+        _check_entry(model, path)
+        registry[name] = model
+    return registry
+
+
+def _check_entry(model: KnownModel, path: Path) -> None:
+    unknown = set(model.files) - set(MODEL_FILES)
+    bad = [name for name, digest in model.files.items() if not _SHA256.fullmatch(digest)]
+    if unknown or bad or not _REPO_ID.fullmatch(model.repo_id):
+        raise LganError(f"{path}: bad entry {model.name!r} (repo_id, or files must map {MODEL_FILES} to sha256 hex)")
+
+
+REGISTRY: dict[str, KnownModel] = load_registry()
+
+
+# --------------------------------------------------------------------------- resolving
+
+
+def resolve_model(spec: str | None, *, offline: bool = False, cache_dir: str | Path | None = None) -> Path:
+    """A local folder holding config.json + model.safetensors for `spec` (see the module docstring).
+
+    A registry name wins over a same-named folder in the current directory; write `./NAME` for
+    the folder. `offline` (or LGAN_OFFLINE / HF_HUB_OFFLINE) uses the Hub cache only.
+    """
+    offline = offline or offline_from_env()
+    if spec is None:
+        spec = DEFAULT_MODEL
+    if not spec.strip():
+        raise UnknownModelError(f"empty model name: {known_names_hint()}")
+    if spec.startswith(HF_PREFIX):
+        repo_id, revision = parse_hf_spec(spec)
+        return _download(repo_id, revision, expected={}, offline=offline, cache_dir=cache_dir, label=spec)
+    if spec in REGISTRY:
+        return _resolve_known(REGISTRY[spec], offline=offline, cache_dir=cache_dir)
+    return _resolve_local(spec)
+
+
+def download_model(name: str, *, cache_dir: str | Path | None = None, offline: bool = False) -> Path:
+    """Fetch a registry model (or `hf:owner/repo[@rev]`) into the Hub cache, for later offline use.
+
+    A registry model that is bundled and intact needs no download: its bundled folder is returned.
+    """
+    if name not in REGISTRY and not name.startswith(HF_PREFIX):
+        raise UnknownModelError(f"unknown model {name!r}: {known_names_hint()}")
+    return resolve_model(name, offline=offline, cache_dir=cache_dir)
+
+
+def model_display_name(spec: str | None) -> str:
+    """A short name for an editor: the registry name, the Hub repo, or the checkpoint's folder name."""
+    if spec is None:
+        return DEFAULT_MODEL
+    if spec.startswith(HF_PREFIX):
+        return spec[len(HF_PREFIX) :]
+    if spec in REGISTRY:
+        return spec
+    path = Path(spec).expanduser()
+    return path.name if path.is_dir() else path.parent.name
+
+
+def parse_hf_spec(spec: str) -> tuple[str, str | None]:
+    """`hf:owner/repo@revision` -> ("owner/repo", "revision"); the revision is optional."""
+    body = spec[len(HF_PREFIX) :] if spec.startswith(HF_PREFIX) else spec
+    repo_id, at, revision = body.partition("@")
+    if not _REPO_ID.fullmatch(repo_id) or (at and not revision):
+        raise LganError(f"{spec!r} is not a Hub model: write hf:owner/repo or hf:owner/repo@revision")
+    return repo_id, revision or None
+
+
+def _resolve_known(model: KnownModel, *, offline: bool, cache_dir: str | Path | None) -> Path:
+    """The bundled copy when it is there and intact, else the pinned Hub download."""
+    bundled = bundled_folder(model)
+    if bundled is not None:
+        mismatched = _mismatched_files(bundled, model.files)
+        if not mismatched:
+            return bundled
+        log.warning("%s: %s do not match the registry's sha256; using the Hub copy", bundled, ", ".join(mismatched))
+    return _download(model.repo_id, model.revision, expected=model.files, offline=offline, cache_dir=cache_dir, label=model.name)
+
+
+def bundled_folder(model: KnownModel) -> Path | None:
+    """The model's folder under weights_dir() if both files are there (not checked against sha256)."""
+    if model.bundled_dir is None:
+        return None
+    folder = weights_dir() / model.bundled_dir
+    return folder if all((folder / name).is_file() for name in MODEL_FILES) else None
+
+
+def _resolve_local(spec: str) -> Path:
+    path = Path(spec).expanduser()
+    if not path.exists():
+        if _looks_like_path(spec):
+            raise LganError(f"model {spec!r} not found: no such file or folder")
+        raise UnknownModelError(f"unknown model {spec!r}: {known_names_hint()}")
+    from lgan_cli.train.checkpoint import checkpoint_files  # imports torch: only for local checkpoints
+
+    config, _ = checkpoint_files(path)
+    return config.parent
+
+
+def _looks_like_path(spec: str) -> bool:
+    return os.sep in spec or "/" in spec or spec.startswith((".", "~")) or spec.endswith((".json", ".safetensors"))
+
+
+def known_names_hint() -> str:
+    names = ", ".join(sorted(REGISTRY)) or "none"
+    return (
+        f"known models are {names}; a run or checkpoint folder (or its config.json / model.safetensors) "
+        "and hf:owner/repo[@revision] work too (see `lgan models list`)"
+    )
+
+
+def _mismatched_files(folder: Path, expected: dict[str, str]) -> list[str]:
+    return [name for name, digest in expected.items() if sha256_file(folder / name) != digest]
+
+
+# --------------------------------------------------------------------------- downloading
+
+
+def hub_endpoint() -> str | None:
+    """HF_ENDPOINT as it is now (huggingface_hub froze its copy at import); None = the library's default."""
+    value = os.environ.get("HF_ENDPOINT", "").strip().rstrip("/")
+    return value or None
+
+
+def hub_cache_dir(cache_dir: str | Path | None = None) -> str | None:
+    """The Hub cache folder as the environment says now: HF_HUB_CACHE, else HF_HOME/hub; None = default."""
+    if cache_dir is not None:
+        return str(Path(cache_dir).expanduser())
+    explicit = os.environ.get("HF_HUB_CACHE") or os.environ.get("HUGGINGFACE_HUB_CACHE")
+    if explicit:
+        return os.path.expanduser(explicit)
+    home = os.environ.get("HF_HOME")
+    return os.path.join(os.path.expanduser(home), "hub") if home else None
+
+
+def _download(
+    repo_id: str,
+    revision: str | None,
+    *,
+    expected: dict[str, str],
+    offline: bool,
+    cache_dir: str | Path | None,
+    label: str,
+) -> Path:
+    """Both files of one commit into the Hub cache; returns their snapshot folder.
+
+    config.json is fetched first; model.safetensors is then fetched at the commit config.json
+    came from, so the pair can never mix two commits of a branch that moved in between.
+    """
+    context = _ErrorContext(label=label, repo_id=repo_id, revision=revision or "main", offline=offline)
+    config_path = _fetch_file(repo_id, CONFIG_FILE, revision, cache_dir=cache_dir, offline=offline, context=context)
+    commit = config_path.parent.name
+    pinned = commit if _COMMIT.fullmatch(commit) else revision
+    weights_path = _fetch_file(repo_id, WEIGHTS_FILE, pinned, cache_dir=cache_dir, offline=offline, context=context)
+    for path in (config_path, weights_path):
+        _verify(path, expected.get(path.name), context)
+    if config_path.parent != weights_path.parent:  # only if the cache layout ever changes
+        raise LganError(f"{label}: config.json and model.safetensors landed in different folders of the Hub cache")
+    return config_path.parent
+
+
+def _fetch_file(
+    repo_id: str, filename: str, revision: str | None, *, cache_dir: str | Path | None, offline: bool, context: _ErrorContext
+) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(
+            repo_id,
+            filename,
+            revision=revision,
+            cache_dir=hub_cache_dir(cache_dir),
+            endpoint=hub_endpoint(),
+            local_files_only=offline,
+            library_name="lgan",
+        )
+    except Exception as exc:  # noqa: BLE001 - translated to one line below, or re-raised
+        raise _as_lgan_error(exc, filename, context) from None
+    return Path(path)
+
+
+def _verify(path: Path, expected: str | None, context: _ErrorContext) -> None:
+    """Check a downloaded file against the registry's pinned sha256; never deletes anything."""
+    if expected is None:
+        return
+    got = sha256_file(path)
+    if got != expected:
+        blob = path.resolve()
+        raise LganError(
+            f"{path.name} of {context.label} is corrupt: its sha256 {got[:12]}... does not match the pinned checksum "
+            f"{expected[:12]}...; delete {blob} and run `lgan models download {context.label}` again"
+        )
+
+
+@dataclass(frozen=True)
+class _ErrorContext:
+    label: str  # what the user typed: a registry name or hf:owner/repo
+    repo_id: str
+    revision: str
+    offline: bool
+
+
+def _as_lgan_error(exc: Exception, filename: str, context: _ErrorContext) -> Exception:
+    """One line a user can act on, for each way a Hub download fails; unknown errors pass through."""
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    repo, label = context.repo_id, context.label
+    if isinstance(exc, GatedRepoError):
+        return LganError(
+            f"{repo} is gated: accept its terms on the Hub page, then set HF_TOKEN to a token of that account"
+        )
+    if isinstance(exc, RepositoryNotFoundError):
+        unpublished = " (this model is not published yet)" if label in REGISTRY and not REGISTRY[label].published else ""
+        return LganError(
+            f"Hub repository {repo} not found{unpublished}; if it is private, set HF_TOKEN to a token that can read it"
+        )
+    if isinstance(exc, RevisionNotFoundError):
+        return LganError(f"revision {context.revision!r} not found in Hub repository {repo}")
+    if isinstance(exc, (LocalEntryNotFoundError, OfflineModeIsEnabled)):
+        return LganError(_unavailable_message(filename, context))
+    if isinstance(exc, EntryNotFoundError):
+        return LganError(f"Hub repository {repo} has no {filename} at {context.revision}: it is not an lgan model")
+    if isinstance(exc, HfHubHTTPError):
+        status = getattr(getattr(exc, "response", None), "status_code", "?")
+        if status in (401, 403):
+            return LganError(f"not authorised to read {repo} (HTTP {status}): set HF_TOKEN to a token that can read it")
+        return LganError(f"the Hub answered HTTP {status} for {filename} of {repo}; try again later")
+    if _is_network_error(exc):
+        return LganError(_unavailable_message(filename, context))
+    if isinstance(exc, OSError):
+        return LganError(f"cannot download {filename} of {repo}: {' '.join(str(exc).split())}")
+    return exc
+
+
+def _unavailable_message(filename: str, context: _ErrorContext) -> str:
+    fetch = f"run `lgan models download {context.label}` while online"
+    if context.offline:
+        return f"{filename} of {context.label} is not in the Hub cache and offline mode is on; {fetch} first"
+    return (
+        f"cannot reach the Hugging Face Hub for {context.label} and it is not in the cache; check the network, "
+        f"use the bundled default model ({DEFAULT_MODEL}), or {fetch} and use --offline later"
+    )
+
+
+def _is_network_error(exc: Exception) -> bool:
+    """Transport errors of the HTTP client huggingface_hub uses (httpx2 in 2.x, requests before)."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    return type(exc).__module__.split(".")[0] in {"httpx2", "httpx", "httpcore", "requests", "urllib3"}
+
+
+# --------------------------------------------------------------------------- status, for `lgan models list`
+
+
+def model_location(model: KnownModel, cache_dir: str | Path | None = None) -> str:
+    """'bundled', 'cached', 'remote' or 'not published': where `resolve_model` would find it (no network)."""
+    if bundled_folder(model) is not None:
+        return "bundled"
+    if is_cached(model.repo_id, model.revision, cache_dir=cache_dir):
+        return "cached"
+    return "remote" if model.published else "not published"
+
+
+def is_cached(repo_id: str, revision: str | None, *, cache_dir: str | Path | None = None) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    folder = hub_cache_dir(cache_dir)
+    found = [try_to_load_from_cache(repo_id, name, cache_dir=folder, revision=revision) for name in MODEL_FILES]
+    return all(isinstance(path, str) for path in found)
+
+
+# --------------------------------------------------------------------------- pushing
+
+
+def push_model(
+    run_or_checkpoint: Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    token: str | None = None,
+    revision: str | None = None,
+    commit_message: str = "Upload lgan LandmarkGAN model",
+) -> str:
+    """Upload config.json, model.safetensors and a generated model card; returns the commit URL.
+
+    Exactly those three files go up, in one commit (never training_state.pt, samples or logs).
+    The repo is created if needed. `token` defaults to HF_TOKEN or the stored login.
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    folder, config_document = _read_checkpoint(Path(run_or_checkpoint))
+    if offline_from_env():
+        raise LganError("cannot push while offline mode is on (LGAN_OFFLINE / HF_HUB_OFFLINE); unset it first")
+    if not _REPO_ID.fullmatch(repo_id) or "/" not in repo_id:
+        raise LganError(f"--repo-id must look like owner/name, not {repo_id!r}")
+    eval_document = _read_eval(folder / EVAL_FILE)
+    card = model_card(config_document, eval_document)
+    operations = [
+        CommitOperationAdd(path_in_repo=CONFIG_FILE, path_or_fileobj=str(folder / CONFIG_FILE)),
+        CommitOperationAdd(path_in_repo=WEIGHTS_FILE, path_or_fileobj=str(folder / WEIGHTS_FILE)),
+        CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=card.encode()),
+    ]
+    api = HfApi(endpoint=hub_endpoint(), token=token, library_name="lgan")
+    context = _ErrorContext(label=f"hf:{repo_id}", repo_id=repo_id, revision=revision or "main", offline=False)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        commit = api.create_commit(repo_id, operations, commit_message=commit_message, revision=revision)
+    except Exception as exc:  # noqa: BLE001
+        raise _as_push_error(exc, context) from None
+    return commit.commit_url or f"{api.endpoint}/{repo_id}"
+
+
+def shareable_licence(run_or_checkpoint: Path) -> str | None:
+    """A warning when the training data's licence is not an open one, so public weights may break its terms."""
+    _, document = _read_checkpoint(Path(run_or_checkpoint))
+    licence = (document.get("training_data") or {}).get("licence") or "unknown"
+    if hub_licence_id(licence) != "other":
+        return None
+    return f"the training data's licence is not an open one ({licence}); check that its terms allow sharing the weights"
+
+
+def _read_checkpoint(path: Path) -> tuple[Path, dict]:
+    from lgan_cli.train.checkpoint import CHECKPOINT_FORMAT, checkpoint_files
+
+    config_path, _ = checkpoint_files(path)
+    try:
+        document = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LganError(f"cannot read {config_path}: {exc}") from None
+    if document.get("format") != CHECKPOINT_FORMAT:
+        raise LganError(f"{config_path} is not an lgan model config")
+    return config_path.parent, document
+
+
+def _read_eval(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LganError(f"cannot read {path} (expected the output of `lgan eval --json`): {exc}") from None
+
+
+def _as_push_error(exc: Exception, context: _ErrorContext) -> Exception:
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+    repo = context.repo_id
+    if isinstance(exc, RevisionNotFoundError):
+        return LganError(f"branch {context.revision!r} does not exist in {repo}; create it first or leave out the revision")
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if isinstance(exc, RepositoryNotFoundError) or status in (401, 403):
+        return LganError(
+            f"not authorised to write to {repo}: set HF_TOKEN (or pass --token) to a token with write access"
+        )
+    if isinstance(exc, HfHubHTTPError):
+        return LganError(f"the Hub refused the upload to {repo} (HTTP {status}): {' '.join(str(exc).split())[:200]}")
+    if _is_network_error(exc):
+        return LganError(f"cannot reach the Hugging Face Hub to upload {repo}; check the network and HF_ENDPOINT")
+    return exc
+
+
+# --------------------------------------------------------------------------- the model card
+
+_HUB_LICENCES = {"cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "mit": "mit", "apache-2.0": "apache-2.0"}
+
+# (key in the eval summary, column label, format): the overall metrics of `lgan eval --json`
+_CARD_METRICS = (
+    ("psnr", "PSNR ↑", "{:.2f}"),
+    ("ssim", "SSIM ↑", "{:.4f}"),
+    ("lpips", "LPIPS ↓", "{:.4f}"),
+    ("landmark_distance", "LM dist ↓", "{:.2f}"),
+    ("identity_cosine", "ID cos ↑", "{:.4f}"),
+    ("verified", "verif. ↑", "{:.1%}"),
+    ("expression_correct", "expr acc ↑", "{:.1%}"),
+    ("smile", "smile", "{:.3f}"),
+)
+
+
+def hub_licence_id(licence: str) -> str:
+    """The Hub's licence identifier for a training-data licence text ('other' when not a standard one).
+
+    The weights carry the training data's terms, so the data's licence is the model's licence.
+    """
+    head = licence.split(":")[0].strip().lower()
+    return _HUB_LICENCES.get(head, "other")
+
+
+def model_card(config_document: dict, eval_document: dict | None) -> str:
+    """The README.md for a Hub repo: YAML front matter, then what, trained on what, how good, limits."""
+    model = config_document.get("model", {})
+    data = config_document.get("training_data") or {}
+    dataset = data.get("dataset") or "unknown"
+    licence = data.get("licence") or "unknown"
+    expressions = list(model.get("expressions") or [])
+    resolution = model.get("resolution", "?")
+    licence_id = hub_licence_id(licence)
+
+    front = [
+        "---",
+        f"license: {licence_id}",
+        *([f"license_name: {_slug(dataset)}-terms"] if licence_id == "other" else []),
+        "library_name: lgan",
+        "tags:",
+        "- facial-expression",
+        "- landmarkgan",
+        "- image-to-image",
+        "datasets:",
+        f"- {_slug(dataset)}",
+        "pipeline_tag: image-to-image",
+        "---",
+    ]
+    body = [
+        "",
+        f"# LandmarkGAN facial-expression editor ({resolution} px, {', '.join(expressions) or 'no expressions'})",
+        "",
+        "A LandmarkGAN model (Hao Tang and Nicu Sebe, *Facial Expression Translation "
+        "using Landmark Guided GANs*) for the `lgan` command-line editor. From one face photo and a target "
+        "expression, stage I generates the person's facial landmarks for that expression and stage II renders "
+        "their face with it, guided by those landmarks; `lgan` pastes the result back into the photo.",
+        "",
+        "## Files",
+        "",
+        "- `config.json`: the model settings and the training run's configuration.",
+        "- `model.safetensors`: the two generators (G_l, G_e); safetensors, no pickled code.",
+        "",
+        "## Model",
+        "",
+        f"- Resolution: {resolution} x {resolution} px aligned face crops.",
+        f"- Expressions: {', '.join(expressions) or 'none recorded'}.",
+        f"- Intensity levels: {model.get('intensity_levels', 0) or 'none (continuous intensity by landmark interpolation)'}.",
+        "",
+        "## Training data and licence",
+        "",
+        f"- Dataset: `{dataset}`.",
+        f"- Licence and attribution: {licence}",
+        "- The weights are derived from these photos and are shared under the same terms; credit the dataset "
+        "as above when you use or redistribute them.",
+    ]
+    test_ids = data.get("test_ids")
+    if test_ids:
+        body.append(f"- Held-out people (test split, never seen in training): {', '.join(map(str, test_ids))}.")
+    body += ["", "## Evaluation", ""]
+    body += _metrics_section(eval_document)
+    body += [
+        "",
+        "## Limits",
+        "",
+        f"- Trained on one dataset at {resolution} px: expect lower quality on other cameras, lighting, ages and "
+        "ethnicities than the training people cover, and on faces far from frontal.",
+        f"- Only the expressions above ({', '.join(expressions) or 'none'}) can be requested.",
+        "- Edits are synthetic: do not present them as real photos of the person, and do not edit people's "
+        "photos without their consent.",
+        "",
+        "## Use",
+        "",
+        "With the `lgan` command-line tool installed (replace OWNER/REPO with this repository):",
+        "",
+        "```bash",
+        f"lgan edit photo.jpg --expr {expressions[-1] if expressions else 'happy'} --model hf:OWNER/REPO",
+        "lgan models download hf:OWNER/REPO   # once, then --offline works",
+        "```",
+        "",
+    ]
+    return "\n".join(front + body)
+
+
+def _metrics_section(eval_document: dict | None) -> list[str]:
+    """A markdown table of the overall metrics per method from `lgan eval --json`, or a note."""
+    methods = (eval_document or {}).get("methods") or {}
+    if not methods:
+        return ["No evaluation was recorded with this model (`lgan eval --model RUN ... --json RUN/eval.json` adds one)."]
+    lines = [
+        f"`lgan eval` on `{Path(str(eval_document.get('dataset', '?'))).name}`, {eval_document.get('split', '?')} split, "
+        f"{eval_document.get('pairs', '?')} (source, target) pairs at {eval_document.get('resolution', '?')} px; "
+        "overall means (LM dist: landmark distance in pixels at 256 px; verif.: identity verification rate).",
+        "",
+        "| method | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
+        "|---|---|" + "---|" * len(_CARD_METRICS),
+    ]
+    for name, result in methods.items():
+        overall = result.get("overall") or {}
+        cells = [_cell(overall.get(key), pattern) for key, _, pattern in _CARD_METRICS]
+        lines.append(f"| {name} | {overall.get('pairs', '-')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _cell(value, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "unknown"

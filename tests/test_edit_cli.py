@@ -1,0 +1,188 @@
+"""`lgan edit`, `lgan batch` and `lgan animate` end to end with a small model trained in the session."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import prepare_examples
+from lgan_cli.cli.app import main
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, example_photos) -> Path:
+    """A 64 px LandmarkGAN trained for a few steps by the real trainer on the example pairs."""
+    from lgan_cli.models.config import ModelConfig
+    from lgan_cli.train.config import LossConfig, RunConfig, TrainConfig
+    from lgan_cli.train.data import PairData
+    from lgan_cli.train.trainer import Trainer
+
+    root = tmp_path_factory.mktemp("model")
+    dataset = prepare_examples(root, example_photos, test_ids=None)
+    config = RunConfig(
+        model=ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8, discriminator_width=8),
+        loss=LossConfig(identity=False),
+        train=TrainConfig(epochs=2, sample_every=0, validate_every=0, checkpoint_every=0),
+    )
+    run = root / "run"
+    run.mkdir()
+    Trainer(config, run, PairData(dataset, "train"), torch.device("cpu")).fit()
+    return run
+
+
+@pytest.fixture()
+def photo(tmp_path, example_photos) -> Path:
+    path = tmp_path / "face.jpg"
+    Image.open(example_photos[0]).convert("RGB").resize((500, 500)).save(path, quality=95)
+    return path
+
+
+def run_cli(args, capsys):
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    return code, capsys.readouterr()
+
+
+def test_edit_writes_same_size_and_format_and_keeps_the_rest(tiny_model, photo, tmp_path, capsys):
+    before = photo.read_bytes()
+    out = tmp_path / "smile.jpg"
+    landmarks = tmp_path / "points.json"
+    code, captured = run_cli(
+        ["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--compare", "--save-landmarks", landmarks],
+        capsys,
+    )
+    assert code == 0, captured.err
+    assert photo.read_bytes() == before  # the input is never touched
+    result = Image.open(out)
+    assert result.format == "JPEG" and result.size == (500, 500)
+    original = np.asarray(Image.open(photo).convert("RGB")).astype(int)
+    edited = np.asarray(result.convert("RGB")).astype(int)
+    points = np.array(json.loads(landmarks.read_text())["faces"][0]["points68"])
+    assert points.shape == (68, 2)
+    # far from the face (outside the landmarks' box grown by half its size) nothing changed
+    # beyond JPEG re-encoding noise
+    x0, y0 = points.min(0)
+    x1, y1 = points.max(0)
+    w, h = x1 - x0, y1 - y0
+    far = np.ones(original.shape[:2], bool)
+    far[max(0, int(y0 - h / 2)) : int(y1 + h / 2), max(0, int(x0 - w / 2)) : int(x1 + w / 2)] = False
+    assert np.abs(edited - original)[far].mean() < 2.0
+    assert np.abs(edited - original)[~far].mean() > np.abs(edited - original)[far].mean()  # the face changed
+    strip = Image.open(tmp_path / "smile_compare.png")
+    assert strip.size[1] == 512 and strip.size[0] > 3 * 400
+
+
+def test_edit_refuses_overwrite_and_default_name(tiny_model, photo, capsys):
+    code, captured = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model], capsys)
+    assert code == 0, captured.err
+    default = photo.with_name("face_happy.jpg")
+    assert default.exists()
+    code, captured = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model], capsys)
+    assert code == 1 and "--force" in captured.err
+    code, captured = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", photo, "--force"], capsys)
+    assert code == 1 and "input" in captured.err
+
+
+def test_edit_intensity_scales_the_landmark_displacement(tiny_model, photo, tmp_path, capsys):
+    files = {}
+    for level in ["0.25", "1.0"]:
+        files[level] = tmp_path / f"p{level}.json"
+        code, captured = run_cli(
+            ["edit", photo, "--expr", "happy", "--model", tiny_model, "--intensity", level,
+             "--out", tmp_path / f"o{level}.png", "--save-landmarks", files[level]],
+            capsys,
+        )
+        assert code == 0, captured.err
+    code, captured = run_cli(["landmarks", photo, "--json", tmp_path / "src.json", "--no-mesh"], capsys)
+    source = np.array(json.loads((tmp_path / "src.json").read_text())["faces"][0]["points68"])
+    quarter = np.array(json.loads(files["0.25"].read_text())["faces"][0]["points68"])
+    full = np.array(json.loads(files["1.0"].read_text())["faces"][0]["points68"])
+    np.testing.assert_allclose(quarter - source, 0.25 * (full - source), atol=0.05)
+
+
+def test_exif_rotated_input_comes_out_upright(tiny_model, tmp_path, example_photos, capsys):
+    upright = Image.open(example_photos[0]).convert("RGB").resize((400, 480))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "rotated.jpg", exif=exif)
+    code, captured = run_cli(["edit", tmp_path / "rotated.jpg", "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "o.jpg"], capsys)
+    assert code == 0, captured.err
+    out = Image.open(tmp_path / "o.jpg")
+    assert out.size == (400, 480) and out.getexif().get(0x0112) in (None, 1)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--expr", "furious"], "does not know the expression 'furious'; it knows: neutral, happy"),
+        (["--expr", "happy", "--device", "cuda"], "cuda"),
+        (["--expr", "happy", "--intensity", "7"], "--intensity"),
+        (["--expr", "happy", "--out", "/nonexistent-folder/x.jpg"], "does not exist"),
+        (["--expr", "happy", "--model", "no-such-model"], "no-such-model"),
+    ],
+)
+def test_edit_errors_are_one_line(tiny_model, photo, capsys, args, message):
+    if "--device" in args and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    model = [] if "--model" in args else ["--model", tiny_model]
+    code, captured = run_cli(["edit", photo, *args, *model], capsys)
+    lines = captured.err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], captured.err
+
+
+def test_edit_no_face(tiny_model, tmp_path, capsys):
+    Image.new("RGB", (300, 300), (20, 120, 200)).save(tmp_path / "sky.png")
+    code, captured = run_cli(["edit", tmp_path / "sky.png", "--expr", "happy", "--model", tiny_model], capsys)
+    assert code == 1 and "no face" in captured.err
+
+
+def test_batch_mirrors_tree_survives_bad_files_and_resumes(tiny_model, tmp_path, example_photos, capsys):
+    source = tmp_path / "in"
+    (source / "a").mkdir(parents=True)
+    (source / "b" / "c").mkdir(parents=True)
+    Image.open(example_photos[0]).convert("RGB").resize((320, 320)).save(source / "a" / "one.jpg")
+    Image.open(example_photos[1]).convert("RGB").resize((320, 320)).save(source / "b" / "c" / "two.png")
+    (source / "b" / "broken.jpg").write_bytes(b"\xff\xd8\xff not an image")
+    out = tmp_path / "out"
+    args = ["batch", source, "--all-expressions", "--out", out, "--model", tiny_model, "--grid", "--batch-size", "3"]
+    code, captured = run_cli(args, capsys)
+    assert code == 0, captured.err
+    for expected in ["a/one_neutral.jpg", "a/one_happy.jpg", "b/c/two_happy.png", "a/one_grid.png"]:
+        assert (out / expected).is_file(), expected
+    assert Image.open(out / "a" / "one_happy.jpg").size == (320, 320)
+    grid = Image.open(out / "a" / "one_grid.png")
+    assert grid.size[0] == 3 * 64  # input + two expressions
+    rows = list(csv.reader((out / "failures.csv").open()))
+    assert rows[0] == ["path", "reason"] and len(rows) == 2 and rows[1][0].endswith("broken.jpg")
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files left
+
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")}
+    code, captured = run_cli([*args, "--skip-existing"], capsys)
+    assert code == 0
+    assert "skipped" in captured.err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")} == before  # nothing redone
+    code, captured = run_cli(args, capsys)  # without --skip-existing or --force: refuse to overwrite
+    assert "output exists" in (out / "failures.csv").read_text()
+
+
+def test_animate_gif(tiny_model, photo, tmp_path, capsys):
+    out = tmp_path / "sweep.gif"
+    code, captured = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "4"], capsys)
+    assert code == 0, captured.err
+    gif = Image.open(out)
+    assert gif.n_frames == 6  # 0, 1/3, 2/3, 1, 2/3, 1/3
+    first = np.asarray(gif.convert("RGB")).astype(int)
+    gif.seek(3)
+    peak = np.asarray(gif.convert("RGB")).astype(int)
+    assert np.abs(peak - first).mean() > 0.5  # the middle frame shows the edit
+    code, captured = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "x.avi"], capsys)
+    assert code == 1 and ".gif or .mp4" in captured.err
