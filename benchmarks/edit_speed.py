@@ -1,0 +1,114 @@
+"""End-to-end speed of `lgan edit` and `lgan batch` on this machine.
+
+- edit: one `lgan edit` process on a 1350 x 1350 photo, timed from process start to the
+  saved output (interpreter start, imports, model load, detection, both generators,
+  paste-back, save), plus the same stages timed in-process.
+- batch: faces per second of `lgan batch` over N copies of the photo at --batch-size 1 and 8
+  (warm process, so model load and imports are amortised).
+
+    python benchmarks/edit_speed.py                      # bundled default model
+    python benchmarks/edit_speed.py --model runs/00000-london-128 --copies 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PHOTO = REPO / "examples" / "london_001_neutral.jpg"
+
+
+def time_edit_process(model: str | None, out_dir: Path, repeats: int) -> list[float]:
+    times = []
+    for index in range(repeats):
+        out = out_dir / f"edit{index}.jpg"
+        command = [sys.executable, "-m", "lgan_cli", "edit", str(PHOTO), "--expr", "happy", "--out", str(out), "--device", "cpu"]
+        if model:
+            command += ["--model", model]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def time_stages(model: str | None) -> dict[str, float]:
+    import torch
+
+    stages = {}
+    started = time.perf_counter()
+    from lgan_cli.editing import compose, edit_crops, find_faces
+    from lgan_cli.faces.decode import load_image, save_image
+    from lgan_cli.faces.detect import FaceDetector
+    from lgan_cli.models.load import load_editor
+
+    stages["imports"] = time.perf_counter() - started
+    mark = time.perf_counter()
+    editor = load_editor(model, torch.device("cpu"))
+    stages["model load"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    rgb = load_image(PHOTO)
+    stages["decode"] = time.perf_counter() - mark
+    with FaceDetector() as detector:
+        find_faces(detector, rgb, editor.resolution, "largest", "photo")  # warm-up
+        mark = time.perf_counter()
+        faces = find_faces(detector, rgb, editor.resolution, "largest", "photo")
+        stages["detect + align"] = time.perf_counter() - mark
+    edit_crops(editor, [(faces[0], "happy", None)], torch.device("cpu"))  # warm-up
+    mark = time.perf_counter()
+    edits = edit_crops(editor, [(faces[0], "happy", None)], torch.device("cpu"))
+    stages["G_l + G_e"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    result = compose(rgb, edits)
+    stages["paste back"] = time.perf_counter() - mark
+    with tempfile.TemporaryDirectory() as tmp:
+        mark = time.perf_counter()
+        save_image(result, Path(tmp) / "out.jpg", like=PHOTO)
+        stages["save"] = time.perf_counter() - mark
+    return stages
+
+
+def time_batch(model: str | None, copies: int, batch_size: int, work: Path) -> float:
+    from lgan_cli.cli.app import main
+
+    source = work / f"in{batch_size}"
+    source.mkdir()
+    for index in range(copies):
+        shutil.copy(PHOTO, source / f"face{index:03d}.jpg")
+    args = ["batch", str(source), "--expr", "happy", "--out", str(work / f"out{batch_size}"), "--batch-size",
+            str(batch_size), "--device", "cpu"]
+    if model:
+        args += ["--model", model]
+    started = time.perf_counter()
+    try:
+        main(args)
+    except SystemExit as exc:
+        if exc.code:
+            raise
+    return copies / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="model spec (default: the bundled default model)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=16)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        times = time_edit_process(args.model, work, args.repeats)
+        print(f"lgan edit, 1350x1350, whole process: {min(times):.2f} s best, {sum(times) / len(times):.2f} s mean of {len(times)}")
+        for stage, seconds in time_stages(args.model).items():
+            print(f"  {stage:15s} {seconds * 1000:8.1f} ms")
+        for batch_size in (1, 8):
+            rate = time_batch(args.model, args.copies, batch_size, work)
+            print(f"lgan batch --batch-size {batch_size}: {rate:.2f} faces/s ({args.copies} photos)")
+
+
+if __name__ == "__main__":
+    main()
