@@ -67,13 +67,32 @@ def _verified(path: Path, sha256: str) -> bool:
     return path.is_file() and sha256_file(path) == sha256
 
 
+def find_verified(name: str, sha256: str, fetch_hint: str, folders: tuple[Path, ...] | None = None) -> Path | None:
+    """The first copy of `name` in `folders` (default: weights dir, repository weights/, user
+    cache), checked against its sha256; None when there is none. A corrupt copy is an error,
+    never silently skipped."""
+    for folder in dict.fromkeys(folders or (weights_dir(), REPO_WEIGHTS_DIR, cache_dir())):
+        candidate = Path(folder) / name
+        if candidate.is_file():
+            if _verified(candidate, sha256):
+                return candidate
+            raise LganError(f"{candidate} is corrupt (sha256 mismatch); delete it and run `{fetch_hint}`")
+    return None
+
+
+def local_file(name: str, sha256: str, fetch_hint: str) -> Path:
+    """A verified local file with no download fallback (files we convert ourselves)."""
+    found = find_verified(name, sha256, fetch_hint)
+    if found is None:
+        raise LganError(f"{name} is not in {weights_dir()} nor {cache_dir()}; run `{fetch_hint}`")
+    return found
+
+
 def asset_path(asset: Asset) -> Path:
     """Return a verified local copy of `asset`: bundled, cached, or freshly downloaded."""
-    for candidate in (weights_dir() / asset.name, cache_dir() / asset.name):
-        if candidate.exists():
-            if _verified(candidate, asset.sha256):
-                return candidate
-            raise LganError(f"{candidate} is corrupt (sha256 mismatch); delete it and run `{asset.fetch_hint}`")
+    found = find_verified(asset.name, asset.sha256, asset.fetch_hint)
+    if found is not None:
+        return found
     if offline():
         raise LganError(f"{asset.name} is not in {weights_dir()} and offline mode is on; run `{asset.fetch_hint}`")
     return download_asset(asset, cache_dir())

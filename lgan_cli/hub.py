@@ -387,7 +387,9 @@ def push_model(
     """
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    folder, config_document = _read_checkpoint(Path(run_or_checkpoint))
+    from lgan_cli.train.checkpoint import read_checkpoint_config
+
+    folder, config_document = read_checkpoint_config(Path(run_or_checkpoint))
     if offline_from_env():
         raise LganError("cannot push while offline mode is on (LGAN_OFFLINE / HF_HUB_OFFLINE); unset it first")
     if not _REPO_ID.fullmatch(repo_id) or "/" not in repo_id:
@@ -411,24 +413,13 @@ def push_model(
 
 def shareable_licence(run_or_checkpoint: Path) -> str | None:
     """A warning when the training data's licence is not an open one, so public weights may break its terms."""
-    _, document = _read_checkpoint(Path(run_or_checkpoint))
+    from lgan_cli.train.checkpoint import read_checkpoint_config
+
+    _, document = read_checkpoint_config(Path(run_or_checkpoint))
     licence = (document.get("training_data") or {}).get("licence") or "unknown"
     if hub_licence_id(licence) != "other":
         return None
     return f"the training data's licence is not an open one ({licence}); check that its terms allow sharing the weights"
-
-
-def _read_checkpoint(path: Path) -> tuple[Path, dict]:
-    from lgan_cli.train.checkpoint import CHECKPOINT_FORMAT, checkpoint_files
-
-    config_path, _ = checkpoint_files(path)
-    try:
-        document = json.loads(config_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LganError(f"cannot read {config_path}: {exc}") from None
-    if document.get("format") != CHECKPOINT_FORMAT:
-        raise LganError(f"{config_path} is not an lgan model config")
-    return config_path.parent, document
 
 
 def _read_eval(path: Path) -> dict | None:

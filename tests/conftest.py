@@ -84,3 +84,16 @@ def prepare_examples(root: Path, photos: list[Path], test_ids: tuple[str, ...] |
     )
     prepare_dataset(config, out)
     return PreparedDataset.load(out)
+
+
+def run_cli(args: list, capsys) -> tuple[int, str, str]:
+    """Run the real `lgan` entry point in-process: (exit code, stdout, stderr)."""
+    from lgan_cli.cli.app import main
+
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -7,7 +7,6 @@ import http.server
 import json
 import threading
 from functools import partial
-from pathlib import Path
 
 import pytest
 

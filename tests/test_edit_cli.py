@@ -11,8 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import prepare_examples
-from lgan_cli.cli.app import main
+from conftest import prepare_examples, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -43,24 +42,15 @@ def photo(tmp_path, example_photos) -> Path:
     return path
 
 
-def run_cli(args, capsys):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    return code, capsys.readouterr()
-
-
 def test_edit_writes_same_size_and_format_and_keeps_the_rest(tiny_model, photo, tmp_path, capsys):
     before = photo.read_bytes()
     out = tmp_path / "smile.jpg"
     landmarks = tmp_path / "points.json"
-    code, captured = run_cli(
+    code, stdout, stderr = run_cli(
         ["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--compare", "--save-landmarks", landmarks],
         capsys,
     )
-    assert code == 0, captured.err
+    assert code == 0, stderr
     assert photo.read_bytes() == before  # the input is never touched
     result = Image.open(out)
     assert result.format == "JPEG" and result.size == (500, 500)
@@ -82,27 +72,27 @@ def test_edit_writes_same_size_and_format_and_keeps_the_rest(tiny_model, photo, 
 
 
 def test_edit_refuses_overwrite_and_default_name(tiny_model, photo, capsys):
-    code, captured = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model], capsys)
-    assert code == 0, captured.err
+    code, stdout, stderr = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model], capsys)
+    assert code == 0, stderr
     default = photo.with_name("face_happy.jpg")
     assert default.exists()
-    code, captured = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model], capsys)
-    assert code == 1 and "--force" in captured.err
-    code, captured = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", photo, "--force"], capsys)
-    assert code == 1 and "input" in captured.err
+    code, stdout, stderr = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model], capsys)
+    assert code == 1 and "--force" in stderr
+    code, stdout, stderr = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", photo, "--force"], capsys)
+    assert code == 1 and "input" in stderr
 
 
 def test_edit_intensity_scales_the_landmark_displacement(tiny_model, photo, tmp_path, capsys):
     files = {}
     for level in ["0.25", "1.0"]:
         files[level] = tmp_path / f"p{level}.json"
-        code, captured = run_cli(
+        code, stdout, stderr = run_cli(
             ["edit", photo, "--expr", "happy", "--model", tiny_model, "--intensity", level,
              "--out", tmp_path / f"o{level}.png", "--save-landmarks", files[level]],
             capsys,
         )
-        assert code == 0, captured.err
-    code, captured = run_cli(["landmarks", photo, "--json", tmp_path / "src.json", "--no-mesh"], capsys)
+        assert code == 0, stderr
+    code, stdout, stderr = run_cli(["landmarks", photo, "--json", tmp_path / "src.json", "--no-mesh"], capsys)
     source = np.array(json.loads((tmp_path / "src.json").read_text())["faces"][0]["points68"])
     quarter = np.array(json.loads(files["0.25"].read_text())["faces"][0]["points68"])
     full = np.array(json.loads(files["1.0"].read_text())["faces"][0]["points68"])
@@ -114,8 +104,8 @@ def test_exif_rotated_input_comes_out_upright(tiny_model, tmp_path, example_phot
     exif = Image.Exif()
     exif[0x0112] = 6
     upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "rotated.jpg", exif=exif)
-    code, captured = run_cli(["edit", tmp_path / "rotated.jpg", "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "o.jpg"], capsys)
-    assert code == 0, captured.err
+    code, stdout, stderr = run_cli(["edit", tmp_path / "rotated.jpg", "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "o.jpg"], capsys)
+    assert code == 0, stderr
     out = Image.open(tmp_path / "o.jpg")
     assert out.size == (400, 480) and out.getexif().get(0x0112) in (None, 1)
 
@@ -134,15 +124,15 @@ def test_edit_errors_are_one_line(tiny_model, photo, capsys, args, message):
     if "--device" in args and torch.cuda.is_available():
         pytest.skip("CUDA is available here")
     model = [] if "--model" in args else ["--model", tiny_model]
-    code, captured = run_cli(["edit", photo, *args, *model], capsys)
-    lines = captured.err.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], captured.err
+    code, stdout, stderr = run_cli(["edit", photo, *args, *model], capsys)
+    lines = stderr.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], stderr
 
 
 def test_edit_no_face(tiny_model, tmp_path, capsys):
     Image.new("RGB", (300, 300), (20, 120, 200)).save(tmp_path / "sky.png")
-    code, captured = run_cli(["edit", tmp_path / "sky.png", "--expr", "happy", "--model", tiny_model], capsys)
-    assert code == 1 and "no face" in captured.err
+    code, stdout, stderr = run_cli(["edit", tmp_path / "sky.png", "--expr", "happy", "--model", tiny_model], capsys)
+    assert code == 1 and "no face" in stderr
 
 
 def test_batch_mirrors_tree_survives_bad_files_and_resumes(tiny_model, tmp_path, example_photos, capsys):
@@ -154,8 +144,8 @@ def test_batch_mirrors_tree_survives_bad_files_and_resumes(tiny_model, tmp_path,
     (source / "b" / "broken.jpg").write_bytes(b"\xff\xd8\xff not an image")
     out = tmp_path / "out"
     args = ["batch", source, "--all-expressions", "--out", out, "--model", tiny_model, "--grid", "--batch-size", "3"]
-    code, captured = run_cli(args, capsys)
-    assert code == 0, captured.err
+    code, stdout, stderr = run_cli(args, capsys)
+    assert code == 0, stderr
     for expected in ["a/one_neutral.jpg", "a/one_happy.jpg", "b/c/two_happy.png", "a/one_grid.png"]:
         assert (out / expected).is_file(), expected
     assert Image.open(out / "a" / "one_happy.jpg").size == (320, 320)
@@ -166,23 +156,23 @@ def test_batch_mirrors_tree_survives_bad_files_and_resumes(tiny_model, tmp_path,
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temporary files left
 
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")}
-    code, captured = run_cli([*args, "--skip-existing"], capsys)
+    code, stdout, stderr = run_cli([*args, "--skip-existing"], capsys)
     assert code == 0
-    assert "skipped" in captured.err
+    assert "skipped" in stderr
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.jpg")} == before  # nothing redone
-    code, captured = run_cli(args, capsys)  # without --skip-existing or --force: refuse to overwrite
+    code, stdout, stderr = run_cli(args, capsys)  # without --skip-existing or --force: refuse to overwrite
     assert "output exists" in (out / "failures.csv").read_text()
 
 
 def test_animate_gif(tiny_model, photo, tmp_path, capsys):
     out = tmp_path / "sweep.gif"
-    code, captured = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "4"], capsys)
-    assert code == 0, captured.err
+    code, stdout, stderr = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "4"], capsys)
+    assert code == 0, stderr
     gif = Image.open(out)
     assert gif.n_frames == 6  # 0, 1/3, 2/3, 1, 2/3, 1/3
     first = np.asarray(gif.convert("RGB")).astype(int)
     gif.seek(3)
     peak = np.asarray(gif.convert("RGB")).astype(int)
     assert np.abs(peak - first).mean() > 0.5  # the middle frame shows the edit
-    code, captured = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "x.avi"], capsys)
-    assert code == 1 and ".gif or .mp4" in captured.err
+    code, stdout, stderr = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "x.avi"], capsys)
+    assert code == 1 and ".gif or .mp4" in stderr

@@ -8,8 +8,7 @@ import math
 import pytest
 import torch
 
-from conftest import prepare_examples
-from lgan_cli.cli.app import main
+from conftest import prepare_examples, run_cli
 from lgan_cli.errors import LganError
 from lgan_cli.eval.runner import PairScore, crops_to_tensor, evaluate, summarise
 from lgan_cli.models.editor import EditResult
@@ -94,24 +93,15 @@ def test_model_must_know_the_expressions(held_out):
         evaluate(Narrow(), held_out, "test")
 
 
-def run_cli(args, capsys):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    return code, capsys.readouterr()
-
-
 def test_eval_cli_copy_baseline_table_and_json(held_out, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    code, captured = run_cli(
+    code, stdout, stderr = run_cli(
         ["eval", "--model", "copy", "--dataset", "folder", "--data-root", tmp_path, "--prepared", held_out.root,
          "--json", out, "--device", "cpu"],
         capsys,
     )
-    assert code == 0, captured.err
-    assert "PSNR" in captured.out and "overall" in captured.out and "copy" in captured.out
+    assert code == 0, stderr
+    assert "PSNR" in stdout and "overall" in stdout and "copy" in stdout
     document = json.loads(out.read_text())
     assert document["pairs"] == 2 and document["methods"]["copy"]["overall"]["verified"] == 1.0
     assert set(document["methods"]["copy"]["per_target_expression"]) == {"happy", "neutral"}
@@ -124,15 +114,15 @@ def test_eval_cli_accepts_a_trained_checkpoint(held_out, tmp_path, capsys, examp
 
     model = LandmarkGAN(ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8))
     save_inference(model, tmp_path / "ckpt")
-    code, captured = run_cli(
+    code, stdout, stderr = run_cli(
         ["eval", "--model", tmp_path / "ckpt", "--dataset", "folder", "--data-root", tmp_path,
          "--prepared", held_out.root, "--device", "cpu"],
         capsys,
     )
-    assert code == 0, captured.err
-    assert "ckpt" in captured.out and "copy" in captured.out
-    code, captured = run_cli(["eval", "--model", "nonsense", "--dataset", "folder", "--data-root", tmp_path], capsys)
-    assert code == 1 and captured.err.startswith("error: unknown model")
+    assert code == 0, stderr
+    assert "ckpt" in stdout and "copy" in stdout
+    code, stdout, stderr = run_cli(["eval", "--model", "nonsense", "--dataset", "folder", "--data-root", tmp_path], capsys)
+    assert code == 1 and stderr.startswith("error: unknown model")
 
 
 def test_fid_is_reported_when_asked(held_out):

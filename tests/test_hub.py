@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from lgan_cli import hub
-from lgan_cli.cli.app import main
+from conftest import run_cli
 from lgan_cli.errors import LganError
 from lgan_cli.hub import KnownModel, model_card, push_model, resolve_model
 from lgan_cli.models.config import ModelConfig
@@ -230,16 +230,6 @@ def register(monkeypatch, name: str, **fields) -> KnownModel:
     model = KnownModel(name=name, **{"repo_id": REPO, "revision": "main", "licence": "CC BY 4.0", **fields})
     monkeypatch.setitem(hub.REGISTRY, name, model)
     return model
-
-
-def run_cli(args, capsys) -> tuple[int, str, str]:
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # --------------------------------------------------------------------------- registry and local paths

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import numpy as np
 import typer
 from rich.progress import Progress
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import check_output_path, console, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, console, parse_face_choice
 from lgan_cli.errors import LganError
 
 MAX_SIDE = 720  # animation frames are scaled down to this (a GIF of full-size photos would be huge)
@@ -29,12 +29,12 @@ def animate(
     out: Annotated[Path, typer.Option(help="Output .gif or .mp4.", show_default=False)],
     frames: Annotated[int, typer.Option(min=2, help="Frames from intensity 0 to 1 (the way back reuses them).")] = 12,
     fps: Annotated[float, typer.Option(min=1, help="Frames per second.")] = 12.0,
-    model: Annotated[Optional[str], typer.Option(help="Registry name, run folder or hf:owner/repo [bundled default].", show_default=False)] = None,
-    face: Annotated[str, typer.Option(help="Which faces: largest, all, or a number.")] = "largest",
+    model: ModelOption = None,
+    face: FaceOption = "largest",
     size: Annotated[int, typer.Option(min=64, help="Longest side of the frames in pixels.")] = MAX_SIDE,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    offline: Annotated[bool, typer.Option("--offline", help="Never use the network.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing output.")] = False,
+    device: DeviceOption = "auto",
+    offline: OfflineOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Sweep the edit's intensity 0 -> 1 -> 0 (one detection and alignment for all frames)."""
     from lgan_cli.device import resolve_device

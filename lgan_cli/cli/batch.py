@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import console, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, IntensityOption, ModelOption, OfflineOption, console, parse_face_choice
 from lgan_cli.errors import LganError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -51,16 +51,16 @@ def batch(
     out: Annotated[Path, typer.Option(help="Output folder; its tree mirrors the input's.", show_default=False)],
     expr: Annotated[Optional[list[str]], typer.Option("--expr", help="Target expression (repeatable).", show_default=False)] = None,
     all_expressions: Annotated[bool, typer.Option("--all-expressions", help="Every expression the model knows.")] = False,
-    intensity: Annotated[Optional[str], typer.Option(help="Level 1..4 or a fraction in (0, 1] [full].", show_default=False)] = None,
-    model: Annotated[Optional[str], typer.Option(help="Registry name, run folder or hf:owner/repo [bundled default].", show_default=False)] = None,
+    intensity: IntensityOption = None,
+    model: ModelOption = None,
     skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip photos whose outputs all exist (resume).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
     grid: Annotated[bool, typer.Option("--grid", help="Also a contact sheet per face: input and every expression.")] = False,
     workers: Annotated[int, typer.Option(min=1, help="Threads for decoding, detection and saving.")] = 2,
     batch_size: Annotated[int, typer.Option(min=1, help="Faces per forward pass.")] = 8,
-    face: Annotated[str, typer.Option(help="Which faces: largest, all, or a number.")] = "largest",
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    offline: Annotated[bool, typer.Option("--offline", help="Never use the network.")] = False,
+    face: FaceOption = "largest",
+    device: DeviceOption = "auto",
+    offline: OfflineOption = False,
 ) -> None:
     """Edit every photo under FOLDER. One bad file never stops the batch: it is listed in the
     summary and in failures.csv. Outputs are written atomically, so an interrupted batch resumes

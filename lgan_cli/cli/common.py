@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Optional
 
+import typer
 from rich.console import Console
 
 from lgan_cli.errors import LganError
@@ -45,3 +47,18 @@ def check_output_path(output: Path, inputs: list[Path], force: bool) -> Path:
     if not os.access(parent, os.W_OK):
         raise LganError(f"cannot write {output}: folder {parent} is not writable")
     return output
+
+
+# Options shared by the commands that run a model on photos (one definition, one help text).
+ModelOption = Annotated[
+    Optional[str],
+    typer.Option("--model", help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].", show_default=False),
+]
+IntensityOption = Annotated[
+    Optional[str],
+    typer.Option("--intensity", help="Level 1..4 (4 = full) or a fraction in (0, 1] such as 0.5 [full].", show_default=False),
+]
+DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+FaceOption = Annotated[str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")]
+OfflineOption = Annotated[bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]

@@ -10,7 +10,7 @@ import numpy as np
 import typer
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import check_output_path, console, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_path, console, parse_face_choice
 from lgan_cli.fileio import atomic_write_text
 
 SAVE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -29,21 +29,17 @@ COMPARE_HEIGHT = 512
 def edit(
     image: Annotated[Path, typer.Argument(help="Photo to edit (never modified).", show_default=False)],
     expr: Annotated[str, typer.Option("--expr", help="Target expression (one the model knows, e.g. happy).", show_default=False)],
-    intensity: Annotated[
-        Optional[str], typer.Option(help="Level 1..4 (4 = full) or a fraction in (0, 1] such as 0.5 [full].", show_default=False)
-    ] = None,
-    model: Annotated[
-        Optional[str], typer.Option(help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].", show_default=False)
-    ] = None,
+    intensity: IntensityOption = None,
+    model: ModelOption = None,
     out: Annotated[Optional[Path], typer.Option(help="Output file [IMAGE_<expr>.<ext> beside the input].", show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    face: Annotated[str, typer.Option(help="Which faces: largest, all, or a number (0 = largest).")] = "largest",
+    device: DeviceOption = "auto",
+    face: FaceOption = "largest",
     compare: Annotated[bool, typer.Option("--compare", help="Also write input | generated landmarks | output side by side.")] = False,
     save_landmarks: Annotated[
         Optional[Path], typer.Option(help="Write the generated 68 landmarks (photo pixels) as JSON.", show_default=False)
     ] = None,
-    offline: Annotated[bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
+    offline: OfflineOption = False,
+    force: ForceOption = False,
 ) -> None:
     """Give the face in a photo another expression: generated landmarks (stage I), then the face
     (stage II), pasted back into the original photo at full resolution.

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import check_output_path, console, results_console
+from lgan_cli.cli.common import DeviceOption, check_output_path, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
@@ -37,7 +37,7 @@ def eval_command(
     resolution: Annotated[int, typer.Option(min=64, max=512, help="Crop size when the model does not fix one.")] = 128,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write all results (and per-pair scores) as JSON.", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Pairs per forward pass.")] = 8,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    device: DeviceOption = "auto",
     limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N pairs.", show_default=False)] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")] = True,
     fid: Annotated[bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")] = False,

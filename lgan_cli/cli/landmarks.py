@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import check_output_path, console, parse_face_choice
+from lgan_cli.cli.common import ForceOption, check_output_path, console, parse_face_choice
 from lgan_cli.faces.decode import load_image, save_image
 from lgan_cli.faces.detect import FaceDetector, select_faces
 from lgan_cli.faces.overlay import draw_overlay
@@ -38,7 +38,7 @@ def landmarks(
     ] = None,
     face: Annotated[str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")] = "largest",
     mesh: Annotated[bool, typer.Option("--mesh/--no-mesh", help="Include the 478-point mesh in JSON and overlay.")] = True,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")] = False,
+    force: ForceOption = False,
 ) -> None:
     """Find faces in a photo and report their 68 iBUG landmarks (and MediaPipe's 478-point mesh)."""
     which = parse_face_choice(face)

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lgan_cli.assets import cache_dir, sha256_file, weights_dir
-from lgan_cli.errors import LganError
+from lgan_cli.assets import local_file
 
 INCEPTION_NAME = "fid_inception_v3.pt"
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
@@ -80,13 +79,7 @@ def _as_float64(features: np.ndarray | torch.Tensor) -> np.ndarray:
 
 def inception_path() -> Path:
     """The TorchScript file from LGAN_WEIGHTS_DIR / weights/ or the user cache, sha256-checked."""
-    for folder in (weights_dir(), cache_dir()):
-        path = folder / INCEPTION_NAME
-        if path.is_file():
-            if sha256_file(path) != INCEPTION_SHA256:
-                raise LganError(f"{path} is corrupt (sha256 mismatch); delete it and run `{FETCH_HINT}`")
-            return path
-    raise LganError(f"the FID Inception network ({INCEPTION_NAME}) is not in {cache_dir()}; run `{FETCH_HINT}`")
+    return local_file(INCEPTION_NAME, INCEPTION_SHA256, FETCH_HINT)
 
 
 def tf_bilinear_resize(images: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:

@@ -22,8 +22,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
-from lgan_cli.assets import REPO_WEIGHTS_DIR, sha256_file, weights_dir
-from lgan_cli.errors import LganError
+from lgan_cli.assets import local_file
 
 WEIGHTS_NAME = "lpips_alex.safetensors"
 WEIGHTS_SHA256 = "af39c3747b34145fb65dc243fd843f9152dd404cd7d1ba2ebb416876ba6d6fab"
@@ -87,16 +86,8 @@ class LPIPS(nn.Module):
 
 
 def lpips_weights_path() -> Path:
-    """The file in LGAN_WEIGHTS_DIR, else the bundled one, checked against its sha256.
-
-    There is no download fallback: the file is our own conversion, built by FETCH_HINT.
-    """
-    for path in (weights_dir() / WEIGHTS_NAME, REPO_WEIGHTS_DIR / WEIGHTS_NAME):
-        if path.is_file():
-            if sha256_file(path) != WEIGHTS_SHA256:
-                raise LganError(f"{path} is corrupt (sha256 mismatch); rebuild it with `{FETCH_HINT}`")
-            return path
-    raise LganError(f"{WEIGHTS_NAME} is not in {weights_dir()}; build it with `{FETCH_HINT}`")
+    """The sha256-checked file (no download fallback: it is our own conversion, built by FETCH_HINT)."""
+    return local_file(WEIGHTS_NAME, WEIGHTS_SHA256, FETCH_HINT)
 
 
 def load_lpips(device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None) -> LPIPS:

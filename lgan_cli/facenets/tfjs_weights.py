@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from lgan_cli.assets import REPO_WEIGHTS_DIR, sha256_file, weights_dir
+from lgan_cli.assets import local_file
 from lgan_cli.errors import LganError
 
 FETCH_HINT = "python scripts/convert_faceapi.py"
@@ -41,14 +41,8 @@ def dequantise(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def tfjs_weights_path(name: str, sha256: str) -> Path:
-    """The file in LGAN_WEIGHTS_DIR (or the repository's weights/), checked against its sha256."""
-    for folder in dict.fromkeys([weights_dir(), REPO_WEIGHTS_DIR]):
-        path = folder / name
-        if path.is_file():
-            if sha256_file(path) != sha256:
-                raise LganError(f"{path} is corrupt (sha256 mismatch); rebuild it with `{FETCH_HINT}`")
-            return path
-    raise LganError(f"{name} is not in {weights_dir()}; build it with `{FETCH_HINT}`")
+    """The converted file in LGAN_WEIGHTS_DIR (or the repository's weights/), sha256-checked."""
+    return local_file(name, sha256, FETCH_HINT)
 
 
 def load_tfjs_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:

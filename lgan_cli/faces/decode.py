@@ -8,7 +8,6 @@ so the CLI can print it as-is instead of a Pillow traceback.
 
 from __future__ import annotations
 
-import os
 import stat
 import warnings
 from collections.abc import Iterator

@@ -55,15 +55,22 @@ def checkpoint_files(path: Path) -> tuple[Path, Path]:
     return config, weights
 
 
-def load_inference(path: Path, device: torch.device | str = "cpu") -> tuple[LandmarkGAN, dict]:
-    """The generators in eval mode (float32) and the checkpoint's config document."""
-    config_path, weights_path = checkpoint_files(path)
+def read_checkpoint_config(path: Path) -> tuple[Path, dict]:
+    """(checkpoint folder, parsed config.json) with one-line errors for foreign or broken files."""
+    config_path, _ = checkpoint_files(path)
     try:
         document = json.loads(config_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise LganError(f"cannot read {config_path}: {exc}") from None
     if document.get("format") != CHECKPOINT_FORMAT:
         raise LganError(f"{config_path} is not an lgan model config")
+    return config_path.parent, document
+
+
+def load_inference(path: Path, device: torch.device | str = "cpu") -> tuple[LandmarkGAN, dict]:
+    """The generators in eval mode (float32) and the checkpoint's config document."""
+    folder, document = read_checkpoint_config(path)
+    weights_path = folder / WEIGHTS_NAME
     model = LandmarkGAN(ModelConfig.from_json(document["model"]))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights_path)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
