@@ -59,6 +59,16 @@ def test_copy_and_oracle(held_out):
     assert report.methods["oracle"].summary("happy")["smile"] > report.methods["copy"].summary("happy")["smile"]
 
 
+def test_ceiling_scores_the_real_targets(held_out):
+    from lgan_cli.models.editor import CopyEditor
+
+    report = evaluate(CopyEditor(), held_out, "test", ceiling=True)
+    real = report.methods["real"]
+    assert real.summary()["psnr"] == 100.0 and real.summary()["lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert real.summary("happy")["expression_correct"] == 1.0  # the genuine smile reads as happy
+    assert real.summary("happy")["smile"] > report.methods["copy"].summary("happy")["smile"]
+
+
 def test_summary_known_values():
     def score(**changes):
         base = dict(

@@ -40,6 +40,7 @@ def eval_command(
     device: DeviceOption = "auto",
     limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N pairs.", show_default=False)] = None,
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")] = True,
+    ceiling: Annotated[bool, typer.Option("--ceiling", help="Also score the real target photos (expression accuracy and smile of genuine photos).")] = False,
     fid: Annotated[bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --json file.")] = False,
 ) -> None:
@@ -68,7 +69,7 @@ def eval_command(
         task = progress.add_task("eval", total=pairs)
         report = evaluate(
             editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit,
-            on_progress=lambda n: progress.update(task, advance=n), fid=fid,
+            on_progress=lambda n: progress.update(task, advance=n), fid=fid, ceiling=ceiling,
         )
     print_report(report)
     if json_path is not None:

@@ -27,6 +27,9 @@ from lgan_cli.facenets.lpips import load_lpips
 from lgan_cli.faces.detect import FaceDetector
 from lgan_cli.models.editor import CopyEditor, Editor
 
+REAL = "real"
+"""The method name under which `ceiling=True` scores the real target photos."""
+
 VERIFICATION_THRESHOLD = 0.6
 """dlib's same-person rule: descriptors closer than 0.6 (Euclidean) belong to one person."""
 
@@ -240,10 +243,14 @@ def evaluate(
     on_progress: Callable[[int], None] | None = None,
     judges: Judges | None = None,
     fid: bool = False,
+    ceiling: bool = False,
 ) -> EvalReport:
     """Run `editor` (and the copy baseline) over every (source, target) pair of `split`.
 
     Pass `judges` to reuse loaded scoring networks across calls (validation during training).
+    With `ceiling`, the real target photos are scored too (method "real"): what the expression
+    classifier and the smile score say of genuine photos, the bar a generated face can reach;
+    their comparisons with themselves (PSNR, SSIM, ...) are trivially perfect.
     With `fid`, also the Fréchet Inception Distance of each method's outputs to the real
     targets (needs the Inception file, see lgan_cli.eval.fid; noisy with few pairs).
     """
@@ -255,9 +262,11 @@ def evaluate(
     if baseline and editor.name != CopyEditor.name:
         methods.append(CopyEditor())
     results = {method.name: MethodResult(method.name) for method in methods}
+    if ceiling:
+        results[REAL] = MethodResult(REAL)
     crops: dict[str, np.ndarray] = {}
     inception = None
-    features: dict[str, list[torch.Tensor]] = {name: [] for name in [*results, "real"]}
+    features: dict[str, list[torch.Tensor]] = {name: [] for name in [*results, "real-targets"]}
     if fid:
         from lgan_cli.eval.fid import InceptionFeatures
 
@@ -288,8 +297,10 @@ def evaluate(
                 results[method.name].scores += judges.score(output.images, target_images, target_points, sources, targets)
                 if inception is not None:
                     features[method.name].append(inception(output.images.clamp(-1, 1)))
+            if ceiling:
+                results[REAL].scores += judges.score(target_images, target_images, target_points, sources, targets)
             if inception is not None:
-                features["real"].append(inception(target_images))
+                features["real-targets"].append(inception(target_images))
             if on_progress:
                 on_progress(len(batch))
     finally:
@@ -298,9 +309,10 @@ def evaluate(
     if inception is not None:
         from lgan_cli.eval.fid import fid_from_features
 
-        real = torch.cat(features["real"])
+        real = torch.cat(features["real-targets"])
         for name, result in results.items():
-            result.fid = fid_from_features(torch.cat(features[name]), real)
+            if name != REAL:
+                result.fid = fid_from_features(torch.cat(features[name]), real)
     notes = []
     if any(DATASET_TO_CLASS.get(t.expression, "?") is None for _, t in pairs):
         notes.append("contemptuous has no class in the expression classifier: left out of expression accuracy")

@@ -1,0 +1,81 @@
+"""Bundle a trained run as a registered model: fp16 weights in weights/<dir>/, checksums recorded.
+
+    python scripts/bundle_model.py runs/00000-london-128 london-128 --eval docs/eval-london-128.json
+
+Writes weights/<bundled_dir>/{config.json, model.safetensors (fp16), README.md (model card)},
+checks that fp16 keeps the outputs (max abs difference on real crops), and records the
+sha256 of each file in lgan_cli/models_registry.json and weights/manifest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from lgan_cli.assets import sha256_file
+from lgan_cli.fileio import atomic_write_json, atomic_write_text
+from lgan_cli.hub import model_card
+from lgan_cli.train.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_inference, save_inference
+
+REPO = Path(__file__).resolve().parents[1]
+REGISTRY = REPO / "lgan_cli" / "models_registry.json"
+MANIFEST = REPO / "weights" / "manifest.json"
+
+
+def fp16_difference(model, half_folder: Path, size: int) -> float:
+    """Largest output difference (in [-1, 1] units) between the fp32 model and its fp16 copy."""
+    half, _ = load_inference(half_folder)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 3, size, size, generator=generator) * 2 - 1
+    labels = model.encode_labels([model.config.expressions[-1]] * 4)
+    with torch.no_grad():
+        return float((model(x, labels)[2] - half(x, labels)[2]).abs().max())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("name", help="registry name, e.g. london-128")
+    parser.add_argument("--eval", type=Path, help="lgan eval --json output to put in the model card")
+    args = parser.parse_args()
+
+    registry = json.loads(REGISTRY.read_text())
+    entry = registry["models"][args.name]
+    target = REPO / "weights" / entry["bundled_dir"]
+    model, document = load_inference(args.run)
+    info = {k: v for k, v in document.items() if k not in ("format", "version", "model")}
+    save_inference(model, target, info, half=True)
+    evaluation = json.loads(args.eval.read_text()) if args.eval else None
+    if evaluation:
+        for method in evaluation.get("methods", {}).values():
+            method.pop("pairs", None)  # keep the card's source small: summaries only
+        atomic_write_json(target / "eval.json", evaluation)
+    atomic_write_text(target / "README.md", model_card(json.loads((target / CONFIG_NAME).read_text()), evaluation))
+    print(f"fp16 vs fp32 max abs output difference: {fp16_difference(model, target, model.config.resolution):.4f}")
+
+    files = {name: sha256_file(target / name) for name in (CONFIG_NAME, WEIGHTS_NAME)}
+    entry["files"] = files
+    entry["expressions"] = list(model.config.expressions)
+    atomic_write_json(REGISTRY, registry, indent=2)
+    manifest = json.loads(MANIFEST.read_text())
+    licence = (document.get("training_data") or {}).get("licence", "unknown")
+    for name, digest in files.items():
+        manifest["files"][f"{entry['bundled_dir']}/{name}"] = {
+            "sha256": digest,
+            "size": (target / name).stat().st_size,
+            "what": f"lgan model '{args.name}': {entry['description']}",
+            "source": f"trained by lgan from {args.run.name} (recipe in configs/), exported fp16 by scripts/bundle_model.py",
+            "licence": licence,
+            "attribution": licence,
+            "script": "scripts/bundle_model.py",
+        }
+    atomic_write_json(MANIFEST, manifest, indent=2)
+    for name, digest in files.items():
+        print(f"{target / name}: {(target / name).stat().st_size:,} bytes, sha256 {digest}")
+
+
+if __name__ == "__main__":
+    main()

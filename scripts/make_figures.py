@@ -1,0 +1,115 @@
+"""README figures for a model, on held-out people only.
+
+    python scripts/make_figures.py --model london-128 --prepared prepared/london-128-default
+
+docs/<name>-heldout.png   one row per (person, direction): input | generated landmarks | output | real target
+docs/<name>-intensity.png one held-out person, intensity 0 -> 1 (landmark displacement fraction)
+docs/<name>-photo.png     a full example photo before and after, the face pasted back
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.editing import AlignedFace, compose, edit_crops, find_faces
+from lgan_cli.faces.decode import load_image, save_image
+from lgan_cli.faces.detect import FaceDetector
+from lgan_cli.models.load import load_editor
+
+REPO = Path(__file__).resolve().parents[1]
+TILE = 192
+PHOTO_HEIGHT = 640
+
+
+def tile(picture: np.ndarray, label: str | None = None) -> np.ndarray:
+    scaled = cv2.resize(picture, (TILE, TILE), interpolation=cv2.INTER_CUBIC)
+    if label:
+        band = np.full((22, TILE, 3), 255, np.uint8)
+        cv2.putText(band, label, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+        scaled = np.vstack([band, scaled])
+    return scaled
+
+
+def gap(height: int, width: int = 6) -> np.ndarray:
+    return np.full((height, width, 3), 255, np.uint8)
+
+
+def aligned(item) -> AlignedFace:
+    return AlignedFace(face=None, alignment=None, crop=item.load_crop(), points=item.points68)
+
+
+def heldout_figure(editor, dataset: PreparedDataset, people: int) -> np.ndarray:
+    pairs = dataset.pairs("test")
+    chosen_ids = sorted({s.identity for s, _ in pairs})[:people]
+    rows = []
+    for person in chosen_ids:
+        for source, target in [p for p in pairs if p[0].identity == person]:
+            (result,) = edit_crops(editor, [(aligned(source), target.expression, None)], torch.device("cpu"))
+            labels = ("input", "generated landmarks", f"output ({target.expression})", "real photo") if not rows else (None,) * 4
+            pictures = [source.load_crop(), result.landmark_image(), result.crop, target.load_crop()]
+            tiles = [tile(p, l) for p, l in zip(pictures, labels)]
+            row = np.hstack([tiles[0], gap(tiles[0].shape[0]), tiles[1], gap(tiles[0].shape[0]), tiles[2], gap(tiles[0].shape[0]), tiles[3]])
+            rows.append(row)
+            rows.append(np.full((6, row.shape[1], 3), 255, np.uint8))
+    return np.vstack(rows[:-1])
+
+
+def intensity_figure(editor, dataset: PreparedDataset, person: str, expression: str, steps: int = 5) -> np.ndarray:
+    source = next(s for s, t in dataset.pairs("test") if s.identity == person and t.expression == expression)
+    face = aligned(source)
+    tiles = [tile(face.crop, "a = 0 (input)")]
+    for index in range(1, steps):
+        fraction = index / (steps - 1)
+        (result,) = edit_crops(editor, [(face, expression, fraction)], torch.device("cpu"))
+        tiles.append(tile(result.crop, f"a = {fraction:g}"))
+    parts = []
+    for t in tiles:
+        parts += [t, gap(t.shape[0])]
+    return np.hstack(parts[:-1])
+
+
+def photo_figure(editor, photo: Path, expression: str) -> np.ndarray:
+    rgb = load_image(photo)
+    with FaceDetector() as detector:
+        faces = find_faces(detector, rgb, editor.resolution, "largest", str(photo))
+    edited = compose(rgb, edit_crops(editor, [(faces[0], expression, None)], torch.device("cpu")))
+    scale = PHOTO_HEIGHT / rgb.shape[0]
+    size = (round(rgb.shape[1] * scale), PHOTO_HEIGHT)
+    before = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    after = cv2.resize(edited, size, interpolation=cv2.INTER_AREA)
+    return np.hstack([before, gap(PHOTO_HEIGHT, 10), after])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--prepared", required=True, type=Path)
+    parser.add_argument("--name", default=None, help="figure file prefix [the model name]")
+    parser.add_argument("--people", type=int, default=4)
+    parser.add_argument("--sweep-person", default="030")
+    parser.add_argument("--expression", default="happy")
+    parser.add_argument("--photo", type=Path, default=REPO / "examples" / "london_001_neutral.jpg")
+    args = parser.parse_args()
+    editor = load_editor(args.model, torch.device("cpu"))
+    dataset = PreparedDataset.load(args.prepared)
+    name = args.name or editor.name
+    docs = REPO / "docs"
+    docs.mkdir(exist_ok=True)
+    outputs = {
+        docs / f"{name}-heldout.png": heldout_figure(editor, dataset, args.people),
+        docs / f"{name}-intensity.png": intensity_figure(editor, dataset, args.sweep_person, args.expression),
+        docs / f"{name}-photo.png": photo_figure(editor, args.photo, args.expression),
+    }
+    for path, picture in outputs.items():
+        save_image(np.ascontiguousarray(picture), path)
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
