@@ -160,3 +160,22 @@ def test_interrupt_saves_and_stops_cleanly(example_pairs, tmp_path):
 
     assert load_training_state(tmp_path / "training_state.pt")["step"] == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_pdm_spans_the_augmented_shapes(example_pairs):
+    """G_l's point model must express jittered faces, or the landmark loss has a floor."""
+    from lgan_cli.models.pdm import PDMDecoder, fit_pdm
+    from lgan_cli.train.config import AugmentConfig
+    from lgan_cli.train.data import augmented_shapes
+
+    data = PairData(example_pairs, "train")
+    augment = AugmentConfig(flip=True, shift=0.03, scale=0.05, rotate=3.0)
+    batch = data.batch([0, 1, 0, 1], augment, torch.Generator().manual_seed(1))["target_points"]
+
+    def floor(shapes: torch.Tensor) -> float:
+        decoder = PDMDecoder(12)
+        decoder.set_model(fit_pdm(shapes.numpy(), 12))
+        return float((decoder(decoder.encode(batch)) - batch).norm(dim=-1).mean())
+
+    assert floor(augmented_shapes(data.all_points, augment, 64)) < 0.1
+    assert floor(data.all_points) > 0.3  # aligned shapes alone cannot express the jitter

@@ -112,13 +112,21 @@ def _flip_points_where(points: torch.Tensor, flip: torch.Tensor, size: int) -> t
     return torch.where(flip[:, None, None], mirrored, points)
 
 
+def _affine_matrices(angle: torch.Tensor, zoom: torch.Tensor) -> torch.Tensor:
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    return torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
+
+
+def _move_points(points: torch.Tensor, forward: torch.Tensor, shift: torch.Tensor, size: int) -> torch.Tensor:
+    centre = (size - 1) / 2
+    return (points - centre) @ forward.transpose(1, 2) + centre + shift[:, None, :]
+
+
 def _affine(images: torch.Tensor, points: torch.Tensor, angle: torch.Tensor, zoom: torch.Tensor, shift: torch.Tensor):
     """Rotate by `angle`, scale by `zoom` about the centre and shift (pixels); move points the same way."""
     size = images.shape[-1]
-    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
-    forward = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)  # (B, 2, 2)
-    centre = (size - 1) / 2
-    moved = (points - centre) @ forward.transpose(1, 2) + centre + shift[:, None, :]
+    forward = _affine_matrices(angle, zoom)
+    moved = _move_points(points, forward, shift, size)
     # grid_sample needs the inverse map in normalised coordinates (align_corners=True)
     inverse = torch.linalg.inv(forward)
     offset = -(inverse @ (shift * 2 / (size - 1))[:, :, None])
@@ -126,6 +134,29 @@ def _affine(images: torch.Tensor, points: torch.Tensor, angle: torch.Tensor, zoo
     grid = F.affine_grid(theta, list(images.shape), align_corners=True)
     warped = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
     return warped, moved
+
+
+def augmented_shapes(points: torch.Tensor, config: AugmentConfig, size: int, draws: int = 8, seed: int = 0) -> torch.Tensor:
+    """The shapes as training will show them: flips and geometric jitter, `draws` times each.
+
+    The point distribution model must span these (a PCA of aligned shapes alone cannot express
+    a shifted or rotated face, and G_l's landmark error would stop at that floor).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    shapes = [points]
+    if config.flip:
+        shapes.append(_flip_points_where(points, torch.ones(len(points), dtype=torch.bool), size))
+    base = torch.cat(shapes)
+    if not (config.rotate or config.scale or config.shift):
+        return base
+    out = [base]
+    for _ in range(draws):
+        count = len(base)
+        uniform = lambda amplitude: (torch.rand(count, generator=generator) * 2 - 1) * amplitude  # noqa: E731
+        forward = _affine_matrices(uniform(math.radians(config.rotate)), 1 + uniform(config.scale))
+        shift = torch.stack([uniform(config.shift), uniform(config.shift)], dim=1) * size
+        out.append(_move_points(base, forward, shift, size))
+    return torch.cat(out)
 
 
 def _colour(images, brightness, contrast, saturation):

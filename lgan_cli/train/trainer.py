@@ -32,7 +32,7 @@ from lgan_cli.models.pdm import fit_pdm
 from lgan_cli.train import losses
 from lgan_cli.train.checkpoint import STATE_NAME, WEIGHTS_NAME, load_training_state, save_inference, save_training_state
 from lgan_cli.train.config import RunConfig
-from lgan_cli.train.data import PairData
+from lgan_cli.train.data import PairData, augmented_shapes
 from lgan_cli.train.distributed import DistInfo, no_sync, unwrap, wrap
 from lgan_cli.train.runs import StatsLog
 
@@ -66,8 +66,8 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
 
         self.model = LandmarkGAN(config.model)
-        flip_width = config.model.resolution if config.augment.flip else None
-        self.model.g_l.pdm.set_model(fit_pdm(data.all_points.numpy(), config.model.pdm_components, flip_width))
+        shapes = augmented_shapes(data.all_points, config.augment, config.model.resolution, seed=config.train.seed)
+        self.model.g_l.pdm.set_model(fit_pdm(shapes.numpy(), config.model.pdm_components))
         self.discriminators = Discriminators(config.model)
         self.model.to(device)
         self.discriminators.to(device)
