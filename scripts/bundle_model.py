@@ -17,7 +17,7 @@ import torch
 
 from lgan_cli.assets import sha256_file
 from lgan_cli.fileio import atomic_write_json, atomic_write_text
-from lgan_cli.hub import model_card
+from lgan_cli.model_card import model_card
 from lgan_cli.train.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_inference, save_inference
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,7 +25,8 @@ import yaml
 from lgan_cli import hub
 from conftest import run_cli
 from lgan_cli.errors import LganError
-from lgan_cli.hub import KnownModel, model_card, push_model, resolve_model
+from lgan_cli.hub import KnownModel, push_model, resolve_model
+from lgan_cli.model_card import model_card
 from lgan_cli.models.config import ModelConfig
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.models.load import load_editor

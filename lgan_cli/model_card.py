@@ -1,0 +1,140 @@
+"""The model card (README.md) written with every pushed or bundled model.
+
+What the model does, what it was trained on under which licence and attribution, its
+resolution and expressions, the measured metrics (from `lgan eval --json`), and its limits.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_HUB_LICENCES = {"cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "mit": "mit", "apache-2.0": "apache-2.0"}
+
+# (key in the eval summary, column label, format): the overall metrics of `lgan eval --json`
+_CARD_METRICS = (
+    ("psnr", "PSNR ↑", "{:.2f}"),
+    ("ssim", "SSIM ↑", "{:.4f}"),
+    ("lpips", "LPIPS ↓", "{:.4f}"),
+    ("landmark_distance", "LM dist ↓", "{:.2f}"),
+    ("identity_cosine", "ID cos ↑", "{:.4f}"),
+    ("verified", "verif. ↑", "{:.1%}"),
+    ("expression_correct", "expr acc ↑", "{:.1%}"),
+    ("smile", "smile", "{:.3f}"),
+)
+
+
+def hub_licence_id(licence: str) -> str:
+    """The Hub's licence identifier for a training-data licence text ('other' when not a standard one).
+
+    The weights carry the training data's terms, so the data's licence is the model's licence.
+    """
+    head = licence.split(":")[0].strip().lower()
+    return _HUB_LICENCES.get(head, "other")
+
+
+def model_card(config_document: dict, eval_document: dict | None) -> str:
+    """The README.md for a Hub repo: YAML front matter, then what, trained on what, how good, limits."""
+    model = config_document.get("model", {})
+    data = config_document.get("training_data") or {}
+    dataset = data.get("dataset") or "unknown"
+    licence = data.get("licence") or "unknown"
+    expressions = list(model.get("expressions") or [])
+    resolution = model.get("resolution", "?")
+    licence_id = hub_licence_id(licence)
+
+    front = [
+        "---",
+        f"license: {licence_id}",
+        *([f"license_name: {_slug(dataset)}-terms"] if licence_id == "other" else []),
+        "library_name: lgan",
+        "tags:",
+        "- facial-expression",
+        "- landmarkgan",
+        "- image-to-image",
+        "datasets:",
+        f"- {_slug(dataset)}",
+        "pipeline_tag: image-to-image",
+        "---",
+    ]
+    body = [
+        "",
+        f"# LandmarkGAN facial-expression editor ({resolution} px, {', '.join(expressions) or 'no expressions'})",
+        "",
+        "A LandmarkGAN model (Hao Tang and Nicu Sebe, *Facial Expression Translation "
+        "using Landmark Guided GANs*) for the `lgan` command-line editor. From one face photo and a target "
+        "expression, stage I generates the person's facial landmarks for that expression and stage II renders "
+        "their face with it, guided by those landmarks; `lgan` pastes the result back into the photo.",
+        "",
+        "## Files",
+        "",
+        "- `config.json`: the model settings and the training run's configuration.",
+        "- `model.safetensors`: the two generators (G_l, G_e); safetensors, no pickled code.",
+        "",
+        "## Model",
+        "",
+        f"- Resolution: {resolution} x {resolution} px aligned face crops.",
+        f"- Expressions: {', '.join(expressions) or 'none recorded'}.",
+        f"- Intensity levels: {model.get('intensity_levels', 0) or 'none (continuous intensity by landmark interpolation)'}.",
+        "",
+        "## Training data and licence",
+        "",
+        f"- Dataset: `{dataset}`.",
+        f"- Licence and attribution: {licence}",
+        "- The weights are derived from these photos and are shared under the same terms; credit the dataset "
+        "as above when you use or redistribute them.",
+    ]
+    test_ids = data.get("test_ids")
+    if test_ids:
+        body.append(f"- Held-out people (test split, never seen in training): {', '.join(map(str, test_ids))}.")
+    body += ["", "## Evaluation", ""]
+    body += _metrics_section(eval_document)
+    body += [
+        "",
+        "## Limits",
+        "",
+        f"- Trained on one dataset at {resolution} px: expect lower quality on other cameras, lighting, ages and "
+        "ethnicities than the training people cover, and on faces far from frontal.",
+        f"- Only the expressions above ({', '.join(expressions) or 'none'}) can be requested.",
+        "- Edits are synthetic: do not present them as real photos of the person, and do not edit people's "
+        "photos without their consent.",
+        "",
+        "## Use",
+        "",
+        "With the `lgan` command-line tool installed (replace OWNER/REPO with this repository):",
+        "",
+        "```bash",
+        f"lgan edit photo.jpg --expr {expressions[-1] if expressions else 'happy'} --model hf:OWNER/REPO",
+        "lgan models download hf:OWNER/REPO   # once, then --offline works",
+        "```",
+        "",
+    ]
+    return "\n".join(front + body)
+
+
+def _metrics_section(eval_document: dict | None) -> list[str]:
+    """A markdown table of the overall metrics per method from `lgan eval --json`, or a note."""
+    methods = (eval_document or {}).get("methods") or {}
+    if not methods:
+        return ["No evaluation was recorded with this model (`lgan eval --model RUN ... --json RUN/eval.json` adds one)."]
+    lines = [
+        f"`lgan eval` on `{Path(str(eval_document.get('dataset', '?'))).name}`, {eval_document.get('split', '?')} split, "
+        f"{eval_document.get('pairs', '?')} (source, target) pairs at {eval_document.get('resolution', '?')} px; "
+        "overall means (LM dist: landmark distance in pixels at 256 px; verif.: identity verification rate).",
+        "",
+        "| method | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
+        "|---|---|" + "---|" * len(_CARD_METRICS),
+    ]
+    for name, result in methods.items():
+        overall = result.get("overall") or {}
+        cells = [_cell(overall.get(key), pattern) for key, _, pattern in _CARD_METRICS]
+        lines.append(f"| {name} | {overall.get('pairs', '-')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _cell(value, pattern: str) -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "unknown"
