@@ -198,6 +198,9 @@ class Trainer:
             return self._loop(on_progress)
         finally:
             signal.signal(signal.SIGINT, previous_handler)
+            if self.judges is not None:  # release MediaPipe before interpreter shutdown
+                self.judges.close()
+                self.judges = None
 
     def _on_interrupt(self, *_):
         if self._stop_requested:  # a second Ctrl-C: stop at once
