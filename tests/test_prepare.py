@@ -127,3 +127,24 @@ def test_prepare_cli_prints_report(folder_dataset, tmp_path, capsys):
     assert "skipped" in err and "sky.png" in err and "no face" in err
     assert "sky.png" in (out / "skipped.csv").read_text()
     assert json.loads((out / "index.json").read_text())["config"]["resolution"] == 64
+
+
+def test_prepared_crops_can_be_served_smaller(tmp_path, example_photos):
+    """A set prepared at 128 px serves 64 px crops equal to preparing at 64 px (one alignment frame)."""
+    from conftest import prepare_examples
+    from lgan_cli.data.prepared import PreparedDataset
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    big = prepare_examples(tmp_path / "a", example_photos, test_ids=None, size=128)
+    small = prepare_examples(tmp_path / "b", example_photos, test_ids=None, size=64)
+    served = PreparedDataset.load(big.root, resolution=64)
+    assert served.resolution == 64
+    for a, b in zip(served.items, small.items):
+        assert a.key == b.key
+        np.testing.assert_allclose(a.points68, b.points68, atol=0.05)
+        crop_a, crop_b = a.load_crop().astype(int), b.load_crop().astype(int)
+        assert crop_a.shape == crop_b.shape == (64, 64, 3)
+        assert np.abs(crop_a - crop_b).mean() < 3
+    with pytest.raises(DatasetError, match="cannot serve"):
+        PreparedDataset.load(small.root, resolution=128)

@@ -41,7 +41,7 @@ def _root(
 
 def _register_commands() -> None:
     # Imported here so each command module can use `app` without import cycles.
-    from lgan_cli.cli import animate, batch, edit, evaluate, landmarks, prepare, train  # noqa: F401
+    from lgan_cli.cli import animate, batch, edit, evaluate, landmarks, prepare, synth, train  # noqa: F401
     from lgan_cli.cli.models import models_app
 
     app.add_typer(models_app, name="models")

@@ -61,7 +61,7 @@ def eval_command(
     if not (prepared_dir / INDEX_NAME).exists():
         console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)")
         prepare_dataset(PrepareConfig(dataset=dataset, data_root=str(data_root), resolution=size), prepared_dir)
-    data = PreparedDataset.load(prepared_dir)
+    data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
     pairs = len(data.pairs(split)[:limit])
 
     columns = (TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())

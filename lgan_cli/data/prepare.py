@@ -118,7 +118,7 @@ def prepare_dataset(
         kept_items = {k: v for k, v in kept.items() if "reason" not in v}
         kept_skipped = {k: v for k, v in kept.items() if "reason" in v}
         all_skipped = {**kept_skipped, **skipped}
-        atomic_write_json(index_path, _index_document(config, splits, {**kept_items, **items}, all_skipped))
+        atomic_write_json(index_path, index_document(config, splits, {**kept_items, **items}, all_skipped))
         _write_skipped_csv(out_dir / SKIPPED_NAME, [all_skipped[k] for k in sorted(all_skipped)])
 
     last_save, finished = time.monotonic(), False
@@ -203,7 +203,9 @@ def _crop_intact(out_dir: Path, entry: dict) -> bool:
     return "reason" in entry or (out_dir / entry["crop"]).is_file()
 
 
-def _index_document(config: PrepareConfig, splits: dict, items: dict, skipped: dict) -> dict:
+def index_document(config, splits: dict, items: dict, skipped: dict) -> dict:
+    """The index.json document of a prepared folder; `config` is a dataclass (a PrepareConfig,
+    or `lgan synth`'s SynthConfig, which writes the same format)."""
     return {
         "format": FORMAT,
         "version": FORMAT_VERSION,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -27,10 +28,14 @@ class PreparedItem:
     attrs: tuple[tuple[str, str], ...]
     split: str
     blendshapes: dict[str, float]
+    size: int  # the crop size this item is served at (may be smaller than the stored crop)
 
     def load_crop(self) -> np.ndarray:
         with Image.open(self.crop_path) as image:
-            return np.asarray(image.convert("RGB"))
+            crop = np.asarray(image.convert("RGB"))
+        if crop.shape[0] != self.size:
+            crop = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        return crop
 
     def as_record(self) -> FaceRecord:
         return FaceRecord(self.crop_path, self.identity, self.expression, self.intensity, self.attrs)
@@ -41,30 +46,38 @@ class PreparedDataset:
     root: Path
     config: dict
     items: tuple[PreparedItem, ...]
+    resolution: int
 
     @classmethod
-    def load(cls, root: Path | str) -> PreparedDataset:
+    def load(cls, root: Path | str, resolution: int | None = None) -> PreparedDataset:
+        """Read a prepared dataset, optionally served at a smaller `resolution` than it was stored at.
+
+        Crops share one alignment frame whatever their size, so shrinking a 128 px crop to 64 px
+        (area averaging, points scaled on pixel centres) equals preparing at 64 px.
+        """
         root = Path(root)
         document = read_index(root)
+        stored = int(document["config"]["resolution"])
+        size = resolution or stored
+        if size > stored:
+            raise DatasetError(f"{root} was prepared at {stored} px; it cannot serve {size} px crops (prepare it again)")
+        scale = size / stored
         items = tuple(
             PreparedItem(
                 key=entry["key"],
                 crop_path=root / entry["crop"],
-                points68=np.asarray(entry["points68"], dtype=np.float32),
+                points68=((np.asarray(entry["points68"], dtype=np.float64) + 0.5) * scale - 0.5).astype(np.float32),
                 identity=entry["identity"],
                 expression=entry["expression"],
                 intensity=entry["intensity"],
                 attrs=tuple(sorted(entry.get("attrs", {}).items())),
                 split=entry["split"],
                 blendshapes=entry.get("blendshapes", {}),
+                size=size,
             )
             for entry in document["items"]
         )
-        return cls(root=root, config=document["config"], items=items)
-
-    @property
-    def resolution(self) -> int:
-        return int(self.config["resolution"])
+        return cls(root=root, config=document["config"], items=items, resolution=size)
 
     @property
     def expressions(self) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ import torch
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.data.records import RAFD_EXPRESSIONS
-from lgan_cli.errors import LganError
+from lgan_cli.errors import DatasetError, LganError
 from lgan_cli.train.checkpoint import CONFIG_NAME
 from lgan_cli.train.config import RunConfig
 
@@ -50,12 +50,10 @@ def ensure_prepared(config: RunConfig) -> PreparedDataset:
             ),
             folder,
         )
-    dataset = PreparedDataset.load(folder)
-    if dataset.resolution != config.model.resolution:
-        raise LganError(
-            f"{folder} was prepared at {dataset.resolution} px but the model is {config.model.resolution} px; "
-            "use another --prepared folder or --resolution"
-        )
+    try:
+        dataset = PreparedDataset.load(folder, resolution=config.model.resolution)
+    except DatasetError as exc:
+        raise LganError(f"{exc}; or choose --resolution") from None
     return dataset
 
 
