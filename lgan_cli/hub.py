@@ -66,10 +66,12 @@ class KnownModel:
     expressions: tuple[str, ...] = ()
     description: str = ""
     bundled_dir: str | None = None  # relative to weights_dir()
+    on_hub: bool | None = None  # None: published exactly when checksums are listed
 
     @property
     def published(self) -> bool:
-        return bool(self.files)
+        """On the Hub. A bundled model lists its checksums before it is uploaded (on_hub false)."""
+        return bool(self.files) if self.on_hub is None else self.on_hub
 
 
 def load_registry(path: Path = REGISTRY_PATH) -> dict[str, KnownModel]:
@@ -89,6 +91,7 @@ def load_registry(path: Path = REGISTRY_PATH) -> dict[str, KnownModel]:
             expressions=tuple(entry.get("expressions", ())),
             description=entry.get("description", ""),
             bundled_dir=entry.get("bundled_dir"),
+            on_hub=entry.get("published"),
         )
         _check_entry(model, path)
         registry[name] = model

@@ -51,7 +51,7 @@ def heldout_figure(editor, dataset: PreparedDataset, people: int) -> np.ndarray:
     for person in chosen_ids:
         for source, target in [p for p in pairs if p[0].identity == person]:
             (result,) = edit_crops(editor, [(aligned(source), target.expression, None)], torch.device("cpu"))
-            labels = ("input", "generated landmarks", f"output ({target.expression})", "real photo") if not rows else (None,) * 4
+            labels = ("input", "generated landmarks", "output", "real target photo") if not rows else (None,) * 4
             pictures = [source.load_crop(), result.landmark_image(), result.crop, target.load_crop()]
             tiles = [tile(p, l) for p, l in zip(pictures, labels)]
             row = np.hstack([tiles[0], gap(tiles[0].shape[0]), tiles[1], gap(tiles[0].shape[0]), tiles[2], gap(tiles[0].shape[0]), tiles[3]])

@@ -176,3 +176,15 @@ def test_animate_gif(tiny_model, photo, tmp_path, capsys):
     assert np.abs(peak - first).mean() > 0.5  # the middle frame shows the edit
     code, stdout, stderr = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "x.avi"], capsys)
     assert code == 1 and ".gif or .mp4" in stderr
+
+
+def test_readme_first_command_uses_the_bundled_default_model_offline(tmp_path, example_photos, capsys, monkeypatch):
+    """No --model, no network: the bundled default edits the example photo at full size."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("LGAN_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_001_neutral.jpg")
+    out = tmp_path / "smile.jpg"
+    code, _, stderr = run_cli(["edit", photo, "--expr", "happy", "--out", out, "--device", "cpu"], capsys)
+    assert code == 0, stderr
+    assert "london-128" in stderr
+    assert Image.open(out).size == Image.open(photo).size

@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from lgan_cli import hub
+from lgan_cli.assets import sha256_file
 from conftest import run_cli
 from lgan_cli.errors import LganError
 from lgan_cli.hub import KnownModel, push_model, resolve_model
@@ -241,7 +242,11 @@ def test_registry_lists_the_default_model():
     assert hub.DEFAULT_MODEL == "london-128"
     assert model.repo_id == "lgan-project/landmarkgan-london-128" and model.expressions == ("neutral", "happy")
     assert model.bundled_dir == "lgan-london-128" and "CC BY 4.0" in model.licence
-    assert model.files == {} and not model.published  # filled in when the model is released
+    # the bundled copy is the one the registry pins, and it resolves offline
+    bundled = hub.bundled_folder(model)
+    assert bundled is not None and set(model.files) == {CONFIG_NAME, WEIGHTS_NAME}
+    assert all(sha256_file(bundled / name) == digest for name, digest in model.files.items())
+    assert resolve_model(None, offline=True) == bundled
     assert hub.MODEL_FILES == (CONFIG_NAME, WEIGHTS_NAME)
 
 
@@ -258,9 +263,12 @@ def test_local_paths_resolve_to_their_folder(checkpoint, fake_hub):
 
 def test_bundled_model_is_used_without_network(checkpoint, fake_hub, monkeypatch, tmp_path):
     shutil.copytree(checkpoint, tmp_path / "weights" / "lgan-london-128")
+    files = checkpoint_files(checkpoint)
+    register(monkeypatch, hub.DEFAULT_MODEL, files=sha256s(files), bundled_dir="lgan-london-128", on_hub=False)
     assert resolve_model(None) == tmp_path / "weights" / "lgan-london-128"
+    assert not fake_hub.seen("GET") and not fake_hub.seen("HEAD")  # verified bundled copy: no network
     # listed checksums that the bundled files fail send resolve_model to the Hub instead
-    fake_hub.add_repo(REPO, checkpoint_files(checkpoint))
+    fake_hub.add_repo(REPO, files)
     register(monkeypatch, hub.DEFAULT_MODEL, files={WEIGHTS_NAME: "0" * 64}, bundled_dir="lgan-london-128")
     with pytest.raises(LganError, match="corrupt"):
         resolve_model(None)

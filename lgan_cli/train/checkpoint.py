@@ -35,6 +35,7 @@ def save_inference(model: LandmarkGAN, folder: Path, info: dict | None = None, h
     }
     weights_tmp = folder / f".{WEIGHTS_NAME}.tmp"
     save_file(tensors, str(weights_tmp), metadata={"format": CHECKPOINT_FORMAT})
+    weights_tmp.chmod(0o644)
     weights_tmp.replace(folder / WEIGHTS_NAME)
     write_config(folder, model.config, info)
 
