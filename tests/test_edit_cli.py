@@ -188,3 +188,13 @@ def test_readme_first_command_uses_the_bundled_default_model_offline(tmp_path, e
     assert code == 0, stderr
     assert "london-128" in stderr
     assert Image.open(out).size == Image.open(photo).size
+
+
+def test_animate_mp4(tiny_model, photo, tmp_path, capsys):
+    import cv2
+
+    out = tmp_path / "sweep.mp4"
+    code, _, stderr = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "3"], capsys)
+    assert code == 0, stderr
+    video = cv2.VideoCapture(str(out))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 4 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 500
