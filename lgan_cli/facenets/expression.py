@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lgan_cli.facenets.identity import MEAN_RGB, sample_affine
-from lgan_cli.facenets.tfjs_weights import TfjsParams, load_tfjs_weights, tfjs_weights_path
+from lgan_cli.facenets.tfjs_weights import TfjsParams, load_frozen
 
 WEIGHTS_NAME = "faceapi_expression.safetensors"
 WEIGHTS_SHA256 = "d066e977ded30c81d568456ff7f9246c37709d189a9a7082bfa4aa414ddaf3bd"
@@ -178,10 +178,7 @@ class ExpressionNet(nn.Module):
 
 def load_expression_net(device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None) -> ExpressionNet:
     """The frozen expression net on `device`, from weights/faceapi_expression.safetensors (sha256-checked)."""
-    net = ExpressionNet()
-    net.load_tfjs(load_tfjs_weights(path if path is not None else tfjs_weights_path(WEIGHTS_NAME, WEIGHTS_SHA256)))
-    net.requires_grad_(False)
-    return net.to(device).eval()
+    return load_frozen(ExpressionNet(), WEIGHTS_NAME, WEIGHTS_SHA256, path, device)
 
 
 def expression_input_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lgan_cli.facenets.tfjs_weights import TfjsParams, load_tfjs_weights, tfjs_weights_path
+from lgan_cli.facenets.tfjs_weights import TfjsParams, load_frozen
 
 WEIGHTS_NAME = "faceapi_recognition.safetensors"
 WEIGHTS_SHA256 = "d7dc7a95e5b53cad82e86f77d29b5eab881c07292172e3c30bd03007db870435"
@@ -189,10 +189,7 @@ class IdentityNet(nn.Module):
 
 def load_identity_net(device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None) -> IdentityNet:
     """The frozen identity net on `device`, from weights/faceapi_recognition.safetensors (sha256-checked)."""
-    net = IdentityNet()
-    net.load_tfjs(load_tfjs_weights(path if path is not None else tfjs_weights_path(WEIGHTS_NAME, WEIGHTS_SHA256)))
-    net.requires_grad_(False)
-    return net.to(device).eval()
+    return load_frozen(IdentityNet(), WEIGHTS_NAME, WEIGHTS_SHA256, path, device)
 
 
 def similarity_to_template(points: torch.Tensor, template: torch.Tensor) -> torch.Tensor:

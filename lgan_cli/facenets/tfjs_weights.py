@@ -70,3 +70,11 @@ class TfjsParams:
         unused = sorted(set(self._tensors) - self._used)
         if unused:
             raise LganError(f"face-api weights hold tensors this net does not use: {unused[:5]}")
+
+
+def load_frozen(net, name: str, sha256: str, path, device):
+    """Fill a face-api net from its converted file (given `path` or the sha256-checked bundled one),
+    freeze it and move it to `device` in eval mode: what both face-api loaders do."""
+    net.load_tfjs(load_tfjs_weights(path if path is not None else tfjs_weights_path(name, sha256)))
+    net.requires_grad_(False)
+    return net.to(device).eval()
