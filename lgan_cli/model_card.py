@@ -95,6 +95,12 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
         "",
         f"- Trained on one dataset at {resolution} px: expect lower quality on other cameras, lighting, ages and "
         "ethnicities than the training people cover, and on faces far from frontal.",
+        *(
+            ["- Trained only on synthetic renders of a morphable head model: on real photos, expect the "
+             "expression's geometry to transfer better than its skin detail, and a visibly rendered look."]
+            if dataset == "ict-synth"
+            else []
+        ),
         f"- Only the expressions above ({', '.join(expressions) or 'none'}) can be requested.",
         "- Edits are synthetic: do not present them as real photos of the person, and do not edit people's "
         "photos without their consent.",
@@ -129,6 +135,20 @@ def _metrics_section(eval_document: dict | None) -> list[str]:
         overall = result.get("overall") or {}
         cells = [_cell(overall.get(key), pattern) for key, _, pattern in _CARD_METRICS]
         lines.append(f"| {name} | {overall.get('pairs', '-')} | " + " | ".join(cells) + " |")
+    for name, result in methods.items():
+        by_level = result.get("per_target_intensity") or {}
+        if not by_level:
+            continue
+        lines += [
+            "",
+            f"By target intensity level ({name}; level 1 = 25 %, 4 = 100 % of the expression):",
+            "",
+            "| level | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
+            "|---|---|" + "---|" * len(_CARD_METRICS),
+        ]
+        for level, summary in sorted(by_level.items()):
+            cells = [_cell(summary.get(key), pattern) for key, _, pattern in _CARD_METRICS]
+            lines.append(f"| {level} | {summary.get('pairs', '-')} | " + " | ".join(cells) + " |")
     return lines
 
 

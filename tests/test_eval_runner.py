@@ -72,7 +72,8 @@ def test_ceiling_scores_the_real_targets(held_out):
 def test_summary_known_values():
     def score(**changes):
         base = dict(
-            source="a", target="b", source_expression="neutral", target_expression="happy", psnr=20.0, ssim=0.5,
+            source="a", target="b", source_expression="neutral", target_expression="happy", target_intensity=None,
+            psnr=20.0, ssim=0.5,
             lpips=0.2, landmark_distance=4.0, identity_cosine=0.9, verified=True, expression_predicted="happy",
             expression_correct=True, smile=0.5,
         )

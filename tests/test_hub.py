@@ -428,6 +428,22 @@ def test_model_card_has_licence_attribution_and_metrics(checkpoint):
     assert "No evaluation" in model_card(config, None)
     restricted = {**config, "training_data": {"dataset": "rafd", "licence": DATASET_LICENCES["rafd"]}}
     assert yaml.safe_load(model_card(restricted, None).split("---")[1])["license"] == "other"
+    assert "synthetic renders" not in card
+
+
+def test_model_card_of_a_synthetic_intensity_model(checkpoint):
+    config = json.loads((checkpoint / CONFIG_NAME).read_text())
+    config["training_data"] = {"dataset": "ict-synth", "licence": DATASET_LICENCES["ict-synth"]}
+    levelled = eval_document()
+    level = {"pairs": 7, "psnr": 25.0, "ssim": 0.8, "lpips": 0.05, "landmark_distance": 3.25, "face_found": 1.0,
+             "identity_cosine": 0.95, "verified": 1.0, "expression_correct": 0.5, "smile": 0.1}
+    levelled["methods"]["run-tiny"]["per_target_intensity"] = {"1": level, "4": {**level, "landmark_distance": 6.5}}
+    card = model_card(config, levelled)
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["license"] == "mit" and front["datasets"] == ["ict-synth"]
+    assert "ICT-FaceKit" in card and "synthetic renders" in card
+    assert "By target intensity level (run-tiny" in card
+    assert "| 1 | 7 | 25.00 | 0.8000 | 0.0500 | 3.25 |" in card and "| 4 | 7 | 25.00 | 0.8000 | 0.0500 | 6.50 |" in card
 
 
 def test_push_uploads_exactly_three_files_then_downloads(checkpoint, fake_hub, monkeypatch, tmp_path):

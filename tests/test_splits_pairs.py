@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lgan_cli.data.adapters import scan_bu3dfe, scan_london, scan_rafd
-from lgan_cli.data.pairs import iter_pairs, make_pairs
+from lgan_cli.data.pairs import iter_pairs, make_pairs, spread_evenly
 from lgan_cli.data.records import FaceRecord
 from lgan_cli.data.splits import parse_id_list, split_by_identity
 from lgan_cli.errors import DatasetError
@@ -239,3 +239,39 @@ def test_pairs_order_is_deterministic_and_independent_of_input_order():
 def test_pairs_unknown_filter_expression_rejected():
     with pytest.raises(DatasetError, match="happiness"):
         make_pairs(people(2), target_expressions=["happiness"])
+
+
+def _levelled_person(identity: str) -> list[FaceRecord]:
+    """One person as lgan synth renders them: neutral once, 3 expressions at 4 levels."""
+    return [rec(identity, "neutral")] + [
+        rec(identity, expression, level) for expression in ("happy", "sad", "surprised") for level in range(1, 5)
+    ]
+
+
+def test_pairs_neutral_mode_keeps_exactly_the_pairs_through_neutral():
+    records = _levelled_person("a") + _levelled_person("b")
+    everything = make_pairs(records)
+    through_neutral = make_pairs(records, mode="neutral")
+    assert len(everything) == 2 * 13 * 12
+    # per person: neutral -> 12 (expression, level) targets and the 12 ways back
+    assert len(through_neutral) == 2 * 24
+    assert all("neutral" in (s.expression, t.expression) for s, t in through_neutral)
+    assert set(through_neutral) == {(s, t) for s, t in everything if "neutral" in (s.expression, t.expression)}
+    targets = {(t.expression, t.intensity) for s, t in through_neutral if s.identity == "a" and s.expression == "neutral"}
+    assert targets == {(e, level) for e in ("happy", "sad", "surprised") for level in range(1, 5)}
+
+
+def test_pairs_unknown_mode_rejected():
+    with pytest.raises(DatasetError, match="pairs mode"):
+        make_pairs(people(2), mode="everything")
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7, 10])
+def test_spread_evenly_covers_the_whole_list(limit):
+    items = list(range(10))
+    chosen = spread_evenly(items, limit)
+    assert len(chosen) == limit and len(set(chosen)) == limit
+    assert chosen[0] == 0 and chosen == sorted(chosen)
+    if limit > 1:
+        assert chosen[-1] >= 10 - -(-10 // limit)  # reaches the end of the list, not just its start
+    assert spread_evenly(items, None) == items and spread_evenly(items, 50) == items

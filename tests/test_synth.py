@@ -235,6 +235,27 @@ def test_tiny_set_generates_loads_and_batches(tmp_path, capsys):
     assert batch["source"].shape == (3, 3, 64, 64) and batch["target_points"].shape == (3, 68, 2)
     assert float(batch["source"].min()) >= -1 and float(batch["source"].max()) <= 1
 
+    # only the pairs through neutral: neutral -> 7 expressions x 4 levels, and back
+    through_neutral = PairData(dataset, "train", mode="neutral")
+    assert len(through_neutral) == 28 + 28  # the one training person
+
+    # lgan eval breaks the scores down by target intensity; copying the neutral input misses
+    # the target's landmarks by more the stronger the target expression is
+    report_path = tmp_path / "eval.json"
+    code, stdout, err = run_cli(
+        ["eval", "--model", "copy", "--dataset", "ict-synth", "--prepared", out, "--pairs", "neutral",
+         "--json", report_path, "--device", "cpu"],
+        capsys,
+    )
+    assert code == 0, err
+    assert "intensity 4" in stdout
+    report = json.loads(report_path.read_text())
+    assert report["pairs"] == 56
+    by_level = report["methods"]["copy"]["per_target_intensity"]
+    assert sorted(by_level) == ["1", "2", "3", "4"] and all(by_level[k]["pairs"] == 7 for k in by_level)
+    assert by_level["4"]["landmark_distance"] > by_level["1"]["landmark_distance"]
+    assert by_level["4"]["psnr"] < by_level["1"]["psnr"]
+
     # a repeat run reuses every image and rewrites the same index
     before = json.loads((out / "index.json").read_text())
     code, _, err = run_cli(["synth", "--out", out, "--identities", 2, "--resolution", 64, "--seed", 3], capsys)

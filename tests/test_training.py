@@ -179,3 +179,25 @@ def test_pdm_spans_the_augmented_shapes(example_pairs):
 
     assert floor(augmented_shapes(data.all_points, augment, 64)) < 0.1
     assert floor(data.all_points) > 0.3  # aligned shapes alone cannot express the jitter
+
+
+@pytest.mark.parametrize(
+    "flag, value, message", [("--pairs", "some", "pairs must be one of"), ("--labels", "g", "labels must be one of")]
+)
+def test_train_rejects_bad_settings_in_one_line(flag, value, message, tmp_path, capsys):
+    from conftest import run_cli
+
+    code, _, err = run_cli(["train", "--dataset", "london", "--out", tmp_path, flag, value], capsys)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing started
+
+
+@pytest.mark.parametrize("recipe", sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.json")), ids=lambda p: p.name)
+def test_bundled_recipes_load_and_round_trip(recipe):
+    from lgan_cli.train.setup import load_config_file
+
+    config = RunConfig.from_json(load_config_file(recipe))
+    assert RunConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+    assert config.data.prepared and config.model.resolution in (64, 128, 256)
+    if config.data.dataset == "ict-synth":
+        assert config.data.pairs == "neutral" and config.model.labels == "both"

@@ -13,8 +13,10 @@ from rich.table import Table
 from lgan_cli.cli.app import app
 from lgan_cli.cli.common import DeviceOption, check_output_path, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
+from lgan_cli.data.pairs import PAIR_MODES, spread_evenly
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.errors import LganError
 from lgan_cli.fileio import atomic_write_text
 
 
@@ -23,13 +25,14 @@ from lgan_cli.fileio import atomic_write_text
     epilog=(
         "Examples:\n\n"
         "  lgan eval --model copy --dataset london --data-root ../shared/datasets/london --split test\n\n"
-        "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london --json eval.json"
+        "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london --json eval.json\n\n"
+        "  lgan eval --model ict-synth-128 --dataset ict-synth --prepared prepared/ict-synth-128 --pairs neutral"
     ),
 )
 def eval_command(
     model: Annotated[str, typer.Option(help="Model: 'copy' (baseline), a run folder or a checkpoint.", show_default=False)],
     dataset: Annotated[str, typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)],
-    data_root: Annotated[Path, typer.Option(help="Folder holding the dataset.", show_default=False)],
+    data_root: Annotated[Optional[Path], typer.Option(help="Folder holding the dataset (needed only to prepare it).", show_default=False)] = None,
     prepared: Annotated[
         Optional[Path], typer.Option(help="Prepared-data folder (default: prepared/<dataset>-<resolution>).", show_default=False)
     ] = None,
@@ -38,7 +41,8 @@ def eval_command(
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write all results (and per-pair scores) as JSON.", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Pairs per forward pass.")] = 8,
     device: DeviceOption = "auto",
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only the first N pairs.", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only N pairs, spread evenly over the split.", show_default=False)] = None,
+    pairs: Annotated[str, typer.Option(help="Which pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral).")] = "all",
     baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")] = True,
     ceiling: Annotated[bool, typer.Option("--ceiling", help="Also score the real target photos (expression accuracy and smile of genuine photos).")] = False,
     fid: Annotated[bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")] = False,
@@ -59,16 +63,20 @@ def eval_command(
     size = editor.resolution or resolution
     prepared_dir = prepared or Path("prepared") / f"{dataset}-{size}"
     if not (prepared_dir / INDEX_NAME).exists():
+        if data_root is None:
+            raise LganError(f"{prepared_dir} holds no prepared data; give --data-root to prepare {dataset} from")
         console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)")
         prepare_dataset(PrepareConfig(dataset=dataset, data_root=str(data_root), resolution=size), prepared_dir)
     data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
-    pairs = len(data.pairs(split)[:limit])
+    if pairs not in PAIR_MODES:
+        raise LganError(f"unknown --pairs {pairs!r}; choose one of: {', '.join(PAIR_MODES)}")
+    pair_mode, pairs = pairs, len(spread_evenly(data.pairs(split, pairs), limit))
 
     columns = (TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("eval", total=pairs)
         report = evaluate(
-            editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit,
+            editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit, pair_mode=pair_mode,
             on_progress=lambda n: progress.update(task, advance=n), fid=fid, ceiling=ceiling,
         )
     print_report(report)
@@ -107,10 +115,11 @@ def print_report(report) -> None:
     for _, label, better in METRICS:
         arrow = {"higher": " ↑", "lower": " ↓"}.get(better, "")
         table.add_column(f"{label}{arrow}", justify="right", no_wrap=True)
-    groups = [(expression, expression) for expression in report.expressions] + [("overall", None)]
-    for label, expression in groups:
+    groups = [(expression, {"target_expression": expression}) for expression in report.expressions]
+    groups += [(f"intensity {level}", {"target_intensity": level}) for level in report.intensities]
+    for label, selection in [*groups, ("overall", {})]:
         for name, result in report.methods.items():
-            summary = result.summary(expression)
+            summary = result.summary(**selection)
             cells = [_format(key, summary[key]) for key, _, _ in METRICS]
             table.add_row(label, name, str(summary["pairs"]), *cells, end_section=name == list(report.methods)[-1])
     output = results_console()

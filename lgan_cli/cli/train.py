@@ -42,6 +42,7 @@ def train(
     width: Annotated[Optional[int], Opt(min=8, help="Generator width (first U-Net layer) [64].", show_default=False)] = None,
     disc_width: Annotated[Optional[int], Opt(min=8, help="Discriminator width [64].", show_default=False)] = None,
     test_ids: Annotated[Optional[str], Opt(help="Held-out identities 'id1,id2' or a file of ids.", show_default=False)] = None,
+    pairs: Annotated[Optional[str], Opt(help="Training pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral) [all].", show_default=False)] = None,
     seed: Annotated[Optional[int], Opt(help="Seed of the weights, data order and augmentation.", show_default=False)] = None,
     out: Annotated[Path, Opt(help="Folder of numbered run folders.")] = Path("runs"),
     name: Annotated[Optional[str], Opt(help="Run name (folder suffix).", show_default=False)] = None,
@@ -73,8 +74,11 @@ def train(
         run_config = setup.read_run_config(resume)
         run_dir = resume
     else:
-        run_config = RunConfig.from_json(setup.load_config_file(config)) if config else RunConfig()
-        run_config = _apply_flags(run_config, locals())
+        try:  # a bad value in the recipe or a flag is a one-line error, not a traceback
+            run_config = RunConfig.from_json(setup.load_config_file(config)) if config else RunConfig()
+            run_config = _apply_flags(run_config, locals())
+        except ValueError as exc:
+            raise LganError(str(exc)) from None
         run_dir = None
     torch_device = setup.pick_device(device, dist_info.local_rank)
 
@@ -105,6 +109,8 @@ def _apply_flags(config, flags: dict):
         data = replace(data, data_root=str(flags["data_root"]))
     if given("test_ids"):
         data = replace(data, test_ids=tuple(parse_id_list(flags["test_ids"])))
+    if given("pairs"):
+        data = replace(data, pairs=flags["pairs"])
     if given("resolution"):
         model = replace(model, resolution=flags["resolution"])
     if given("width"):
@@ -135,10 +141,7 @@ def _apply_flags(config, flags: dict):
         prepared = flags.get("prepared") or Path("prepared") / f"{data.dataset}-{model.resolution}"
         data = replace(data, prepared=str(prepared))
     name = flags.get("name") or (config.name if config.name != "run" else data.dataset)
-    try:
-        return replace(config, name=name, model=model, loss=loss, data=data, train=train_cfg, augment=augment_cfg)
-    except ValueError as exc:
-        raise LganError(str(exc)) from None
+    return replace(config, name=name, model=model, loss=loss, data=data, train=train_cfg, augment=augment_cfg)
 
 
 def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_root_text: str) -> None:
@@ -147,7 +150,7 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
     from lgan_cli.train.trainer import Trainer
 
     data_cfg = run_config.data
-    train_pairs = PairData(prepared_data, "train", data_cfg.source_expressions, data_cfg.target_expressions)
+    train_pairs = PairData(prepared_data, "train", data_cfg.source_expressions, data_cfg.target_expressions, data_cfg.pairs)
     if run_dir is None:
         run_dir = _shared_run_dir(out, run_config.name, dist_info)
     split = setup.validation_split(prepared_data)

@@ -21,6 +21,12 @@ from lgan_cli.errors import DatasetError
 
 _ShotKey = tuple[str, tuple[tuple[str, str], ...]]
 
+PAIR_MODES = ("all", "neutral")
+"""Which pairs to form: "all" ordered pairs, or "neutral": only pairs with a neutral face on
+one side (neutral -> each expression at each intensity, and back). With 8 expressions at 4
+intensities a person has 812 ordered pairs but only 56 through neutral: the editing task a
+photo editor faces (a photo's expression is usually unknown, but neutral is its anchor)."""
+
 
 def _group_by_shot(records: Iterable[FaceRecord]) -> list[list[FaceRecord]]:
     """Records grouped by (identity, attrs), groups and members in a stable order."""
@@ -55,9 +61,12 @@ def iter_pairs(
     records: Iterable[FaceRecord],
     source_expressions: Iterable[str] | None = None,
     target_expressions: Iterable[str] | None = None,
+    mode: str = "all",
 ) -> Iterator[tuple[FaceRecord, FaceRecord]]:
     """Like `make_pairs` but lazy, for datasets where the full list is large (FERG has
     thousands of photos per character, so tens of millions of ordered pairs)."""
+    if mode not in PAIR_MODES:
+        raise DatasetError(f"unknown pairs mode {mode!r}; choose one of: {', '.join(PAIR_MODES)}")
     records = list(records)
     known = {record.expression for record in records}
     sources = _expression_filter(source_expressions, known, "source")
@@ -69,6 +78,8 @@ def iter_pairs(
             for target in group:
                 if targets is not None and target.expression not in targets:
                     continue
+                if mode == "neutral" and "neutral" not in (source.expression, target.expression):
+                    continue
                 if _is_change(source, target):
                     yield source, target
 
@@ -77,12 +88,22 @@ def make_pairs(
     records: Iterable[FaceRecord],
     source_expressions: Iterable[str] | None = None,
     target_expressions: Iterable[str] | None = None,
+    mode: str = "all",
 ) -> list[tuple[FaceRecord, FaceRecord]]:
     """All ordered (source, target) pairs of the same identity and the same attrs whose
     expression differs, or whose expression is the same at a different intensity
     (BU-3DFE: neutral -> happy 1..4, and happy 1 -> happy 3).
 
     The order is fixed by the labels, not by the order of `records`. The optional
-    filters keep only pairs whose source / target expression is among those named.
+    filters keep only pairs whose source / target expression is among those named; `mode`
+    "neutral" keeps only pairs through neutral (see PAIR_MODES).
     """
-    return list(iter_pairs(records, source_expressions, target_expressions))
+    return list(iter_pairs(records, source_expressions, target_expressions, mode))
+
+
+def spread_evenly(items: list, limit: int | None) -> list:
+    """`limit` items evenly spaced over `items` (all of them when `limit` is None or larger):
+    a subset that still covers every person and expression of an ordered pair list."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    return [items[(i * len(items)) // limit] for i in range(limit)]

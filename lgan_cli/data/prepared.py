@@ -90,8 +90,8 @@ class PreparedDataset:
             raise DatasetError(f"{self.root} has no items in split '{name}' (splits present: {', '.join(found)})")
         return chosen
 
-    def pairs(self, split: str) -> list[tuple[PreparedItem, PreparedItem]]:
-        """(source, target) pairs of the same person within one split."""
+    def pairs(self, split: str, mode: str = "all") -> list[tuple[PreparedItem, PreparedItem]]:
+        """(source, target) pairs of the same person within one split (`mode`: see PAIR_MODES)."""
         items = self.split(split)
         by_path = {item.crop_path: item for item in items}
-        return [(by_path[s.path], by_path[t.path]) for s, t in make_pairs([item.as_record() for item in items])]
+        return [(by_path[s.path], by_path[t.path]) for s, t in make_pairs([item.as_record() for item in items], mode=mode)]

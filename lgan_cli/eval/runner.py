@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepared import PreparedDataset, PreparedItem
 from lgan_cli.errors import LganError
 from lgan_cli.eval.landmarks import REFERENCE_SIZE, landmark_distance
@@ -51,6 +52,7 @@ class PairScore:
     target: str
     source_expression: str
     target_expression: str
+    target_intensity: int | None  # 1..4 where the data has levels (neutral and unlevelled data: None)
     psnr: float
     ssim: float
     lpips: float
@@ -69,8 +71,12 @@ class MethodResult:
     seconds: float = 0.0
     fid: float | None = None  # over all outputs vs all real targets, when requested
 
-    def summary(self, target_expression: str | None = None) -> dict:
-        chosen = [s for s in self.scores if target_expression in (None, s.target_expression)]
+    def summary(self, target_expression: str | None = None, target_intensity: int | None = None) -> dict:
+        chosen = [
+            s
+            for s in self.scores
+            if target_expression in (None, s.target_expression) and target_intensity in (None, s.target_intensity)
+        ]
         return summarise(chosen)
 
 
@@ -150,6 +156,7 @@ class Judges:
                     target=target.key,
                     source_expression=source.expression,
                     target_expression=target.expression,
+                    target_intensity=target.intensity,
                     psnr=float(psnr_values[i]),
                     ssim=float(ssim_values[i]),
                     lpips=float(lpips_values[i]),
@@ -201,6 +208,12 @@ class EvalReport:
         first = next(iter(self.methods.values()))
         return sorted({s.target_expression for s in first.scores})
 
+    @property
+    def intensities(self) -> list[int]:
+        """The target intensity levels present (empty for data without levels)."""
+        first = next(iter(self.methods.values()))
+        return sorted({s.target_intensity for s in first.scores if s.target_intensity is not None})
+
     def to_json(self) -> dict:
         return {
             "model": self.model,
@@ -219,6 +232,7 @@ class EvalReport:
                     "fid": result.fid,
                     "overall": result.summary(),
                     "per_target_expression": {e: result.summary(e) for e in self.expressions},
+                    "per_target_intensity": {str(k): result.summary(target_intensity=k) for k in self.intensities},
                     "pairs": [vars(s) for s in result.scores],
                 }
                 for name, result in self.methods.items()
@@ -240,6 +254,7 @@ def evaluate(
     batch_size: int = 8,
     baseline: bool = True,
     limit: int | None = None,
+    pair_mode: str = "all",
     on_progress: Callable[[int], None] | None = None,
     judges: Judges | None = None,
     fid: bool = False,
@@ -253,10 +268,12 @@ def evaluate(
     their comparisons with themselves (PSNR, SSIM, ...) are trivially perfect.
     With `fid`, also the Fréchet Inception Distance of each method's outputs to the real
     targets (needs the Inception file, see lgan_cli.eval.fid; noisy with few pairs).
+    `pair_mode` picks which pairs (lgan_cli.data.pairs.PAIR_MODES); `limit` keeps that many,
+    spread evenly over the split so every person and expression stays represented.
     """
     started = time.perf_counter()
     device = torch.device(device)
-    pairs = dataset.pairs(split)[:limit]
+    pairs = spread_evenly(dataset.pairs(split, pair_mode), limit)
     _check_compatible(editor, dataset, pairs)
     methods: list[Editor] = [editor]
     if baseline and editor.name != CopyEditor.name:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from lgan_cli.data.pairs import PAIR_MODES
 from lgan_cli.models.config import ModelConfig
 
 RECONSTRUCTION_KINDS = ("l1", "l2", "l12")
@@ -45,6 +46,11 @@ class DataConfig:
     test_ids: tuple[str, ...] | None = None
     source_expressions: tuple[str, ...] | None = None
     target_expressions: tuple[str, ...] | None = None
+    pairs: str = "all"  # "all" ordered pairs or only those through "neutral" (lgan_cli.data.pairs.PAIR_MODES)
+
+    def __post_init__(self) -> None:
+        if self.pairs not in PAIR_MODES:
+            raise ValueError(f"pairs must be one of {PAIR_MODES}, not {self.pairs!r}")
 
 
 @dataclass(frozen=True)

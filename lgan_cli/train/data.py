@@ -30,10 +30,11 @@ class PairData:
         split: str,
         source_expressions: tuple[str, ...] | None = None,
         target_expressions: tuple[str, ...] | None = None,
+        mode: str = "all",
     ):
         pairs = [
             (s, t)
-            for s, t in dataset.pairs(split)
+            for s, t in dataset.pairs(split, mode)
             if (source_expressions is None or s.expression in source_expressions)
             and (target_expressions is None or t.expression in target_expressions)
         ]

@@ -23,7 +23,8 @@ DATASET_LICENCES = {
     "bu3dfe": "BU-3DFE: research use under its own licence; weights trained on it inherit its terms",
     "ferg": "FERG-DB: research use under its own licence; weights trained on it inherit its terms",
     "folder": "user-supplied data: see its own licence",
-    "ict-synth": "synthetic faces rendered from ICT-FaceKit (MIT)",
+    "ict-synth": "MIT: synthetic faces rendered by `lgan synth` from the ICT Face Model Light "
+    "(ICT-FaceKit, USC Institute for Creative Technologies, MIT licence)",
 }
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
 
+from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.faces.decode import save_image
 from lgan_cli.models.discriminators import Discriminators
@@ -266,7 +267,7 @@ class Trainer:
         try:
             report = evaluate(
                 self.editor(), self.validation, self.validation_split, device=self.device, baseline=False,
-                limit=self.config.train.validation_pairs or None, judges=self.judges,
+                limit=self.config.train.validation_pairs or None, pair_mode=self.config.data.pairs, judges=self.judges,
             )
         finally:
             self.model.train()
@@ -277,7 +278,7 @@ class Trainer:
     @torch.no_grad()
     def write_samples(self, count: int = 4) -> Path:
         """A grid, one row per pair: input | generated landmark image | output | target."""
-        batch = self.data.batch(list(range(min(count, len(self.data)))))
+        batch = self.data.batch(spread_evenly(list(range(len(self.data))), count))
         x = batch["source"].to(self.device)
         labels = encode_labels(self.config.model, batch["expressions"], batch["intensities"], device=self.device)
         self.model.eval()
