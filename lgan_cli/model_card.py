@@ -17,6 +17,7 @@ _CARD_METRICS = (
     ("ssim", "SSIM ↑", "{:.4f}"),
     ("lpips", "LPIPS ↓", "{:.4f}"),
     ("landmark_distance", "LM dist ↓", "{:.2f}"),
+    ("generated_landmark_distance", "G_l dist ↓", "{:.2f}"),
     ("identity_cosine", "ID cos ↑", "{:.4f}"),
     ("verified", "verif. ↑", "{:.1%}"),
     ("expression_correct", "expr acc ↑", "{:.1%}"),
@@ -126,7 +127,8 @@ def _metrics_section(eval_document: dict | None) -> list[str]:
     lines = [
         f"`lgan eval` on `{Path(str(eval_document.get('dataset', '?'))).name}`, {eval_document.get('split', '?')} split, "
         f"{eval_document.get('pairs', '?')} (source, target) pairs at {eval_document.get('resolution', '?')} px; "
-        "overall means (LM dist: landmark distance in pixels at 256 px; verif.: identity verification rate).",
+        "overall means (LM dist: landmarks re-detected in the output vs the target's, pixels at 256 px; G_l dist: "
+        "the generated target landmarks vs the target's; verif.: identity verification rate).",
         "",
         "| method | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
         "|---|---|" + "---|" * len(_CARD_METRICS),

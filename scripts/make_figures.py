@@ -5,6 +5,14 @@
 docs/<name>-heldout.png   one row per (person, direction): input | generated landmarks | output | real target
 docs/<name>-intensity.png one held-out person, intensity 0 -> 1 (landmark displacement fraction)
 docs/<name>-photo.png     a full example photo before and after, the face pasted back
+
+For a model trained with intensity levels (Eq. 10; e.g. ict-synth-128) instead:
+
+    python scripts/make_figures.py --model ict-synth-128 --prepared prepared/ict-synth-128 --sweep-person synth0000 \
+        --photo examples/synth0000_neutral.png --expression surprised
+
+docs/<name>-levels.png    one held-out person: neutral input | levels 1..4 | real level-4 render, per expression
+docs/<name>-photo.png     the photo with --expression at levels 1..4 through the full pipeline (pasted back)
 """
 
 from __future__ import annotations
@@ -74,6 +82,46 @@ def intensity_figure(editor, dataset: PreparedDataset, person: str, expression: 
     return np.hstack(parts[:-1])
 
 
+def levels_figure(editor, dataset: PreparedDataset, person: str) -> np.ndarray:
+    """Rows: the person's expressions (neutral source); columns: input, levels 1..4, real level 4."""
+    pairs = [(s, t) for s, t in dataset.pairs("test", "neutral") if s.identity == person and s.expression == "neutral"]
+    if not pairs:
+        raise SystemExit(f"no held-out pairs from neutral for {person}")
+    face = aligned(pairs[0][0])
+    rows = []
+    for expression in sorted({t.expression for _, t in pairs}):
+        real = next(t for _, t in pairs if t.expression == expression and t.intensity == 4)
+        outputs = edit_crops(editor, [(face, expression, level) for level in range(1, 5)], torch.device("cpu"))
+        tiles = [tile(face.crop, "input")]
+        tiles += [tile(result.crop, f"{expression} {level}") for level, result in enumerate(outputs, 1)]
+        tiles.append(tile(real.load_crop(), f"real {expression} 4"))
+        parts = []
+        for t in tiles:
+            parts += [t, gap(t.shape[0])]
+        row = np.hstack(parts[:-1])
+        rows += [row, np.full((6, row.shape[1], 3), 255, np.uint8)]
+    return np.vstack(rows[:-1])
+
+
+def photo_levels_figure(editor, photo: Path, expression: str) -> np.ndarray:
+    """The photo, then the full pipeline's output at levels 1..4 (pasted back), side by side."""
+    rgb = load_image(photo)
+    with FaceDetector() as detector:
+        faces = find_faces(detector, rgb, editor.resolution, "largest", str(photo))
+    pictures = [rgb] + [
+        compose(rgb, edit_crops(editor, [(faces[0], expression, level)], torch.device("cpu"))) for level in range(1, 5)
+    ]
+    labels = ["input"] + [f"--intensity {level}" for level in range(1, 5)]
+    size = (PHOTO_HEIGHT // 2, PHOTO_HEIGHT // 2)
+    parts = []
+    for picture, label in zip(pictures, labels):
+        small = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+        band = np.full((26, size[0], 3), 255, np.uint8)
+        cv2.putText(band, label, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+        parts += [np.vstack([band, small]), gap(size[1] + 26, 8)]
+    return np.hstack(parts[:-1])
+
+
 def photo_figure(editor, photo: Path, expression: str) -> np.ndarray:
     rgb = load_image(photo)
     with FaceDetector() as detector:
@@ -101,11 +149,17 @@ def main() -> None:
     name = args.name or editor.name
     docs = REPO / "docs"
     docs.mkdir(exist_ok=True)
-    outputs = {
-        docs / f"{name}-heldout.png": heldout_figure(editor, dataset, args.people),
-        docs / f"{name}-intensity.png": intensity_figure(editor, dataset, args.sweep_person, args.expression),
-        docs / f"{name}-photo.png": photo_figure(editor, args.photo, args.expression),
-    }
+    if editor.model.config.intensity_levels:
+        outputs = {
+            docs / f"{name}-levels.png": levels_figure(editor, dataset, args.sweep_person),
+            docs / f"{name}-photo.png": photo_levels_figure(editor, args.photo, args.expression),
+        }
+    else:
+        outputs = {
+            docs / f"{name}-heldout.png": heldout_figure(editor, dataset, args.people),
+            docs / f"{name}-intensity.png": intensity_figure(editor, dataset, args.sweep_person, args.expression),
+            docs / f"{name}-photo.png": photo_figure(editor, args.photo, args.expression),
+        }
     for path, picture in outputs.items():
         save_image(np.ascontiguousarray(picture), path)
         print(f"wrote {path}")

@@ -53,6 +53,9 @@ def test_copy_and_oracle(held_out):
     assert copy["verified"] == 1.0 and 0.9 < copy["identity_cosine"] < 1.0
     assert copy["psnr"] < 40 and copy["ssim"] < 0.99 and copy["lpips"] > 0.01
     assert copy["landmark_distance"] > oracle["landmark_distance"]  # the expression moved the landmarks
+    # copy returns the source's points as its "generated" ones: their distance to the target's is the
+    # expression's own landmark motion; the oracle returns no points
+    assert copy["generated_landmark_distance"] > 1.0 and oracle["generated_landmark_distance"] is None
     # the classifier reads the real smile as happy, so the oracle's happy target scores; copying neutral does not
     assert report.methods["oracle"].summary("happy")["expression_correct"] == 1.0
     assert report.methods["copy"].summary("happy")["expression_correct"] == 0.0
@@ -74,7 +77,8 @@ def test_summary_known_values():
         base = dict(
             source="a", target="b", source_expression="neutral", target_expression="happy", target_intensity=None,
             psnr=20.0, ssim=0.5,
-            lpips=0.2, landmark_distance=4.0, identity_cosine=0.9, verified=True, expression_predicted="happy",
+            lpips=0.2, landmark_distance=4.0, generated_landmark_distance=None, identity_cosine=0.9, verified=True,
+            expression_predicted="happy",
             expression_correct=True, smile=0.5,
         )
         return PairScore(**{**base, **changes})

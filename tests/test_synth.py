@@ -255,6 +255,9 @@ def test_tiny_set_generates_loads_and_batches(tmp_path, capsys):
     assert sorted(by_level) == ["1", "2", "3", "4"] and all(by_level[k]["pairs"] == 7 for k in by_level)
     assert by_level["4"]["landmark_distance"] > by_level["1"]["landmark_distance"]
     assert by_level["4"]["psnr"] < by_level["1"]["psnr"]
+    # the source's own points vs the target's: the recipes move the landmarks more at every level
+    moved = [by_level[k]["generated_landmark_distance"] for k in ("1", "2", "3", "4")]
+    assert moved == sorted(moved) and moved[0] > 0 and moved[3] > 2 * moved[0]
 
     # a repeat run reuses every image and rewrites the same index
     before = json.loads((out / "index.json").read_text())

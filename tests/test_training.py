@@ -201,3 +201,17 @@ def test_bundled_recipes_load_and_round_trip(recipe):
     assert config.data.prepared and config.model.resolution in (64, 128, 256)
     if config.data.dataset == "ict-synth":
         assert config.data.pairs == "neutral" and config.model.labels == "both"
+
+
+def test_resume_may_lengthen_a_run_but_keeps_its_recipe():
+    from lgan_cli.cli.train import _extend
+    from lgan_cli.errors import LganError
+
+    config = make_config(epochs=10, lr_decay_epochs=4)
+    assert _extend(config, None, None) == config
+    longer = _extend(config, 16, 3)
+    assert (longer.train.epochs, longer.train.lr_decay_epochs) == (16, 3)
+    assert longer.model == config.model and longer.loss == config.loss and longer.train.lr == config.train.lr
+    assert _extend(config, 12, None).train.lr_decay_epochs == 4
+    with pytest.raises(LganError, match="more than"):
+        _extend(config, None, 11)

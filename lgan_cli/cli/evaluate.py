@@ -92,7 +92,7 @@ def _format(key: str, value: float | None) -> str:
         return f"{100 * value:.1f}%"
     if key == "psnr":
         return f"{value:.2f}"
-    if key == "landmark_distance":
+    if key in ("landmark_distance", "generated_landmark_distance"):
         return f"{value:.2f}"
     return f"{value:.4f}" if key in ("ssim", "lpips", "identity_cosine") else f"{value:.3f}"
 
@@ -105,6 +105,7 @@ def print_report(report) -> None:
         title=f"{report.model} on {Path(report.dataset).name} ({report.split} split, {report.pairs} pairs, {report.resolution} px)",
         caption=(
             f"LM dist: mean landmark distance, px at 256 px, over outputs with a face found; "
+            f"G_l dist: the model's generated target points vs the real target's, px at 256 px; "
             f"verif.: identity descriptor distance < 0.6; "
             f"{report.seconds / max(report.pairs, 1):.3f} s per pair"
         ),

@@ -71,7 +71,7 @@ def train(
 
     dist_info = init_distributed(device)
     if resume is not None:
-        run_config = setup.read_run_config(resume)
+        run_config = _extend(setup.read_run_config(resume), epochs, lr_decay_epochs)
         run_dir = resume
     else:
         try:  # a bad value in the recipe or a flag is a one-line error, not a traceback
@@ -94,6 +94,21 @@ def train(
     if resume is None:
         run_config = setup.with_dataset_labels(run_config, prepared_data)
     _run(run_config, run_dir, prepared_data, torch_device, dist_info, out, data_root_text)
+
+
+def _extend(config, epochs: int | None, lr_decay_epochs: int | None):
+    """A resumed run keeps its recipe; only --epochs / --lr-decay-epochs may lengthen it
+    (e.g. to train a finished run further, with a new decay at the new end)."""
+    if epochs is None and lr_decay_epochs is None:
+        return config
+    train_cfg = replace(
+        config.train,
+        epochs=config.train.epochs if epochs is None else epochs,
+        lr_decay_epochs=config.train.lr_decay_epochs if lr_decay_epochs is None else lr_decay_epochs,
+    )
+    if train_cfg.lr_decay_epochs > train_cfg.epochs:
+        raise LganError(f"--lr-decay-epochs {train_cfg.lr_decay_epochs} is more than the run's {train_cfg.epochs} epochs")
+    return replace(config, train=train_cfg)
 
 
 def _apply_flags(config, flags: dict):
@@ -162,10 +177,11 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
     resumed = (run_dir / "training_state.pt").exists()
     if resumed:
         trainer.resume()
-    elif dist_info.is_main:
+    if dist_info.is_main:
         from lgan_cli.train.checkpoint import write_config
 
-        write_config(run_dir, run_config.model, setup.run_info(run_config))  # the resolved settings, from the start
+        # the resolved settings, from the start (and a resumed run's new length, if extended)
+        write_config(run_dir, run_config.model, setup.run_info(run_config))
     if dist_info.is_main:
         console.print(
             f"{'resuming' if resumed else 'training'} {run_dir} on {device}: {len(train_pairs)} pairs, "

@@ -2,7 +2,9 @@
 
 For every pair the editor translates the source crop to the target's expression; the output
 is compared with the real target photo (PSNR, SSIM, LPIPS, identity), re-detected to measure
-its landmarks against the target's, and read by the expression classifier. The 'copy the
+its landmarks against the target's, and read by the expression classifier. An editor that
+returns its target landmarks (LandmarkGAN's stage I) also has those measured against the
+target's points directly ("G_l dist"; for the copy baseline, the source's own points). The 'copy the
 input' baseline runs on the same pairs, so every number has a floor beside it.
 """
 
@@ -39,6 +41,7 @@ METRICS = (
     ("ssim", "SSIM", "higher"),
     ("lpips", "LPIPS", "lower"),
     ("landmark_distance", "LM dist", "lower"),
+    ("generated_landmark_distance", "G_l dist", "lower"),
     ("identity_cosine", "ID cos", "higher"),
     ("verified", "verif.", "higher"),
     ("expression_correct", "expr acc", "higher"),
@@ -57,6 +60,7 @@ class PairScore:
     ssim: float
     lpips: float
     landmark_distance: float | None  # None when no face was found in the output
+    generated_landmark_distance: float | None  # the editor's own target points vs the target's (None: none given)
     identity_cosine: float
     verified: bool
     expression_predicted: str
@@ -93,6 +97,7 @@ def summarise(scores: list[PairScore]) -> dict:
         "ssim": mean(s.ssim for s in scores),
         "lpips": mean(s.lpips for s in scores),
         "landmark_distance": mean(s.landmark_distance for s in scores),
+        "generated_landmark_distance": mean(s.generated_landmark_distance for s in scores),
         "face_found": mean(s.landmark_distance is not None for s in scores),
         "identity_cosine": mean(s.identity_cosine for s in scores),
         "verified": mean(s.verified for s in scores),
@@ -161,6 +166,7 @@ class Judges:
                     ssim=float(ssim_values[i]),
                     lpips=float(lpips_values[i]),
                     landmark_distance=None if points is None else landmark_distance(points, target.points68, size),
+                    generated_landmark_distance=None,
                     identity_cosine=float(cosines[i]),
                     verified=bool(distances[i] < VERIFICATION_THRESHOLD),
                     expression_predicted=predicted[i],
@@ -311,7 +317,11 @@ def evaluate(
                         source_images, source_points, [t.expression for t in targets], [t.intensity for t in targets]
                     )
                 results[method.name].seconds += time.perf_counter() - edit_started
-                results[method.name].scores += judges.score(output.images, target_images, target_points, sources, targets)
+                scores = judges.score(output.images, target_images, target_points, sources, targets)
+                if output.points68 is not None:  # stage I on its own: generated vs real target points
+                    for score, points, target in zip(scores, output.points68.cpu().numpy(), targets):
+                        score.generated_landmark_distance = landmark_distance(points, target.points68, dataset.resolution)
+                results[method.name].scores += scores
                 if inception is not None:
                     features[method.name].append(inception(output.images.clamp(-1, 1)))
             if ceiling:
