@@ -6,9 +6,9 @@ docs/<name>-heldout.png   one row per (person, direction): input | generated lan
 docs/<name>-intensity.png one held-out person, intensity 0 -> 1 (landmark displacement fraction)
 docs/<name>-photo.png     a full example photo before and after, the face pasted back
 
-For a model trained with intensity levels (Eq. 10; e.g. ict-synth-128) instead:
+For a model trained with intensity levels (Eq. 10; e.g. on lgan synth data) instead:
 
-    python scripts/make_figures.py --model ict-synth-128 --prepared prepared/ict-synth-128 --sweep-person synth0000 \
+    python scripts/make_figures.py --model runs/00002-ict-synth-128 --prepared prepared/ict-synth-128 --sweep-person synth0000 \
         --photo examples/synth0000_neutral.png --expression surprised
 
 docs/<name>-levels.png    one held-out person: neutral input | levels 1..4 | real level-4 render, per expression
