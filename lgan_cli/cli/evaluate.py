@@ -26,7 +26,7 @@ from lgan_cli.fileio import atomic_write_text
         "Examples:\n\n"
         "  lgan eval --model copy --dataset london --data-root ../shared/datasets/london --split test\n\n"
         "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london --json eval.json\n\n"
-        "  lgan eval --model ict-synth-128 --dataset ict-synth --prepared prepared/ict-synth-128 --pairs neutral"
+        "  lgan eval --model runs/00004-ict-synth --dataset ict-synth --prepared prepared/ict-synth-128 --pairs neutral"
     ),
 )
 def eval_command(
@@ -70,13 +70,13 @@ def eval_command(
     data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
     if pairs not in PAIR_MODES:
         raise LganError(f"unknown --pairs {pairs!r}; choose one of: {', '.join(PAIR_MODES)}")
-    pair_mode, pairs = pairs, len(spread_evenly(data.pairs(split, pairs), limit))
+    pair_count = len(spread_evenly(data.pairs(split, pairs), limit))
 
     columns = (TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("eval", total=pairs)
+        task = progress.add_task("eval", total=pair_count)
         report = evaluate(
-            editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit, pair_mode=pair_mode,
+            editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit, pair_mode=pairs,
             on_progress=lambda n: progress.update(task, advance=n), fid=fid, ceiling=ceiling,
         )
     print_report(report)
