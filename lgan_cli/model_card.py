@@ -130,27 +130,25 @@ def _metrics_section(eval_document: dict | None) -> list[str]:
         "overall means (LM dist: landmarks re-detected in the output vs the target's, pixels at 256 px; G_l dist: "
         "the generated target landmarks vs the target's; verif.: identity verification rate).",
         "",
-        "| method | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
-        "|---|---|" + "---|" * len(_CARD_METRICS),
     ]
-    for name, result in methods.items():
-        overall = result.get("overall") or {}
-        cells = [_cell(overall.get(key), pattern) for key, _, pattern in _CARD_METRICS]
-        lines.append(f"| {name} | {overall.get('pairs', '-')} | " + " | ".join(cells) + " |")
+    lines += _table("method", {name: result.get("overall") or {} for name, result in methods.items()})
     for name, result in methods.items():
         by_level = result.get("per_target_intensity") or {}
-        if not by_level:
-            continue
-        lines += [
-            "",
-            f"By target intensity level ({name}; level 1 = 25 %, 4 = 100 % of the expression):",
-            "",
-            "| level | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
-            "|---|---|" + "---|" * len(_CARD_METRICS),
-        ]
-        for level, summary in sorted(by_level.items()):
-            cells = [_cell(summary.get(key), pattern) for key, _, pattern in _CARD_METRICS]
-            lines.append(f"| {level} | {summary.get('pairs', '-')} | " + " | ".join(cells) + " |")
+        if by_level:
+            lines += ["", f"By target intensity level ({name}; level 1 = 25 %, 4 = 100 % of the expression):", ""]
+            lines += _table("level", dict(sorted(by_level.items())))
+    return lines
+
+
+def _table(first_column: str, summaries: dict[str, dict]) -> list[str]:
+    """A markdown table: one row per summary (name -> `lgan eval` summary), the card's metrics as columns."""
+    lines = [
+        f"| {first_column} | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
+        "|---|---|" + "---|" * len(_CARD_METRICS),
+    ]
+    for name, summary in summaries.items():
+        cells = [_cell(summary.get(key), pattern) for key, _, pattern in _CARD_METRICS]
+        lines.append(f"| {name} | {summary.get('pairs', '-')} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from lgan_cli.cli.app import app
 from lgan_cli.cli.common import DeviceOption, check_output_path, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
-from lgan_cli.data.pairs import PAIR_MODES, spread_evenly
+from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.errors import LganError
@@ -68,8 +68,6 @@ def eval_command(
         console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)")
         prepare_dataset(PrepareConfig(dataset=dataset, data_root=str(data_root), resolution=size), prepared_dir)
     data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
-    if pairs not in PAIR_MODES:
-        raise LganError(f"unknown --pairs {pairs!r}; choose one of: {', '.join(PAIR_MODES)}")
     pair_count = len(spread_evenly(data.pairs(split, pairs), limit))
 
     columns = (TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
