@@ -88,6 +88,7 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
     test_ids = data.get("test_ids")
     if test_ids:
         body.append(f"- Held-out people (test split, never seen in training): {', '.join(map(str, test_ids))}.")
+    body += _training_lines((config_document.get("run") or {}).get("train") or {})
     body += ["", "## Evaluation", ""]
     body += _metrics_section(eval_document)
     body += [
@@ -117,6 +118,18 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
         "",
     ]
     return "\n".join(front + body)
+
+
+def _training_lines(train: dict) -> list[str]:
+    """How long it trained, and from what: enough to tell a short run from a long one."""
+    if not train:
+        return []
+    line = f"- Training: {train.get('epochs', '?')} epochs, batch {train.get('batch_size', '?')}, seed {train.get('seed', '?')}"
+    if train.get("landmark_warmup_steps"):
+        line += f", after {train['landmark_warmup_steps']} warm-up steps of G_l alone on the landmark loss"
+    if train.get("init_from"):
+        line += f"; started from the generators of the earlier run `{Path(train['init_from']).name}`"
+    return [line + "."]
 
 
 def _metrics_section(eval_document: dict | None) -> list[str]:

@@ -428,12 +428,13 @@ def test_model_card_has_licence_attribution_and_metrics(checkpoint):
     assert "No evaluation" in model_card(config, None)
     restricted = {**config, "training_data": {"dataset": "rafd", "licence": DATASET_LICENCES["rafd"]}}
     assert yaml.safe_load(model_card(restricted, None).split("---")[1])["license"] == "other"
-    assert "synthetic renders" not in card
+    assert "synthetic renders" not in card and "- Training:" not in card  # no run settings recorded
 
 
 def test_model_card_of_a_synthetic_intensity_model(checkpoint):
     config = json.loads((checkpoint / CONFIG_NAME).read_text())
     config["training_data"] = {"dataset": "ict-synth", "licence": DATASET_LICENCES["ict-synth"]}
+    config["run"] = {"train": {"epochs": 12, "batch_size": 4, "seed": 0, "landmark_warmup_steps": 6000, "init_from": "runs/00002-first"}}
     levelled = eval_document()
     level = {"pairs": 7, "psnr": 25.0, "ssim": 0.8, "lpips": 0.05, "landmark_distance": 3.25, "face_found": 1.0,
              "identity_cosine": 0.95, "verified": 1.0, "expression_correct": 0.5, "smile": 0.1}
@@ -443,6 +444,8 @@ def test_model_card_of_a_synthetic_intensity_model(checkpoint):
     assert front["license"] == "mit" and front["datasets"] == ["ict-synth"]
     assert "ICT-FaceKit" in card and "synthetic renders" in card
     assert "By target intensity level (run-tiny" in card
+    assert "- Training: 12 epochs, batch 4, seed 0" in card and "after 6000 warm-up steps of G_l" in card
+    assert "started from the generators of the earlier run `00002-first`" in card
     assert "| 1 | 7 | 25.00 | 0.8000 | 0.0500 | 3.25 |" in card and "| 4 | 7 | 25.00 | 0.8000 | 0.0500 | 6.50 |" in card
 
 

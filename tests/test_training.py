@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -182,7 +183,12 @@ def test_pdm_spans_the_augmented_shapes(example_pairs):
 
 
 @pytest.mark.parametrize(
-    "flag, value, message", [("--pairs", "some", "pairs must be one of"), ("--labels", "g", "labels must be one of")]
+    "flag, value, message",
+    [
+        ("--pairs", "some", "pairs must be one of"),
+        ("--labels", "g", "labels must be one of"),
+        ("--init-from", "runs/none", "no model.safetensors there"),
+    ],
 )
 def test_train_rejects_bad_settings_in_one_line(flag, value, message, tmp_path, capsys):
     from conftest import run_cli
@@ -215,3 +221,56 @@ def test_resume_may_lengthen_a_run_but_keeps_its_recipe():
     assert _extend(config, 12, None).train.lr_decay_epochs == 4
     with pytest.raises(LganError, match="more than"):
         _extend(config, None, 11)
+
+
+def _logged(folder: Path) -> list[dict]:
+    lines = [json.loads(line) for line in (folder / "stats.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in line.items() if k != "time"} for line in lines]
+
+
+def test_landmark_warmup_trains_g_l_alone_and_lowers_its_loss(example_pairs, tmp_path):
+    trainer = Trainer(
+        make_config(epochs=1, landmark_warmup_steps=30, landmark_warmup_batch_size=4), tmp_path,
+        PairData(example_pairs, "train"), torch.device("cpu"),
+    )
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    assert trainer._warm_up(None) == "finished"
+    after = trainer.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before if k.startswith("g_e."))  # G_e untouched
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("g_l.encoder"))
+    warm = [line for line in _logged(tmp_path) if "warmup_step" in line]
+    assert [line["warmup_step"] for line in warm] == list(range(1, 31))
+    assert sum(line["G_l_landmark"] for line in warm[-5:]) < 0.8 * sum(line["G_l_landmark"] for line in warm[:5])
+
+
+def test_resume_inside_the_warmup_continues_with_identical_losses(example_pairs, tmp_path):
+    data = PairData(example_pairs, "train")
+    config = make_config(epochs=2, landmark_warmup_steps=6, landmark_warmup_batch_size=2)
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    Trainer(config, tmp_path / "a", data, torch.device("cpu")).fit()
+
+    first = Trainer(config, tmp_path / "b", data, torch.device("cpu"))
+
+    def stop_in_warmup(progress):
+        if progress.phase == "warm-up" and progress.step == 3:
+            first._stop_requested = True
+
+    assert first.fit(stop_in_warmup) == "interrupted"
+    resumed = Trainer(config, tmp_path / "b", data, torch.device("cpu"))
+    resumed.resume()
+    assert (resumed.warmup_step, resumed.step) == (3, 0)
+    assert resumed.fit() == "finished"
+    assert _logged(tmp_path / "a") == _logged(tmp_path / "b")
+    assert len(_logged(tmp_path / "a")) == 6 + 2 * resumed.steps_per_epoch  # warm-up lines, then the joint steps
+
+
+def test_init_from_starts_with_another_runs_generators(example_pairs, tmp_path):
+    data = PairData(example_pairs, "train")
+    (tmp_path / "first").mkdir()
+    Trainer(make_config(epochs=1), tmp_path / "first", data, torch.device("cpu")).fit()
+    started = Trainer(make_config(epochs=1, init_from=str(tmp_path / "first"), seed=9), tmp_path / "second", data, torch.device("cpu"))
+    trained, _ = load_inference(tmp_path / "first")
+    assert all(torch.equal(v, started.model.state_dict()[k]) for k, v in trained.state_dict().items())
+    wider = RunConfig(model=replace(TINY, generator_width=16), train=TrainConfig(init_from=str(tmp_path / "first")))
+    with pytest.raises(ValueError, match="model settings differ"):
+        Trainer(wider, tmp_path / "third", data, torch.device("cpu"))

@@ -26,6 +26,7 @@ LOG_SECONDS = 30.0
         "  lgan train --config configs/london-128.json --data-root ../shared/datasets/london\n\n"
         "  lgan train --dataset rafd --data-root ~/data/RaFD --resolution 256 --no-identity-loss --name no-id\n\n"
         "  lgan train --resume runs/00003-london\n\n"
+        "  lgan train --config configs/ict-synth-128.json --init-from runs/00002-ict-synth-128 --landmark-warmup-steps 4000\n\n"
         "  torchrun --nproc_per_node=2 -m lgan_cli train --dataset london --data-root ../shared/datasets/london"
     )
 )
@@ -47,6 +48,8 @@ def train(
     out: Annotated[Path, Opt(help="Folder of numbered run folders.")] = Path("runs"),
     name: Annotated[Optional[str], Opt(help="Run name (folder suffix).", show_default=False)] = None,
     resume: Annotated[Optional[Path], Opt(help="Continue this run folder from its last checkpoint.", show_default=False)] = None,
+    init_from: Annotated[Optional[Path], Opt(help="Start a new run from this run's (or model folder's) generators, same model settings; discriminators and optimisers start fresh.", show_default=False)] = None,
+    landmark_warmup_steps: Annotated[Optional[int], Opt(min=0, help="First train G_l alone on the landmark loss (Eq. 4) for N steps of 16 pairs [0].", show_default=False)] = None,
     device: Annotated[str, Opt(help="auto, cpu or cuda.")] = "auto",
     no_identity_loss: Annotated[bool, Opt("--no-identity-loss", help="Ablation: drop Eq. 8.")] = False,
     no_landmark_loss: Annotated[bool, Opt("--no-landmark-loss", help="Ablation: drop Eq. 4.")] = False,
@@ -144,9 +147,13 @@ def _apply_flags(config, flags: dict):
         loss = replace(loss, identity=False)
     if flags["no_landmark_loss"]:
         loss = replace(loss, landmark=False)
-    for key in ("epochs", "batch_size", "max_steps", "lr_decay_epochs", "seed", "sample_every", "checkpoint_every"):
+    for key in ("epochs", "batch_size", "max_steps", "lr_decay_epochs", "seed", "sample_every", "checkpoint_every", "landmark_warmup_steps"):
         if given(key):
             train_cfg = replace(train_cfg, **{key: flags[key]})
+    if given("init_from"):
+        if not (Path(flags["init_from"]) / "model.safetensors").is_file():
+            raise ValueError(f"--init-from {flags['init_from']}: no model.safetensors there")
+        train_cfg = replace(train_cfg, init_from=str(flags["init_from"]))
     train_cfg = replace(train_cfg, device=flags["device"])
     if flags.get("augment") is True:
         augment_cfg = AugmentConfig(flip=True, colour=0.1, shift=0.03, scale=0.05, rotate=3.0)
@@ -169,11 +176,14 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
     if run_dir is None:
         run_dir = _shared_run_dir(out, run_config.name, dist_info)
     split = setup.validation_split(prepared_data)
-    trainer = Trainer(
-        run_config, run_dir, train_pairs, device,
-        validation=prepared_data if split else None, validation_split=split or "test",
-        dist_info=dist_info, info=setup.run_info(run_config),
-    )
+    try:  # e.g. --init-from a model with other settings
+        trainer = Trainer(
+            run_config, run_dir, train_pairs, device,
+            validation=prepared_data if split else None, validation_split=split or "test",
+            dist_info=dist_info, info=setup.run_info(run_config),
+        )
+    except ValueError as exc:
+        raise LganError(str(exc)) from None
     resumed = (run_dir / "training_state.pt").exists()
     if resumed:
         trainer.resume()
@@ -186,24 +196,31 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
         console.print(
             f"{'resuming' if resumed else 'training'} {run_dir} on {device}: {len(train_pairs)} pairs, "
             f"{trainer.steps_per_epoch} steps/epoch, {trainer.total_steps} steps"
+            + (f" after {run_config.train.landmark_warmup_steps} G_l warm-up steps" if run_config.train.landmark_warmup_steps else "")
             + (f", from step {trainer.step}" if resumed else "")
         )
     columns = (
-        TextColumn("[bold]train[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("ep {task.fields[epoch]}"),
+        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("ep {task.fields[epoch]}"),
         TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, disable=not dist_info.is_main) as progress:
+        warmup_steps = run_config.train.landmark_warmup_steps
+        warmup = progress.add_task("warm-up", total=warmup_steps, completed=trainer.warmup_step, epoch="-", losses="") if warmup_steps else None
         task = progress.add_task("train", total=trainer.total_steps, completed=trainer.step, epoch=trainer.epoch, losses="")
 
         last_line = [time.monotonic()]
 
         def on_progress(p) -> None:
             s = p.stats
-            losses = f"G {s['G']:.2f} rec {s['G_e_recon']:.3f} lm {s['G_l_landmark']:.2f} D_e {s['D_e0']:.2f}"
-            progress.update(task, completed=p.step, epoch=p.epoch, losses=losses)
+            if p.phase == "warm-up":
+                losses = f"G_l alone: lm {s['G_l_landmark']:.2f}"
+                progress.update(warmup, completed=p.step, losses=losses)
+            else:
+                losses = f"G {s['G']:.2f} rec {s['G_e_recon']:.3f} lm {s['G_l_landmark']:.2f} D_e {s['D_e0']:.2f}"
+                progress.update(task, completed=p.step, epoch=p.epoch, losses=losses)
             # a log file gets no live bar: write a plain line every half minute instead
             if dist_info.is_main and not console.is_terminal and time.monotonic() - last_line[0] > LOG_SECONDS:
-                console.print(f"step {p.step}/{p.total_steps} epoch {p.epoch}: {losses}")
+                console.print(f"{p.phase} step {p.step}/{p.total_steps} epoch {p.epoch}: {losses}")
                 last_line[0] = time.monotonic()
 
         outcome = trainer.fit(on_progress)

@@ -70,6 +70,9 @@ class TrainConfig:
     validate_every: int = 1  # epochs between validations (0: never)
     validation_pairs: int = 64  # pairs scored per validation (0: all)
     max_steps: int = 0  # stop after this many steps (0: run all epochs); for smoke tests and budgets
+    landmark_warmup_steps: int = 0  # G_l alone on Eq. 4 before the joint training (0: joint from step 0, as the paper)
+    landmark_warmup_batch_size: int = 16  # a warm-up step is cheap (G_l only), so it takes bigger batches
+    init_from: str = ""  # start from this run's (or model folder's) generators; D and optimisers start fresh
 
 
 @dataclass(frozen=True)

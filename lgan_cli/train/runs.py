@@ -40,9 +40,12 @@ class StatsLog:
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
 
-    def truncate_after(self, step: int) -> None:
+    def truncate_after(self, step: int, warmup_step: int | None = None) -> None:
         """On resume, drop lines logged after the checkpoint's step (they will be logged again)."""
-        kept = [r for r in self.read() if r.get("step", 0) <= step]
+        kept = [
+            r for r in self.read()
+            if r.get("step", 0) <= step and (warmup_step is None or r.get("warmup_step", 0) <= warmup_step)
+        ]
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
