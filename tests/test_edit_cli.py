@@ -198,3 +198,20 @@ def test_animate_mp4(tiny_model, photo, tmp_path, capsys):
     assert code == 0, stderr
     video = cv2.VideoCapture(str(out))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 4 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 500
+
+
+def test_bundled_intensity_model_opens_the_mouth_more_at_each_level(tmp_path, capsys, monkeypatch):
+    """The README's sweep: `--model ict-synth-128 --expr surprised --intensity 1..4` on the synthetic example."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = Path(__file__).resolve().parents[1] / "examples" / "synth0000_neutral.png"
+    openings = []
+    for level in (1, 2, 3, 4):
+        points = tmp_path / f"level{level}.json"
+        args = ["edit", photo, "--model", "ict-synth-128", "--expr", "surprised", "--intensity", str(level),
+                "--out", tmp_path / f"level{level}.png", "--save-landmarks", points, "--device", "cpu"]
+        code, _, stderr = run_cli(args, capsys)
+        assert code == 0, stderr
+        mouth = np.array(json.loads(points.read_text())["faces"][0]["points68"])
+        openings.append(float(np.linalg.norm(mouth[66] - mouth[62])))  # inner lips, bottom - top
+    assert all(a < b for a, b in zip(openings, openings[1:])), openings
+    assert openings[-1] > 2 * openings[0], openings
