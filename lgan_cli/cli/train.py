@@ -26,7 +26,7 @@ LOG_SECONDS = 30.0
         "  lgan train --config configs/london-128.json --data-root ../shared/datasets/london\n\n"
         "  lgan train --dataset rafd --data-root ~/data/RaFD --resolution 256 --no-identity-loss --name no-id\n\n"
         "  lgan train --resume runs/00003-london\n\n"
-        "  lgan train --config configs/ict-synth-128.json --init-from runs/00002-ict-synth-128 --landmark-warmup-steps 4000\n\n"
+        "  lgan train --config configs/ict-synth-128.json --init-from runs/00002-ict-synth-128 --landmark-warmup-steps 6000\n\n"
         "  torchrun --nproc_per_node=2 -m lgan_cli train --dataset london --data-root ../shared/datasets/london"
     )
 )
