@@ -251,9 +251,7 @@ class Trainer:
             order = self.epoch_order(self.epoch)
             while self.position < len(order) and self.step < self.total_steps:
                 indices = order[self.position : self.position + batch_size]
-                generator = torch.Generator().manual_seed(
-                    (t.seed * 1_000_003 + self.epoch * 10_007 + self.position) * 64 + self.dist.rank
-                )
+                generator = self._draw_generator(self.epoch * 10_007 + self.position)
                 stats = self.train_step(self.data.batch(indices, self.config.augment, generator))
                 self.position += batch_size
                 self.step += 1
@@ -273,11 +271,15 @@ class Trainer:
         self.save()
         return "finished"
 
+    def _draw_generator(self, position: int) -> torch.Generator:
+        """The random draws (augmentation, warm-up batches) of one step: fixed by seed, position and rank."""
+        return torch.Generator().manual_seed((self.config.train.seed * 1_000_003 + position) * 64 + self.dist.rank)
+
     def _warm_up(self, on_progress) -> str:
         """Train G_l alone for the remaining warm-up steps (random batches, seeded per step)."""
         t = self.config.train
         while self.warmup_step < t.landmark_warmup_steps:
-            generator = torch.Generator().manual_seed((t.seed * 1_000_003 + self.warmup_step) * 64 + self.dist.rank)
+            generator = self._draw_generator(self.warmup_step)
             indices = torch.randint(len(self.data), (t.landmark_warmup_batch_size,), generator=generator).tolist()
             stats = self.warmup_train_step(self.data.batch(indices, self.config.augment, generator))
             self.warmup_step += 1
