@@ -76,7 +76,7 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
         "",
         f"- Resolution: {resolution} x {resolution} px aligned face crops.",
         f"- Expressions: {', '.join(expressions) or 'none recorded'}.",
-        f"- Intensity levels: {model.get('intensity_levels', 0) or 'none (continuous intensity by landmark interpolation)'}.",
+        f"- Intensity levels: {model.get('intensity_levels', 0) or 'none (continuous intensity: landmark displacement and label blended)'}.",
         "",
         "## Training data and licence",
         "",
@@ -103,6 +103,7 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
             if dataset == "ict-synth"
             else []
         ),
+        *_softness_limit(eval_document),
         f"- Only the expressions above ({', '.join(expressions) or 'none'}) can be requested.",
         "- Edits are synthetic: do not present them as real photos of the person, and do not edit people's "
         "photos without their consent.",
@@ -130,6 +131,20 @@ def _training_lines(train: dict) -> list[str]:
     if train.get("init_from"):
         line += f"; started from the generators of the earlier run `{Path(train['init_from']).name}`"
     return [line + "."]
+
+
+def _softness_limit(eval_document: dict | None) -> list[str]:
+    """A limit the evaluation shows: outputs further from the real target photo (LPIPS) than the unchanged input."""
+    methods = (eval_document or {}).get("methods") or {}
+    copy = (methods.get("copy") or {}).get("overall") or {}
+    model = next(((r.get("overall") or {}) for name, r in methods.items() if name not in ("copy", "real")), {})
+    if model.get("lpips") is None or copy.get("lpips") is None or model["lpips"] <= copy["lpips"]:
+        return []
+    return [
+        f"- Outputs are softer than the photo: their LPIPS to the real target photo is {model['lpips']:.3f}, against "
+        f"{copy['lpips']:.3f} for returning the input unchanged (the `copy` row). The expression changes, but fine "
+        "skin and hair detail is lost, and a pasted-back face can look smoother than the rest of the photo."
+    ]
 
 
 def _metrics_section(eval_document: dict | None) -> list[str]:

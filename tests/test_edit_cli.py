@@ -215,3 +215,21 @@ def test_bundled_intensity_model_opens_the_mouth_more_at_each_level(tmp_path, ca
         openings.append(float(np.linalg.norm(mouth[66] - mouth[62])))  # inner lips, bottom - top
     assert all(a < b for a, b in zip(openings, openings[1:])), openings
     assert openings[-1] > 2 * openings[0], openings
+
+
+def test_bundled_default_model_smiles_more_as_the_fraction_grows(tmp_path, example_photos, detector, capsys, monkeypatch):
+    """`--intensity 0.25 .. 1.0` with london-128: G_e's label is blended with the landmarks, so a
+    quarter edit stays near neutral and the smile (MediaPipe mouthSmile) grows to the full edit's."""
+    from lgan_cli.faces.decode import load_image
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_030_neutral.jpg")
+    smiles = []
+    for fraction in ("0.25", "0.75", "1.0"):
+        out = tmp_path / f"smile{fraction}.jpg"
+        code, _, stderr = run_cli(["edit", photo, "--expr", "happy", "--intensity", fraction, "--out", out, "--device", "cpu"], capsys)
+        assert code == 0, stderr
+        scores = detector.detect(load_image(out))[0].blendshapes
+        smiles.append((scores["mouthSmileLeft"] + scores["mouthSmileRight"]) / 2)
+    assert smiles[0] <= smiles[1] <= smiles[2], smiles
+    assert smiles[2] > 0.4 and smiles[0] < smiles[2] / 4, smiles

@@ -429,6 +429,10 @@ def test_model_card_has_licence_attribution_and_metrics(checkpoint):
     restricted = {**config, "training_data": {"dataset": "rafd", "licence": DATASET_LICENCES["rafd"]}}
     assert yaml.safe_load(model_card(restricted, None).split("---")[1])["license"] == "other"
     assert "synthetic renders" not in card and "- Training:" not in card  # no run settings recorded
+    assert "softer than the photo" not in card  # its LPIPS equals the copy baseline's
+    softer = eval_document()
+    softer["methods"]["run-tiny"]["overall"]["lpips"] = 0.0778
+    assert "their LPIPS to the real target photo is 0.078, against 0.045" in model_card(config, softer)
 
 
 def test_model_card_of_a_synthetic_intensity_model(checkpoint):

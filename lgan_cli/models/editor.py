@@ -55,7 +55,9 @@ class LandmarkGANEditor:
     intensity labels (Eq. 10) gets levels as labels. Fractions, and levels for any model
     trained without intensity labels (level k = k/4), scale the landmark displacement,
     target = source + a * (generated - source), before G_e renders, so every model offers
-    continuous intensity.
+    continuous intensity. G_e also sees the expression label, and a full "happy" label makes
+    it paint a full smile whatever the landmarks say; so for a fraction its label is blended
+    the same way, a * target + (1 - a) * neutral, when the model knows neutral.
     """
 
     def __init__(self, model, name: str):
@@ -71,8 +73,16 @@ class LandmarkGANEditor:
         fractions = torch.tensor([fraction for _, fraction in plan], device=points.device, dtype=points.dtype)
         if (fractions != 1).any():
             points = points68 + fractions[:, None, None] * (points - points68)
+            labels = self._blend_towards_neutral(labels, fractions)
         _, images = self.model.render(crops, points, labels)
         return EditResult(images=images, points68=points)
+
+    def _blend_towards_neutral(self, labels: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
+        """G_e's labels for partial edits: a * label + (1 - a) * neutral's label, per sample."""
+        if "neutral" not in self.expressions:
+            return labels
+        neutral = self.model.encode_labels(["neutral"]).to(labels.dtype)
+        return neutral + fractions[:, None] * (labels - neutral)
 
 
 def label_and_fraction(value: int | float | None, levels: int) -> tuple[int | None, float]:
