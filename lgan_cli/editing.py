@@ -103,8 +103,9 @@ def edit_crops(
     return results
 
 
-def compose(photo: np.ndarray, edits: list[FaceEdit]) -> np.ndarray:
-    """The photo with every edited face pasted back (feathered face mask, colour matched)."""
+def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) -> np.ndarray:
+    """The photo with every edited face pasted back (feathered face mask, colour matched), with
+    the photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`)."""
     size = lambda edit: edit.source.crop.shape[0]  # noqa: E731
     return paste_faces(
         photo,
@@ -117,6 +118,7 @@ def compose(photo: np.ndarray, edits: list[FaceEdit]) -> np.ndarray:
             )
             for edit in edits
         ],
+        keep_detail=keep_detail,
     )
 
 

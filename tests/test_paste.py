@@ -12,7 +12,7 @@ import pytest
 from conftest import EXAMPLES
 from lgan_cli.faces.align import Alignment, align_face
 from lgan_cli.faces.decode import load_image
-from lgan_cli.faces.paste import colour_ring, face_mask, match_colours, paste_back, paste_faces
+from lgan_cli.faces.paste import colour_ring, face_mask, match_colours, paste_back, paste_faces, unchanged_mask
 
 IDENTITY_MEAN_DIFF = {128: 5.0, 256: 3.5}
 """Bounds on the mean abs difference (grey levels) of an unedited paste inside the face:
@@ -217,3 +217,63 @@ def test_mismatched_sizes_are_refused(scene):
         paste_back(photo, crop[:64, :64], alignment, mask)
     with pytest.raises(ValueError):
         paste_back(photo, crop, alignment, mask[:64, :64])
+
+
+# --------------------------------------------------------------------------- the photo's own detail
+
+
+def test_unchanged_mask_keeps_untouched_areas_and_drops_edited_ones_with_a_margin(scene):
+    photo, points = scene
+    _, crop_points, crop, _ = setup(photo, points, 128)
+    soft = cv2.GaussianBlur(crop, (0, 0), 1.0)  # a generator's softness is not a change
+    assert unchanged_mask(crop, soft).min() > 0.95
+    edited = soft.copy()
+    x, y = np.round(crop_points[66]).astype(int)  # the inner lower lip: a new mouth of 16 x 10 px
+    edited[y - 5 : y + 5, x - 8 : x + 8] = (250, 250, 250)
+    keep = unchanged_mask(crop, edited)
+    assert keep.shape == (128, 128) and keep.dtype == np.float32
+    assert keep[y - 6 : y + 6, x - 9 : x + 9].max() < 0.05  # the new mouth and its edge
+    assert keep[:40].min() > 0.95  # the forehead and eyes, far from it
+
+
+@pytest.mark.parametrize("size", [128, 256])
+def test_keep_detail_restores_the_photos_sharpness_where_the_face_is_unedited(scene, size):
+    """A soft crop (as the generator renders) pasted with keep_detail comes back close to the photo."""
+    photo, points = scene
+    alignment, _, crop, mask = setup(photo, points, size)
+    soft = cv2.GaussianBlur(crop, (0, 0), 1.0)
+    plain = paste_back(photo, soft, alignment, mask, colour_reference_crop=crop)
+    detailed = paste_back(photo, soft, alignment, mask, colour_reference_crop=crop, keep_detail=True)
+    inside = warped_mask(alignment, mask, photo.shape) > 0.99
+    error = lambda out: np.abs(out.astype(np.int16) - photo)[inside].mean()  # noqa: E731
+    assert error(detailed) < 0.6 * error(plain), (error(detailed), error(plain))
+    sharpness = lambda image: np.abs(cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), cv2.CV_32F))[inside].mean()  # noqa: E731
+    assert sharpness(detailed) > 1.5 * sharpness(plain)
+    warped = warped_mask(alignment, mask, photo.shape)
+    assert np.abs(detailed.astype(np.int16) - photo).max(axis=2)[warped == 0].max() <= 2
+
+
+def test_keep_detail_adds_no_old_detail_where_the_edit_changed_the_face(scene):
+    photo, points = scene
+    alignment, crop_points, crop, mask = setup(photo, points, 128)
+    flat = crop.copy()
+    x, y = np.round(crop_points[62]).astype(int)
+    flat[y - 12 : y + 12, x - 20 : x + 20] = (20, 20, 20)  # repaint the mouth area: a flat dark opening
+    detailed = paste_back(photo, flat, alignment, mask, colour_reference_crop=crop, keep_detail=True)
+    plain = paste_back(photo, flat, alignment, mask, colour_reference_crop=crop)
+    px, py = np.round(points[62]).astype(int)
+    reach = int(6 / alignment.scale)  # 6 crop px into the repainted area, in photo px
+    window = (slice(py - reach, py + reach), slice(px - reach, px + reach))
+    assert np.abs(detailed[window].astype(np.int16) - plain[window]).max() <= 2
+
+
+def test_keep_detail_is_a_no_op_when_the_crop_is_as_fine_as_the_photo(scene):
+    photo, points = scene
+    small = cv2.resize(photo, (300, 300), interpolation=cv2.INTER_AREA)
+    small_points = (points + 0.5) * 300 / photo.shape[1] - 0.5
+    alignment, _, crop, mask = setup(small, small_points, 256)
+    soft = cv2.GaussianBlur(crop, (0, 0), 1.0)
+    assert 1 / alignment.scale < 1.5
+    assert np.array_equal(
+        paste_back(small, soft, alignment, mask, crop, keep_detail=True), paste_back(small, soft, alignment, mask, crop)
+    )

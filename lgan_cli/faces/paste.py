@@ -18,7 +18,7 @@ import numpy as np
 from lgan_cli.faces.align import Alignment
 from lgan_cli.faces.ibug68 import JAW, LEFT_BROW, RIGHT_BROW
 
-__all__ = ["colour_ring", "face_mask", "match_colours", "paste_back", "paste_faces"]
+__all__ = ["colour_ring", "face_mask", "match_colours", "paste_back", "paste_faces", "unchanged_mask"]
 
 FOREHEAD_LIFT = 0.3
 """How far the brows are lifted to close the face over the forehead, as a fraction of the
@@ -48,8 +48,40 @@ SHRINK_ABOVE = 2.0
 BOX_PAD = 3
 """Pixels of padding around the warped mask's box: room for the interpolation footprint."""
 
+DETAIL_ABOVE = 1.5
+"""Restore the photo's own fine detail when one crop pixel spans more than this many photo
+pixels: below that the generated crop is about as sharp as the photo's face."""
+
+DETAIL_SIGMA = 1.0
+"""The photo's detail is what a Gaussian of this many crop pixels removes: finer than the
+generator can render at its resolution."""
+
+UNCHANGED_BELOW, CHANGED_ABOVE = 6.0, 16.0
+"""Mean absolute difference (0-255 scale) of the blurred original and edited crops: below the
+first the edit left the area alone and the photo's detail is kept in full, above the second
+the edit changed it (an opened mouth, new teeth) and none is kept; a smooth ramp between."""
+
 
 # --------------------------------------------------------------------------- the mask
+
+
+def unchanged_mask(original_crop: np.ndarray, edited_crop: np.ndarray) -> np.ndarray:
+    """A float32 (S, S) weight in [0, 1]: 1 where the edit left the face as it was, 0 where it changed it.
+
+    Compares the two crops at the scale the generator renders well (blurred by a few pixels, so
+    its softness and noise do not count as change); the photo's fine detail can be laid back
+    only where this is high, or the old mouth would show through the new one.
+    """
+    sigma = max(1.0, original_crop.shape[0] / 64)
+    blur = lambda image: cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)  # noqa: E731
+    change = np.abs(blur(original_crop) - blur(edited_crop)).mean(axis=2)
+    ramp = np.clip((change - UNCHANGED_BELOW) / (CHANGED_ABOVE - UNCHANGED_BELOW), 0.0, 1.0)
+    keep = (1.0 - _smoothstep(ramp)).astype(np.float32)
+    # grow the changed areas by a margin, so no old edge (a lip line, a tooth) survives next to them
+    reach = 2 * int(round(2 * sigma)) + 1
+    keep = cv2.erode(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    return cv2.GaussianBlur(keep, (0, 0), sigma)
+
 
 
 def face_mask(
@@ -190,13 +222,16 @@ def paste_back(
     alignment: Alignment,
     mask_crop: np.ndarray,
     colour_reference_crop: np.ndarray | None = None,
+    keep_detail: bool = False,
 ) -> np.ndarray:
     """A new uint8 RGB photo with the edited crop blended in through the mask.
 
     The crop (colour-matched to `colour_reference_crop`, the original aligned crop, when
     given) and the mask are warped back with the alignment's inverse; only the photo box
     under the warped mask is computed and written, and every pixel where the warped mask is
-    0 is exactly the input photo.
+    0 is exactly the input photo. With `keep_detail` (and a colour reference), the photo's
+    own detail finer than a crop pixel (skin, hair, lashes), which an upscaled crop cannot
+    carry, is laid back wherever `unchanged_mask` finds the face unedited.
     """
     size = alignment.size
     _check_rgb(photo, "photo")
@@ -209,8 +244,11 @@ def paste_back(
     box = _photo_box(mask_crop, alignment, photo.shape[:2])
     if box is None:
         return out
+    detail_weight = None
     if colour_reference_crop is not None:
         edited_crop = match_colours(edited_crop, colour_reference_crop, mask_crop)
+        if keep_detail and 1.0 / alignment.scale > DETAIL_ABOVE:
+            detail_weight = unchanged_mask(colour_reference_crop, edited_crop)
 
     x0, y0, x1, y1 = box
     to_box = alignment.inverse.copy()
@@ -218,15 +256,20 @@ def paste_back(
     colour, alpha = _warp_into_box(edited_crop, mask_crop, to_box, alignment.scale, (x1 - x0, y1 - y0))
 
     region = out[y0:y1, x0:x1]
+    colour = colour.astype(np.float32)
+    if detail_weight is not None:
+        colour += _photo_detail(region, alignment.scale) * _warp_weight(detail_weight, to_box, (x1 - x0, y1 - y0))[..., None]
     alpha = alpha[..., None]
-    blended = region.astype(np.float32) * (1.0 - alpha) + colour.astype(np.float32) * alpha
+    blended = region.astype(np.float32) * (1.0 - alpha) + colour * alpha
     blended = np.clip(np.round(blended), 0, 255).astype(np.uint8)
     out[y0:y1, x0:x1] = np.where(alpha > 0, blended, region)
     return out
 
 
 def paste_faces(
-    photo: np.ndarray, edits: list[tuple[np.ndarray, Alignment, np.ndarray, np.ndarray | None]]
+    photo: np.ndarray,
+    edits: list[tuple[np.ndarray, Alignment, np.ndarray, np.ndarray | None]],
+    keep_detail: bool = False,
 ) -> np.ndarray:
     """Paste several faces, each (edited_crop, alignment, mask_crop, reference_crop), in order.
 
@@ -234,8 +277,22 @@ def paste_faces(
     """
     out = photo
     for edited_crop, alignment, mask_crop, reference_crop in edits:
-        out = paste_back(out, edited_crop, alignment, mask_crop, reference_crop)
+        out = paste_back(out, edited_crop, alignment, mask_crop, reference_crop, keep_detail)
     return out.copy() if out is photo else out
+
+
+def _photo_detail(region: np.ndarray, scale: float) -> np.ndarray:
+    """The photo box's detail finer than `DETAIL_SIGMA` crop pixels (float32, zero mean)."""
+    image = region.astype(np.float32)
+    return image - cv2.GaussianBlur(image, (0, 0), DETAIL_SIGMA / scale)
+
+
+def _warp_weight(weight_crop: np.ndarray, to_box: np.ndarray, box_size: tuple[int, int]) -> np.ndarray:
+    """A crop-space weight in [0, 1] warped into the photo box (bilinear, 0 outside the crop)."""
+    warped = cv2.warpAffine(
+        weight_crop.astype(np.float32), to_box, box_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+    return np.clip(warped, 0.0, 1.0)
 
 
 def _check_rgb(image: np.ndarray, name: str) -> None:
