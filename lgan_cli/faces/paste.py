@@ -5,7 +5,9 @@ the photo: hair, background and everything outside the face must stay byte for b
 were. So the edited crop is blended in through a soft mask over the face region (`face_mask`),
 its colours are first pulled back to the original crop's where the blend happens
 (`match_colours`, since the generator drifts in brightness and tint at low resolution), and it
-is warped back with the inverse of the alignment's similarity transform (`paste_back`). Only
+is warped back with the inverse of the alignment's similarity transform (`paste_back`); where
+the edit left the face as it was, the photo's own fine detail, which an upscaled crop cannot
+carry, is laid back over it (`unchanged_mask`). Only
 the photo box under the warped mask is touched, so a 4000 x 3000 photo costs no more than the
 face in it.
 """
@@ -81,7 +83,6 @@ def unchanged_mask(original_crop: np.ndarray, edited_crop: np.ndarray) -> np.nda
     reach = 2 * int(round(2 * sigma)) + 1
     keep = cv2.erode(keep, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
     return cv2.GaussianBlur(keep, (0, 0), sigma)
-
 
 
 def face_mask(
@@ -346,7 +347,4 @@ def _warp_into_box(
         to_box = to_box @ from_small
     interpolation = cv2.INTER_CUBIC if 1.0 / scale > CUBIC_ABOVE else cv2.INTER_LINEAR
     colour = cv2.warpAffine(crop, to_box, box_size, flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(
-        mask.astype(np.float32), to_box, box_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-    )
-    return colour, np.clip(alpha, 0.0, 1.0)
+    return colour, _warp_weight(mask, to_box, box_size)
