@@ -1,12 +1,13 @@
-"""End-to-end speed of `lgan edit` and `lgan batch` on this machine.
+"""End-to-end speed of `lgan edit` and `lgan batch` on this machine, for one or more models.
 
 - edit: one `lgan edit` process on a 1350 x 1350 photo, timed from process start to the
   saved output (interpreter start, imports, model load, detection, both generators,
-  paste-back, save), plus the same stages timed in-process.
+  composing into the photo, save), plus the same stages timed in-process, and the compose
+  step alone on the same face scaled into a 4000 x 3000 photo.
 - batch: faces per second of `lgan batch` over N copies of the photo at --batch-size 1 and 8
   (warm process, so model load and imports are amortised).
 
-    python benchmarks/edit_speed.py                      # bundled default model
+    python benchmarks/edit_speed.py                                   # london-128 (U-Net) and the default model
     python benchmarks/edit_speed.py --model runs/00000-london-128 --copies 16
 """
 
@@ -37,6 +38,16 @@ def time_edit_process(model: str | None, out_dir: Path, repeats: int) -> list[fl
     return times
 
 
+def large_photo(rgb, width: int = 4000, height: int = 3000):
+    """The photo scaled so its height is `height`, on a `width`-wide canvas (edges repeated)."""
+    import cv2
+
+    scale = height / rgb.shape[0]
+    scaled = cv2.resize(rgb, (round(rgb.shape[1] * scale), height), interpolation=cv2.INTER_CUBIC)
+    pad = max(0, width - scaled.shape[1])
+    return cv2.copyMakeBorder(scaled, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)[:, :width]
+
+
 def time_stages(model: str | None) -> dict[str, float]:
     import torch
 
@@ -65,11 +76,18 @@ def time_stages(model: str | None) -> dict[str, float]:
     stages["G_l + G_e"] = time.perf_counter() - mark
     mark = time.perf_counter()
     result = compose(rgb, edits)
-    stages["paste back"] = time.perf_counter() - mark
+    stages["compose"] = time.perf_counter() - mark
     with tempfile.TemporaryDirectory() as tmp:
         mark = time.perf_counter()
         save_image(result, Path(tmp) / "out.jpg", like=PHOTO)
         stages["save"] = time.perf_counter() - mark
+    big = large_photo(rgb)
+    with FaceDetector() as detector:
+        big_faces = find_faces(detector, big, editor.resolution, "largest", "photo")
+    big_edits = edit_crops(editor, [(big_faces[0], "happy", None)], torch.device("cpu"))
+    mark = time.perf_counter()
+    compose(big, big_edits)
+    stages["compose 4000x3000"] = time.perf_counter() - mark
     return stages
 
 
@@ -95,19 +113,24 @@ def time_batch(model: str | None, copies: int, batch_size: int, work: Path) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="model spec (default: the bundled default model)")
+    parser.add_argument(
+        "--model", action="append", default=None,
+        help="model spec, repeatable (default: london-128, the paper's U-Net renderer, and the default model)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--copies", type=int, default=16)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        times = time_edit_process(args.model, work, args.repeats)
-        print(f"lgan edit, 1350x1350, whole process: {min(times):.2f} s best, {sum(times) / len(times):.2f} s mean of {len(times)}")
-        for stage, seconds in time_stages(args.model).items():
-            print(f"  {stage:15s} {seconds * 1000:8.1f} ms")
-        for batch_size in (1, 8):
-            rate = time_batch(args.model, args.copies, batch_size, work)
-            print(f"lgan batch --batch-size {batch_size}: {rate:.2f} faces/s ({args.copies} photos)")
+    for model in args.model or ["london-128", None]:
+        print(f"== model: {model or 'the default model'}")
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            times = time_edit_process(model, work, args.repeats)
+            print(f"lgan edit, 1350x1350, whole process: {min(times):.2f} s best, {sum(times) / len(times):.2f} s mean of {len(times)}")
+            for stage, seconds in time_stages(model).items():
+                print(f"  {stage:18s} {seconds * 1000:8.1f} ms")
+            for batch_size in (1, 8):
+                rate = time_batch(model, args.copies, batch_size, work)
+                print(f"lgan batch --batch-size {batch_size}: {rate:.2f} faces/s ({args.copies} photos)")
 
 
 if __name__ == "__main__":

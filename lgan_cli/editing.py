@@ -15,6 +15,7 @@ import torch
 
 from lgan_cli.errors import LganError
 from lgan_cli.faces.align import Alignment, align_face
+from lgan_cli.faces.compose import compose_warp
 from lgan_cli.faces.detect import Face, FaceDetector, select_faces
 from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
 from lgan_cli.faces.paste import face_mask, paste_faces
@@ -40,6 +41,10 @@ class FaceEdit:
     intensity: int | float | None
     crop: np.ndarray  # (S, S, 3) uint8, the model's output
     points: np.ndarray  # (68, 2) generated target landmarks, crop pixels
+    # how a warp renderer made the crop, so the photo itself can be moved (None: a re-rendering model)
+    flow: np.ndarray | None = None  # (S, S, 2) float32 backward flow, crop pixels
+    mask: np.ndarray | None = None  # (S, S) float32 synthesis mask m
+    colours: np.ndarray | None = None  # (S, S, 3) uint8 synthesised colours c
 
     def landmark_image(self) -> np.ndarray:
         """The paper's landmark image of the generated points, coloured from the input crop."""
@@ -96,49 +101,66 @@ def edit_crops(
         points = torch.from_numpy(np.stack([face.points for face, _, _ in chunk]).astype(np.float32)).to(device)
         intensities = [default_intensity(editor, e, i) for _, e, i in chunk]
         output = editor.edit(crops, points, [e for _, e, _ in chunk], intensities)
-        images = ((output.images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        images = to_uint8_images(output.images)
         generated = output.points68.cpu().numpy() if output.points68 is not None else points.cpu().numpy()
+        warp = output.flow is not None
+        flows = output.flow.float().cpu().numpy() if warp else None
+        masks = output.mask.float().cpu().numpy() if warp else None
+        colours = to_uint8_images(output.colours) if warp else None
         for index, (face, expression, intensity) in enumerate(chunk):
-            results.append(FaceEdit(face, expression, intensity, np.ascontiguousarray(images[index]), generated[index]))
+            results.append(
+                FaceEdit(
+                    face, expression, intensity, images[index], generated[index],
+                    flow=flows[index] if warp else None, mask=masks[index] if warp else None,
+                    colours=colours[index] if warp else None,
+                )
+            )
     return results
 
 
+def to_uint8_images(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8, contiguous per image."""
+    array = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return np.ascontiguousarray(array)
+
+
 def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) -> np.ndarray:
-    """The photo with every edited face pasted back (feathered face mask, colour matched), with
-    the photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`)."""
-    size = lambda edit: edit.source.crop.shape[0]  # noqa: E731
-    return paste_faces(
-        photo,
-        [
-            (
-                edit.crop,
-                edit.source.alignment,
-                face_mask(np.stack([edit.source.points, edit.points]), size(edit)),
-                edit.source.crop,
-            )
-            for edit in edits
-        ],
-        keep_detail=keep_detail,
-    )
+    """The photo with every edit applied at its own resolution, face after face.
+
+    A warp renderer's edit moves the photo's own pixels by its flow, lifted from the crop, and
+    blends in only what it synthesised (`compose_warp`). A re-rendering model's crop (the
+    paper's U-Net) is pasted back through a feathered face mask, colour matched, with the
+    photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`).
+    """
+    out = photo
+    for edit in edits:
+        alignment = edit.source.alignment
+        if edit.flow is not None:
+            out = compose_warp(out, alignment, edit.flow, edit.mask, edit.colours)
+        else:
+            mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])
+            out = paste_faces(out, [(edit.crop, alignment, mask, edit.source.crop)], keep_detail=keep_detail)
+    return out.copy() if out is photo else out
 
 
 def parse_intensity(text: str | None) -> int | float | None:
-    """'1'..'4' are the paper's levels (4 = full); a decimal such as 0.5 or 1.0 is a fraction in (0, 1]."""
+    """'1'..'4' are the paper's levels (4 = full); a decimal such as 0.5 or 1.0 is a fraction in [0, 1]
+    (0: no change, with a warp model the photo comes back as it was)."""
     if text is None:
         return None
     value = text.strip()
     try:
-        if value.isdigit():
+        if value.isdigit() and value != "0":
             level = int(value)
             if 1 <= level <= 4:
                 return level
         else:
             fraction = float(value)
-            if 0.0 < fraction <= 1.0:
+            if 0.0 <= fraction <= 1.0:
                 return fraction
     except ValueError:
         pass
-    raise LganError(f"--intensity must be a level 1..4 or a fraction in (0, 1] such as 0.5, not {text!r}")
+    raise LganError(f"--intensity must be a level 1..4 or a fraction in [0, 1] such as 0.5, not {text!r}")
 
 
 def intensity_label(intensity: int | float | None) -> str:

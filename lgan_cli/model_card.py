@@ -34,7 +34,7 @@ def hub_licence_id(licence: str) -> str:
     return _HUB_LICENCES.get(head, "other")
 
 
-def model_card(config_document: dict, eval_document: dict | None) -> str:
+def model_card(config_document: dict, eval_document: dict | None, photo_eval_document: dict | None = None) -> str:
     """The README.md for a Hub repo: YAML front matter, then what, trained on what, how good, limits."""
     model = config_document.get("model", {})
     data = config_document.get("training_data") or {}
@@ -65,7 +65,9 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
         "A LandmarkGAN model (Hao Tang and Nicu Sebe, *Facial Expression Translation "
         "using Landmark Guided GANs*) for the `lgan` command-line editor. From one face photo and a target "
         "expression, stage I generates the person's facial landmarks for that expression and stage II renders "
-        "their face with it, guided by those landmarks; `lgan` pastes the result back into the photo.",
+        "their face with it, guided by those landmarks; `lgan` puts the result back into the photo.",
+        "",
+        _renderer_line(model.get("renderer", "unet")),
         "",
         "## Files",
         "",
@@ -91,6 +93,7 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
     body += _training_lines((config_document.get("run") or {}).get("train") or {})
     body += ["", "## Evaluation", ""]
     body += _metrics_section(eval_document)
+    body += _photo_section(photo_eval_document)
     body += [
         "",
         "## Limits",
@@ -119,6 +122,43 @@ def model_card(config_document: dict, eval_document: dict | None) -> str:
         "",
     ]
     return "\n".join(front + body)
+
+
+def _renderer_line(renderer: str) -> str:
+    if renderer == "warp":
+        return (
+            "Stage II is a warp renderer: guided by the landmarks, it moves the photo's own pixels (a flow lifted "
+            "to the photo's full resolution) and synthesises only what the photo does not contain (a mask and "
+            "colours, e.g. teeth), so the edited face keeps the photograph's sharpness."
+        )
+    return "Stage II is the paper's U-Net: it re-renders the whole face crop, which is pasted back into the photo."
+
+
+def _photo_section(document: dict | None) -> list[str]:
+    """Medians of `lgan eval --photos --json`: what a user sees on full-resolution photos."""
+    methods = (document or {}).get("methods") or {}
+    if not methods:
+        return []
+    shapes = ", ".join(document.get("judging_blendshapes") or []) or "none"
+    lines = [
+        "",
+        f"`lgan eval --photos` ({document.get('expression')}, full-resolution photos of people the model never saw; "
+        f"medians): kept = SSIM of input and output over the face minus the mouth after optical flow moves the output "
+        f"back (1 = photograph kept); score = mean of MediaPipe's {shapes}; ID dist = face descriptor distance to the "
+        "input (< 0.6: same person); far px = pixels changed beyond the face and a margin.",
+        "",
+        "| method | photos | kept ↑ | min kept | score (input -> output) | read as intended | ID dist ↓ | far px |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, result in methods.items():
+        m = result.get("medians") or {}
+        read = "-" if m.get("expression_correct") is None else f"{m['expression_correct']:.0%}"
+        lines.append(
+            f"| {name} | {m.get('photos', '-')} | {_cell(m.get('kept'), '{:.3f}')} | {_cell(m.get('min_kept'), '{:.3f}')} | "
+            f"{_cell(m.get('input_expression_score'), '{:.2f}')} -> {_cell(m.get('expression_score'), '{:.2f}')} | {read} | "
+            f"{_cell(m.get('identity_distance'), '{:.3f}')} | {m.get('total_changed_far', '-')} |"
+        )
+    return lines
 
 
 def _training_lines(train: dict) -> list[str]:

@@ -1,6 +1,8 @@
 """Bundle a trained run as a registered model: fp16 weights in weights/<dir>/, checksums recorded.
 
     python scripts/bundle_model.py runs/00000-london-128 london-128 --eval docs/eval-london-128.json
+    python scripts/bundle_model.py runs/00001-london-warp-128 london-warp-128 --eval docs/eval-london-warp-128.json \
+        --photos-eval docs/eval-photos-london-warp-128.json
 
 Writes weights/<bundled_dir>/{config.json, model.safetensors (fp16), README.md (model card)},
 checks that fp16 keeps the outputs (max abs difference on real crops), and records the
@@ -13,6 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lgan_cli.assets import sha256_file
@@ -26,13 +29,23 @@ MANIFEST = REPO / "weights" / "manifest.json"
 
 
 def fp16_difference(model, half_folder: Path, size: int) -> float:
-    """Largest output difference (in [-1, 1] units) between the fp32 model and its fp16 copy."""
+    """Largest output difference (in [-1, 1] units) between the fp32 model and its fp16 copy, on the
+    example photos' aligned faces."""
+    from lgan_cli.editing import find_faces
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.faces.detect import FaceDetector
+
     half, _ = load_inference(half_folder)
-    generator = torch.Generator().manual_seed(0)
-    x = torch.rand(4, 3, size, size, generator=generator) * 2 - 1
-    labels = model.encode_labels([model.config.expressions[-1]] * 4)
+    with FaceDetector() as detector:
+        faces = [
+            find_faces(detector, load_image(photo), size, "largest", str(photo))[0]
+            for photo in sorted((REPO / "examples").glob("london_*.jpg"))
+        ]
+    x = torch.from_numpy(np.stack([f.crop for f in faces])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    points = torch.from_numpy(np.stack([f.points for f in faces]))
+    labels = model.encode_labels([model.config.expressions[-1]] * len(faces))
     with torch.no_grad():
-        return float((model(x, labels)[2] - half(x, labels)[2]).abs().max())
+        return float((model(x, labels, points)[2] - half(x, labels, points)[2]).abs().max())
 
 
 def main() -> None:
@@ -40,6 +53,7 @@ def main() -> None:
     parser.add_argument("run", type=Path)
     parser.add_argument("name", help="registry name, e.g. london-128")
     parser.add_argument("--eval", type=Path, help="lgan eval --json output to put in the model card")
+    parser.add_argument("--photos-eval", type=Path, help="lgan eval --photos --json output to put in the model card")
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
@@ -53,7 +67,13 @@ def main() -> None:
         for method in evaluation.get("methods", {}).values():
             method.pop("pairs", None)  # keep the card's source small: summaries only
         atomic_write_json(target / "eval.json", evaluation)
-    atomic_write_text(target / "README.md", model_card(json.loads((target / CONFIG_NAME).read_text()), evaluation))
+    photos = json.loads(args.photos_eval.read_text()) if args.photos_eval else None
+    if photos:
+        for method in photos.get("methods", {}).values():
+            method.pop("photos", None)
+        atomic_write_json(target / "eval-photos.json", photos)
+    card = model_card(json.loads((target / CONFIG_NAME).read_text()), evaluation, photos)
+    atomic_write_text(target / "README.md", card)
     print(f"fp16 vs fp32 max abs output difference: {fp16_difference(model, target, model.config.resolution):.4f}")
 
     files = {name: sha256_file(target / name) for name in (CONFIG_NAME, WEIGHTS_NAME)}

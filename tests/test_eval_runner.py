@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from conftest import prepare_examples, run_cli
+from lgan_cli.data.registration import register_pairs
 from lgan_cli.errors import LganError
 from lgan_cli.eval.runner import PairScore, crops_to_tensor, evaluate, summarise
 from lgan_cli.models.editor import EditResult
@@ -21,7 +22,8 @@ def held_out(tmp_path_factory, example_photos):
 
 
 class TargetOracle:
-    """Returns the real target photo: every 'compare with the target' metric must be perfect."""
+    """Returns the real target photo, registered onto the source as the evaluation registers it:
+    every 'compare with the target' metric must be perfect."""
 
     name = "oracle"
     resolution = None
@@ -35,9 +37,13 @@ class TargetOracle:
 
     def edit(self, crops, points68, expressions, intensities):
         outputs = []
-        for crop, expression in zip(crops, expressions):
+        for crop, points, expression in zip(crops, points68, expressions):
             key = next(k for k, c in self.crops.items() if torch.equal(c, crop))
-            outputs.append(crops_to_tensor([self.by_source[(key, expression)].load_crop()])[0])
+            target = self.by_source[(key, expression)]
+            image, _ = register_pairs(
+                crops_to_tensor([target.load_crop()]), torch.from_numpy(target.points68)[None], points[None]
+            )
+            outputs.append(image[0])
         return EditResult(images=torch.stack(outputs))
 
 

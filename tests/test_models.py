@@ -20,12 +20,18 @@ def small_config(size: int, **changes) -> ModelConfig:
     return ModelConfig(resolution=size, expressions=EXPRESSIONS, generator_width=8, discriminator_width=8, **changes)
 
 
+def scattered_points(batch: int, size: int) -> torch.Tensor:
+    """68 points scattered over the middle of an S x S crop (no face needed for shapes and gradients)."""
+    return torch.randn(batch, 68, 2) * size / 8 + size / 2
+
+
+@pytest.mark.parametrize("renderer", ["warp", "unet"])
 @pytest.mark.parametrize("size", [64, 128, 256])
-def test_shapes_and_output_range(size):
+def test_shapes_and_output_range(size, renderer):
     torch.manual_seed(0)
-    model = LandmarkGAN(small_config(size)).eval()
+    model = LandmarkGAN(small_config(size, renderer=renderer)).eval()
     x = torch.rand(2, 3, size, size) * 2 - 1
-    points, landmarks, face = model(x, model.encode_labels(["happy", "neutral"]))
+    points, landmarks, face = model(x, model.encode_labels(["happy", "neutral"]), scattered_points(2, size))
     assert points.shape == (2, 68, 2) and landmarks.shape == face.shape == (2, 3, size, size)
     assert face.abs().max() <= 1.0  # Tanh
     assert landmarks.max() <= 1.0 + 1e-5  # white background
@@ -96,26 +102,29 @@ def test_pdm_round_trip():
     assert torch.allclose(decoder(decoder.encode(some)), some, atol=1e-2)
 
 
-def test_stage_two_losses_reach_the_landmark_generator():
-    """End to end: a loss on G_e's output alone gives G_l's weights a gradient."""
+@pytest.mark.parametrize("renderer", ["warp", "unet"])
+def test_stage_two_losses_reach_the_landmark_generator(renderer):
+    """End to end: a loss on G_e's output alone gives G_l's weights a gradient (for the warp
+    renderer also through the prior flow, a function of the generated points)."""
     torch.manual_seed(0)
-    config = small_config(64)
+    config = small_config(64, renderer=renderer)
     model = LandmarkGAN(config)
     model.g_l.pdm.set_model(fit_pdm(np.random.default_rng(0).normal(32, 6, size=(40, 68, 2)), config.pdm_components))
     torch.nn.init.normal_(model.g_l.head[-1].weight, std=0.1)
     x = torch.rand(2, 3, 64, 64) * 2 - 1
-    _, _, face = model(x, model.encode_labels(["happy", "surprised"]))
+    _, _, face = model(x, model.encode_labels(["happy", "surprised"]), scattered_points(2, 64))
     (face - x).abs().mean().backward()
     grad = model.g_l.head[-1].weight.grad
     assert grad is not None and grad.abs().sum() > 0
     assert model.g_l.encoder.levels[0][0].weight.grad.abs().sum() > 0
 
 
+@pytest.mark.parametrize("renderer,image_channels", [("unet", 6), ("warp", 9)])
 @pytest.mark.parametrize("labels,gl,ge", [("gl", True, False), ("ge", False, True), ("both", True, True)])
-def test_label_routing_ablation(labels, gl, ge):
-    model = LandmarkGAN(small_config(64, labels=labels))
+def test_label_routing_ablation(labels, gl, ge, renderer, image_channels):
+    model = LandmarkGAN(small_config(64, labels=labels, renderer=renderer))
     assert model.g_l.uses_labels is gl and model.g_e.uses_labels is ge
-    expected_in = 6 + (len(EXPRESSIONS) if ge else 0)
+    expected_in = image_channels + (len(EXPRESSIONS) if ge else 0)
     assert model.g_e.encoder.levels[0][0].in_channels == expected_in
 
 

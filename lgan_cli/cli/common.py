@@ -56,7 +56,7 @@ ModelOption = Annotated[
 ]
 IntensityOption = Annotated[
     Optional[str],
-    typer.Option("--intensity", help="Level 1..4 (4 = full) or a fraction in (0, 1] such as 0.5 [full].", show_default=False),
+    typer.Option("--intensity", help="Level 1..4 (4 = full) or a fraction in [0, 1] such as 0.5 [full].", show_default=False),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 FaceOption = Annotated[str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")]

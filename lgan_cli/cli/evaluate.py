@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, check_output_path, console, results_console
+from lgan_cli.cli.common import DeviceOption, IntensityOption, check_output_path, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
@@ -26,12 +26,20 @@ from lgan_cli.fileio import atomic_write_text
         "Examples:\n\n"
         "  lgan eval --model copy --dataset london --data-root ../shared/datasets/london --split test\n\n"
         "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london --json eval.json\n\n"
-        "  lgan eval --model runs/00004-ict-synth --dataset ict-synth --prepared prepared/ict-synth-128 --pairs neutral"
+        "  lgan eval --model runs/00004-ict-synth --dataset ict-synth --prepared prepared/ict-synth-128 --pairs neutral\n\n"
+        "  lgan eval --photos examples --expr happy --sheet happy-sheet.png --json happy-photos.json"
     ),
 )
 def eval_command(
-    model: Annotated[str, typer.Option(help="Model: 'copy' (baseline), a run folder or a checkpoint.", show_default=False)],
-    dataset: Annotated[str, typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)],
+    model: Annotated[Optional[str], typer.Option(help="Model: 'copy' (baseline), a registry name, a run folder or a checkpoint [the default model].", show_default=False)] = None,
+    dataset: Annotated[Optional[str], typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)] = None,
+    photos: Annotated[
+        Optional[list[Path]],
+        typer.Option(help="Evaluate full-resolution edits of these photos or folders of photos instead (repeatable; needs --expr).", show_default=False),
+    ] = None,
+    expr: Annotated[Optional[str], typer.Option("--expr", help="With --photos: the target expression.", show_default=False)] = None,
+    intensity: IntensityOption = None,
+    sheet: Annotated[Optional[Path], typer.Option(help="With --photos: write a contact sheet of zoomed before/after faces (PNG).", show_default=False)] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="Folder holding the dataset (needed only to prepare it).", show_default=False)] = None,
     prepared: Annotated[
         Optional[Path], typer.Option(help="Prepared-data folder (default: prepared/<dataset>-<resolution>).", show_default=False)
@@ -49,7 +57,9 @@ def eval_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --json file.")] = False,
 ) -> None:
     """Score a model on every (source, target) pair of held-out people: PSNR, SSIM, LPIPS,
-    landmark distance, identity similarity and verification, expression accuracy.
+    landmark distance, identity similarity and verification, expression accuracy. With
+    --photos, score full-resolution edits of real photos instead: face kept (flow-compensated
+    SSIM), expression scores, identity, untouched background.
     """
     # torch and the judging networks load here, not at start-up, so other commands stay quick
     from lgan_cli.device import resolve_device
@@ -58,6 +68,15 @@ def eval_command(
 
     if json_path is not None:
         check_output_path(json_path, [], force)
+    if photos:
+        if expr is None:
+            raise LganError("--photos needs --expr (the target expression)")
+        _evaluate_photos(model, photos, expr, intensity, device, json_path, sheet, force)
+        return
+    if dataset is None:
+        raise LganError("give --dataset (a prepared dataset's pairs) or --photos (real photos)")
+    if model is None:
+        raise LganError("--model is needed with --dataset ('copy', a registry name, a run folder or a checkpoint)")
     torch_device = resolve_device(device)
     editor = load_editor(model, torch_device)
     size = editor.resolution or resolution
@@ -128,3 +147,95 @@ def print_report(report) -> None:
             output.print(f"FID {name}: {result.fid:.2f} ({report.pairs} outputs vs the real targets)")
     for note in report.notes:
         output.print(f"note: {note}")
+
+
+def find_photos(paths: list[Path]) -> list[Path]:
+    """The photos named, and the photos directly inside the folders named, in a stable order."""
+    from lgan_cli.cli.batch import IMAGE_SUFFIXES
+
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise LganError(f"{path}: no such photo or folder")
+    if not found:
+        raise LganError(f"no photos in {', '.join(str(p) for p in paths)}")
+    return found
+
+
+def _evaluate_photos(model, paths, expression, intensity, device, json_path, sheet_path, force) -> None:
+    from lgan_cli.device import resolve_device
+    from lgan_cli.editing import check_expressions, parse_intensity
+    from lgan_cli.eval.photos import contact_sheet, evaluate_photos
+    from lgan_cli.faces.decode import save_image
+    from lgan_cli.models.editor import LandmarkGANEditor
+    from lgan_cli.models.load import load_editor
+
+    if sheet_path is not None:
+        check_output_path(sheet_path, [], force)
+    photos = find_photos(paths)
+    level = parse_intensity(intensity)
+    torch_device = resolve_device(device)
+    editor = load_editor(model, torch_device)
+    check_expressions(editor, [expression])
+    editors = [editor]
+    if isinstance(editor, LandmarkGANEditor):  # what stage II's learning adds over moving the pixels by G_l's points
+        editors.append(LandmarkGANEditor(editor.model, editor.name, prior_only=True))
+    rows: list = []
+    columns = (TextColumn("[bold]photos[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("photos", total=len(photos))
+        report = evaluate_photos(
+            editors, photos, expression, level, torch_device, on_progress=lambda: progress.update(task, advance=1), sheet=rows
+        )
+    print_photo_report(report)
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps(report.to_json(), indent=1) + "\n")
+        console.print(f"wrote {json_path}")
+    if sheet_path is not None:
+        save_image(contact_sheet(rows, ["input", *[e.name for e in editors]]), sheet_path)
+        console.print(f"wrote {sheet_path}")
+
+
+def print_photo_report(report) -> None:
+    """One row per (photo, method), then the medians per method."""
+    from lgan_cli.eval.photos import EXPRESSION_BLENDSHAPES
+
+    judged = EXPRESSION_BLENDSHAPES.get(report.expression)
+    table = Table(
+        title=f"{report.expression} edits of {len(next(iter(report.methods.values())))} photos at full resolution",
+        caption=(
+            "kept: SSIM of input and output over the face minus the mouth, after DIS optical flow moves the output back; "
+            f"score: mean of {', '.join(judged) if judged else 'no blendshapes (neutral)'} (input -> output); "
+            "read: face-api's class of the output; ID dist: descriptor distance to the input (< 0.6 same person); "
+            "far px: pixels changed beyond the face and a margin"
+        ),
+    )
+    for name, justify in (("photo", "left"), ("method", "left"), ("kept ↑", "right"), ("score", "right"), ("smile", "right"),
+                          ("read", "left"), ("ID dist ↓", "right"), ("far px", "right"), ("size+format", "left")):
+        table.add_column(name, justify=justify, no_wrap=True)
+    number = lambda value, digits=3: "-" if value is None else f"{value:.{digits}f}"  # noqa: E731
+    methods = list(report.methods)
+    for index in range(len(report.methods[methods[0]])):
+        for name in methods:
+            s = report.methods[name][index]
+            table.add_row(
+                Path(s.photo).name, name, number(s.kept), f"{number(s.input_expression_score, 2)} -> {number(s.expression_score, 2)}",
+                f"{number(s.input_smile, 2)} -> {number(s.smile, 2)}", s.expression_predicted or "no face",
+                number(s.identity_distance), str(s.changed_far), "ok" if s.same_size and s.same_format else "DIFFERS",
+                end_section=name == methods[-1],
+            )
+    for name in methods:
+        m = report.summary(name)
+        read = "-" if m["expression_correct"] is None else f"{100 * m['expression_correct']:.0f}% right"
+        table.add_row(
+            "median", name, f"{number(m['kept'])} (min {number(m['min_kept'])})",
+            f"{number(m['input_expression_score'], 2)} -> {number(m['expression_score'], 2)}",
+            f"{number(m['input_smile'], 2)} -> {number(m['smile'], 2)}", read,
+            f"{number(m['identity_distance'])} (max {number(m['max_identity_distance'])})", str(m["total_changed_far"]),
+            "ok" if m["same_size_and_format"] else "DIFFERS",
+        )
+    results_console().print(table)

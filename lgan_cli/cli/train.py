@@ -48,7 +48,7 @@ def train(
     out: Annotated[Path, Opt(help="Folder of numbered run folders.")] = Path("runs"),
     name: Annotated[Optional[str], Opt(help="Run name (folder suffix).", show_default=False)] = None,
     resume: Annotated[Optional[Path], Opt(help="Continue this run folder from its last checkpoint.", show_default=False)] = None,
-    init_from: Annotated[Optional[Path], Opt(help="Start a new run from this run's (or model folder's) generators, same model settings; discriminators and optimisers start fresh.", show_default=False)] = None,
+    init_from: Annotated[Optional[Path], Opt(help="Start a new run from this run's (or model folder's) generators: G_l when its settings match, G_e too when the renderer does; discriminators and optimisers start fresh.", show_default=False)] = None,
     landmark_warmup_steps: Annotated[Optional[int], Opt(min=0, help="First train G_l alone on the landmark loss (Eq. 4) for N steps of 16 pairs [0].", show_default=False)] = None,
     device: Annotated[str, Opt(help="auto, cpu or cuda.")] = "auto",
     no_identity_loss: Annotated[bool, Opt("--no-identity-loss", help="Ablation: drop Eq. 8.")] = False,
@@ -56,6 +56,7 @@ def train(
     single_discriminator: Annotated[bool, Opt("--single-discriminator", help="Ablation: one PatchGAN per stage.")] = False,
     recon: Annotated[Optional[str], Opt(help="Reconstruction loss: l1, l2 or l12 (Eq. 7) [l12].", show_default=False)] = None,
     labels: Annotated[Optional[str], Opt(help="Expression label to: gl, ge or both [both].", show_default=False)] = None,
+    renderer: Annotated[Optional[str], Opt(help="Stage II: 'warp' (moves the photo's pixels, synthesises what is new) or 'unet' (the paper's G_e) [warp].", show_default=False)] = None,
     no_soft_crops: Annotated[bool, Opt("--no-soft-crops", help="Ablation: black landmark dots.")] = False,
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Flips, colour and small geometric jitter.", show_default=False)] = None,
     sample_every: Annotated[Optional[int], Opt(min=0, help="Steps between sample grids.", show_default=False)] = None,
@@ -137,6 +138,8 @@ def _apply_flags(config, flags: dict):
         model = replace(model, discriminator_width=flags["disc_width"])
     if given("labels"):
         model = replace(model, labels=flags["labels"])
+    if given("renderer"):
+        model = replace(model, renderer=flags["renderer"])
     if flags["no_soft_crops"]:
         model = replace(model, soft_crops=False)
     if flags["single_discriminator"]:
@@ -172,7 +175,10 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
     from lgan_cli.train.trainer import Trainer
 
     data_cfg = run_config.data
-    train_pairs = PairData(prepared_data, "train", data_cfg.source_expressions, data_cfg.target_expressions, data_cfg.pairs)
+    train_pairs = PairData(
+        prepared_data, "train", data_cfg.source_expressions, data_cfg.target_expressions, data_cfg.pairs,
+        register=data_cfg.register_pairs,
+    )
     if run_dir is None:
         run_dir = _shared_run_dir(out, run_config.name, dist_info)
     split = setup.validation_split(prepared_data)

@@ -59,6 +59,12 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> torch.Ten
     Needs H and W of at least 11 (the window size). See the module docstring for the exact
     definition; `data_range` as for `psnr`.
     """
+    return ssim_map(x, y, data_range).mean(dim=(2, 3)).mean(dim=1)
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> torch.Tensor:
+    """The local SSIM values (B, C, H - 10, W - 10), float64: pixel (i, j) of the map belongs to
+    image pixel (i + 5, j + 5). For averaging over a region of the image (a face without its mouth)."""
     _check_pair(x, y)
     size = 2 * SSIM_RADIUS + 1
     if min(x.shape[-2:]) < size:
@@ -77,6 +83,5 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> torch.Ten
 
     c1 = (SSIM_K1 * data_range) ** 2
     c2 = (SSIM_K2 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-    return ssim_map.mean(dim=(2, 3)).mean(dim=1)
+    return ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
 

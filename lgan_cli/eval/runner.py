@@ -5,7 +5,9 @@ is compared with the real target photo (PSNR, SSIM, LPIPS, identity), re-detecte
 its landmarks against the target's, and read by the expression classifier. An editor that
 returns its target landmarks (LandmarkGAN's stage I) also has those measured against the
 target's points directly ("G_l dist"; for the copy baseline, the source's own points). The 'copy the
-input' baseline runs on the same pairs, so every number has a floor beside it.
+input' baseline runs on the same pairs, so every number has a floor beside it. Targets are first
+registered onto their sources on the stable points (`lgan_cli.data.registration`), as in training:
+an output lives in its source's frame, and how each photo happened to be cropped is no error.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 
 from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepared import PreparedDataset, PreparedItem
+from lgan_cli.data.registration import register_pairs
 from lgan_cli.errors import LganError
 from lgan_cli.eval.landmarks import REFERENCE_SIZE, landmark_distance
 from lgan_cli.eval.metrics import psnr, ssim
@@ -128,7 +131,8 @@ class Judges:
         sources: list[PreparedItem],
         target_items: list[PreparedItem],
     ) -> list[PairScore]:
-        """Score a batch of outputs (B, 3, S, S) in [-1, 1] against the real targets."""
+        """Score a batch of outputs (B, 3, S, S) in [-1, 1] against the real targets (registered
+        onto the sources, with their points `target_points`)."""
         size = outputs.shape[-1]
         outputs, targets = outputs.to(self.device).clamp(-1, 1), targets.to(self.device)
         psnr_values = psnr(outputs, targets, data_range=2.0)
@@ -143,6 +147,7 @@ class Judges:
                 for (points, _), fallback in zip(detected, target_points.cpu())
             ]
         ).to(self.device)
+        reference_points = target_points.cpu().numpy()
         target_points = target_points.to(self.device)
         descriptors = self.identity(identity_chip_from_crop(outputs, output_points))
         target_descriptors = self.identity(identity_chip_from_crop(targets, target_points))
@@ -165,7 +170,7 @@ class Judges:
                     psnr=float(psnr_values[i]),
                     ssim=float(ssim_values[i]),
                     lpips=float(lpips_values[i]),
-                    landmark_distance=None if points is None else landmark_distance(points, target.points68, size),
+                    landmark_distance=None if points is None else landmark_distance(points, reference_points[i], size),
                     generated_landmark_distance=None,
                     identity_cosine=float(cosines[i]),
                     verified=bool(distances[i] < VERIFICATION_THRESHOLD),
@@ -310,6 +315,8 @@ def evaluate(
             target_images = crops_to_tensor([crop(t) for t in targets]).to(device)
             source_points = torch.from_numpy(np.stack([s.points68 for s in sources])).to(device)
             target_points = torch.from_numpy(np.stack([t.points68 for t in targets]))
+            target_images, target_points = register_pairs(target_images, target_points, source_points)
+            target_points = target_points.cpu()
             for method in methods:
                 edit_started = time.perf_counter()
                 with torch.no_grad():
@@ -319,8 +326,8 @@ def evaluate(
                 results[method.name].seconds += time.perf_counter() - edit_started
                 scores = judges.score(output.images, target_images, target_points, sources, targets)
                 if output.points68 is not None:  # stage I on its own: generated vs real target points
-                    for score, points, target in zip(scores, output.points68.cpu().numpy(), targets):
-                        score.generated_landmark_distance = landmark_distance(points, target.points68, dataset.resolution)
+                    for score, points, target_points68 in zip(scores, output.points68.cpu().numpy(), target_points.numpy()):
+                        score.generated_landmark_distance = landmark_distance(points, target_points68, dataset.resolution)
                 results[method.name].scores += scores
                 if inception is not None:
                     features[method.name].append(inception(output.images.clamp(-1, 1)))

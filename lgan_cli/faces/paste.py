@@ -20,7 +20,10 @@ import numpy as np
 from lgan_cli.faces.align import Alignment
 from lgan_cli.faces.ibug68 import JAW, LEFT_BROW, RIGHT_BROW
 
-__all__ = ["colour_ring", "face_mask", "match_colours", "paste_back", "paste_faces", "unchanged_mask"]
+__all__ = [
+    "check_rgb", "colour_ring", "face_mask", "match_colours", "paste_back", "paste_faces", "photo_box", "unchanged_mask",
+    "warp_into_box",
+]
 
 FOREHEAD_LIFT = 0.3
 """How far the brows are lifted to close the face over the forehead, as a fraction of the
@@ -235,14 +238,14 @@ def paste_back(
     carry, is laid back wherever `unchanged_mask` finds the face unedited.
     """
     size = alignment.size
-    _check_rgb(photo, "photo")
-    _check_rgb(edited_crop, "edited crop")
+    check_rgb(photo, "photo")
+    check_rgb(edited_crop, "edited crop")
     if edited_crop.shape[:2] != (size, size) or mask_crop.shape != (size, size):
         raise ValueError(
             f"edited crop {edited_crop.shape} and mask {mask_crop.shape} must be {size} x {size} like the alignment"
         )
     out = photo.copy()
-    box = _photo_box(mask_crop, alignment, photo.shape[:2])
+    box = photo_box(mask_crop, alignment, photo.shape[:2])
     if box is None:
         return out
     detail_weight = None
@@ -254,7 +257,7 @@ def paste_back(
     x0, y0, x1, y1 = box
     to_box = alignment.inverse.copy()
     to_box[:, 2] -= (x0, y0)  # photo -> box coordinates
-    colour, alpha = _warp_into_box(edited_crop, mask_crop, to_box, alignment.scale, (x1 - x0, y1 - y0))
+    colour, alpha = warp_into_box(edited_crop, mask_crop, to_box, alignment.scale, (x1 - x0, y1 - y0))
 
     region = out[y0:y1, x0:x1]
     colour = colour.astype(np.float32)
@@ -296,12 +299,12 @@ def _warp_weight(weight_crop: np.ndarray, to_box: np.ndarray, box_size: tuple[in
     return np.clip(warped, 0.0, 1.0)
 
 
-def _check_rgb(image: np.ndarray, name: str) -> None:
+def check_rgb(image: np.ndarray, name: str) -> None:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"{name} must be an (H, W, 3) uint8 RGB array, got {image.dtype} {image.shape}")
 
 
-def _photo_box(
+def photo_box(
     mask_crop: np.ndarray, alignment: Alignment, photo_shape: tuple[int, int]
 ) -> tuple[int, int, int, int] | None:
     """(x0, y0, x1, y1), end-exclusive: the photo box under the mask's support, padded and clipped.
@@ -327,7 +330,7 @@ def _photo_box(
     return x0, y0, x1, y1
 
 
-def _warp_into_box(
+def warp_into_box(
     crop: np.ndarray, mask: np.ndarray, to_box: np.ndarray, scale: float, box_size: tuple[int, int]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Warp the crop and its mask into the photo box; `scale` is crop px per photo px.

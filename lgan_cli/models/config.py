@@ -8,6 +8,12 @@ from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.models.blocks import check_size
 
 LABEL_TARGETS = ("gl", "ge", "both")
+RENDERERS = ("warp", "unet")
+"""Stage II: "warp" moves the input's pixels and synthesises only what is new
+(`lgan_cli.models.warp_renderer`); "unet" is the paper's G_e, re-rendering the whole crop."""
+
+LEGACY_RENDERER = "unet"
+"""The renderer of checkpoints written before there was a choice (their config names none)."""
 
 
 @dataclass(frozen=True)
@@ -27,11 +33,15 @@ class ModelConfig:
     soft_crops: bool = True  # False: black dots instead of image-coloured discs (ablation)
     labels: str = "both"  # which generators get the expression label: gl, ge or both
     discriminator_layers: tuple[int, ...] = (3, 2)  # dual PatchGANs: 70x70 and 34x34 receptive fields
+    renderer: str = "warp"  # stage II: RENDERERS
+    max_residual_flow: float = 0.04  # warp renderer: largest learned flow correction, fraction of the crop side
 
     def __post_init__(self) -> None:
         check_size(self.resolution)
         if self.labels not in LABEL_TARGETS:
             raise ValueError(f"labels must be one of {LABEL_TARGETS}, got {self.labels!r}")
+        if self.renderer not in RENDERERS:
+            raise ValueError(f"renderer must be one of {RENDERERS}, got {self.renderer!r}")
         if len(set(self.expressions)) != len(self.expressions) or not self.expressions:
             raise ValueError("expressions must be a non-empty list of distinct names")
         object.__setattr__(self, "expressions", tuple(self.expressions))
@@ -55,3 +65,8 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+    @classmethod
+    def from_saved_json(cls, data: dict) -> ModelConfig:
+        """The settings of a saved model or run: one saved before renderers existed has the U-Net."""
+        return cls.from_json({"renderer": LEGACY_RENDERER, **data})

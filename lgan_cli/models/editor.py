@@ -12,11 +12,17 @@ from typing import Protocol
 
 import torch
 
+from lgan_cli.models.flow import prior_flow, warp
+
 
 @dataclass
 class EditResult:
     images: torch.Tensor  # (B, 3, S, S) in [-1, 1]
     points68: torch.Tensor | None = None  # (B, 68, 2) generated target landmarks, crop pixels
+    # warp renderers also say how they made the images, so a photo can be edited at its own resolution:
+    flow: torch.Tensor | None = None  # (B, S, S, 2) backward flow, crop pixels
+    mask: torch.Tensor | None = None  # (B, S, S) synthesis mask m in [0, 1]
+    colours: torch.Tensor | None = None  # (B, 3, S, S) synthesised colours c in [-1, 1]
 
 
 class Editor(Protocol):
@@ -58,11 +64,16 @@ class LandmarkGANEditor:
     continuous intensity. G_e also sees the expression label, and a full "happy" label makes
     it paint a full smile whatever the landmarks say; so for a fraction its label is blended
     the same way, a * target + (1 - a) * neutral, when the model knows neutral.
+
+    `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
+    the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
+    can show what stage II's learning adds.
     """
 
-    def __init__(self, model, name: str):
+    def __init__(self, model, name: str, prior_only: bool = False):
         self.model = model
-        self.name = name
+        self.prior_only = prior_only
+        self.name = f"{name} (prior warp only)" if prior_only else name
         self.resolution = model.config.resolution
         self.expressions = model.config.expressions
 
@@ -74,8 +85,16 @@ class LandmarkGANEditor:
         if (fractions != 1).any():
             points = points68 + fractions[:, None, None] * (points - points68)
             labels = self._blend_towards_neutral(labels, fractions)
-        _, images = self.model.render(crops, points, labels)
-        return EditResult(images=images, points68=points)
+        if self.prior_only:  # the ablation: stage I's points moving the pixels, nothing learned in stage II
+            flow, _ = prior_flow(points68, points, crops.shape[-1])
+            rendering = {"image": warp(crops, flow), "flow": flow, "mask": flow.new_zeros(flow.shape[:3]), "colours": crops}
+        else:
+            amount = None if (fractions == 1).all() else fractions
+            _, rendering = self.model.render(crops, points, labels, points68, amount=amount)
+        return EditResult(
+            images=rendering["image"], points68=points, flow=rendering.get("flow"),
+            mask=rendering.get("mask"), colours=rendering.get("colours"),
+        )
 
     def _blend_towards_neutral(self, labels: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
         """G_e's labels for partial edits: a * label + (1 - a) * neutral's label, per sample."""

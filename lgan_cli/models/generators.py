@@ -3,7 +3,10 @@
 Stage I, G_l: crop + expression label -> 68 target landmarks (U-Net encoder, label joined at
 the bottleneck through a fully connected layer, PDM decoder) -> landmark image: discs
 coloured from the input crop (differentiable, so stage II's losses train G_l too).
-Stage II, G_e: crop + landmark image (+ label maps) -> the face with the target expression.
+Stage II, G_e, one of two renderers (`ModelConfig.renderer`): the paper's U-Net, crop + landmark
+image (+ label maps) -> the face with the target expression; or the warp renderer
+(`lgan_cli.models.warp_renderer`), which moves the crop's own pixels and synthesises only what is
+new. Both return a dict whose "image" is the edited crop.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from lgan_cli.faces.landmark_image import sample_colours_torch, soft_landmark_im
 from lgan_cli.models.blocks import UNetDecoder, UNetEncoder, init_weights
 from lgan_cli.models.config import ModelConfig
 from lgan_cli.models.pdm import PDMDecoder
+from lgan_cli.models.warp_renderer import WarpExpressionGenerator
 
 HEAD_WIDTH = 256
 
@@ -57,11 +61,15 @@ class ExpressionGenerator(nn.Module):
         self.decoder = UNetDecoder(self.encoder.widths, 3)
         init_weights(self)
 
-    def forward(self, image: torch.Tensor, landmark_image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, image: torch.Tensor, landmark_image: torch.Tensor, labels: torch.Tensor, *_points, amount=None
+    ) -> dict[str, torch.Tensor]:
+        """The paper's G_e sees no source points, and intensity reaches it only through the
+        (scaled) target points and the blended labels: `amount` is not used."""
         inputs = [image, landmark_image]
         if self.uses_labels:
             inputs.append(labels[:, :, None, None].expand(-1, -1, *image.shape[-2:]))
-        return self.decoder(self.encoder(torch.cat(inputs, dim=1)))
+        return {"image": self.decoder(self.encoder(torch.cat(inputs, dim=1)))}
 
 
 class LandmarkGAN(nn.Module):
@@ -71,7 +79,7 @@ class LandmarkGAN(nn.Module):
         super().__init__()
         self.config = config
         self.g_l = LandmarkGenerator(config)
-        self.g_e = ExpressionGenerator(config)
+        self.g_e = WarpExpressionGenerator(config) if config.renderer == "warp" else ExpressionGenerator(config)
 
     def landmark_image(self, image: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
         """Paper Sec. III-A: discs of radius S_l coloured from the input crop (or black dots).
@@ -85,20 +93,25 @@ class LandmarkGAN(nn.Module):
                 points, self.config.resolution, colours, self.config.landmark_radius, self.config.landmark_softness
             )
 
-    def forward(self, image: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(generated points, landmark image, generated face)."""
+    def forward(
+        self, image: torch.Tensor, labels: torch.Tensor, source_points: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(generated points, landmark image, generated face) from crops and their own 68 points."""
         points = self.g_l(image, labels)
-        landmarks = self.landmark_image(image, points)
-        return points, landmarks, self.g_e(image, landmarks, labels)
+        landmarks, rendering = self.render(image, points, labels, source_points)
+        return points, landmarks, rendering["image"]
 
-    def render(self, image: torch.Tensor, points: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stage II alone from given target points (used for intensity scaling and tests)."""
+    def render(
+        self, image: torch.Tensor, points: torch.Tensor, labels: torch.Tensor, source_points: torch.Tensor,
+        amount: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Stage II alone from given target points: (landmark image, the renderer's outputs)."""
         landmarks = self.landmark_image(image, points)
-        return landmarks, self.g_e(image, landmarks, labels)
+        return landmarks, self.g_e(image, landmarks, labels, source_points, points, amount=amount)
 
     def encode_labels(self, expressions: list[str], intensities: list[int | None] | None = None) -> torch.Tensor:
         """One-hot expression (+ one-hot intensity level, Eq. 10) per sample."""
-        return encode_labels(self.config, expressions, intensities, device=self.g_e.decoder.head[1].weight.device)
+        return encode_labels(self.config, expressions, intensities, device=self.g_l.head[-1].weight.device)
 
 
 def encode_labels(

@@ -72,7 +72,7 @@ def load_inference(path: Path, device: torch.device | str = "cpu") -> tuple[Land
     """The generators in eval mode (float32) and the checkpoint's config document."""
     folder, document = read_checkpoint_config(path)
     weights_path = folder / WEIGHTS_NAME
-    model = LandmarkGAN(ModelConfig.from_json(document["model"]))
+    model = LandmarkGAN(ModelConfig.from_saved_json(document["model"]))
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights_path)).items()}
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:

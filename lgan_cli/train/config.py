@@ -18,6 +18,10 @@ class LossConfig:
     reconstruction: str = "l12"  # Eq. 7; l1 / l2 for the Table I ablation
     identity: bool = True
     landmark: bool = True
+    # the warp renderer's regularisers (lgan_cli.train.losses.warp_regularisers), added to Eq. 9
+    flow_smoothness: float = 1.0
+    mask_sparsity: float = 5.0
+    mask_smoothness: float = 5.0
 
     def __post_init__(self) -> None:
         if self.reconstruction not in RECONSTRUCTION_KINDS:
@@ -47,6 +51,7 @@ class DataConfig:
     source_expressions: tuple[str, ...] | None = None
     target_expressions: tuple[str, ...] | None = None
     pairs: str = "all"  # "all" ordered pairs or only those through "neutral" (lgan_cli.data.pairs.PAIR_MODES)
+    register_pairs: bool = True  # move each target crop onto its source's frame on stable points (data/registration.py)
 
     def __post_init__(self) -> None:
         if self.pairs not in PAIR_MODES:

@@ -4,7 +4,9 @@ A prepared dataset is small (crops at S px), so all crops live in one uint8 tens
 is gathered and augmented in torch. Augmentation draws come from a generator seeded by
 (seed, epoch, position), so a resumed run sees exactly the batches an uninterrupted one
 would. The same draw is applied to a pair's source and target: the target must stay a
-geometrically and photometrically consistent ground truth for the source.
+geometrically and photometrically consistent ground truth for the source. Before that, each
+target is registered onto its source on the stable points (`lgan_cli.data.registration`), so
+the pair differs by the expression and not by how each photo happened to be cropped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.data.registration import apply_matrix, registration_matrix, warp_images
 from lgan_cli.errors import DatasetError
 from lgan_cli.faces.ibug68 import FLIP_PERMUTATION
 from lgan_cli.train.config import AugmentConfig
@@ -31,6 +34,7 @@ class PairData:
         source_expressions: tuple[str, ...] | None = None,
         target_expressions: tuple[str, ...] | None = None,
         mode: str = "all",
+        register: bool = True,
     ):
         pairs = [
             (s, t)
@@ -50,18 +54,31 @@ class PairData:
         self.target_expressions = [t.expression for _, t in pairs]
         self.target_intensities = [t.intensity for _, t in pairs]
         self.source_expressions = [s.expression for s, _ in pairs]
+        self.registration = torch.from_numpy(
+            np.stack(
+                [
+                    registration_matrix(self.points[t], self.points[s]) if register else np.eye(2, 3)
+                    for s, t in zip(self.source_index.tolist(), self.target_index.tolist())
+                ]
+            )
+        ).float()  # (pairs, 2, 3): target crop -> source crop frame
         self.all_points = self.points  # every shape, for fitting the PDM
 
     def __len__(self) -> int:
         return len(self.target_expressions)
 
     def batch(self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None) -> dict:
-        """Source and target crops in [-1, 1], their points, and the target labels."""
+        """Source and target crops in [-1, 1] (the target registered onto the source), their points,
+        and the target labels."""
         index = torch.tensor(indices)
         source = self.crops[self.source_index[index]].float() / 127.5 - 1
         target = self.crops[self.target_index[index]].float() / 127.5 - 1
         source_points = self.points[self.source_index[index]].clone()
-        target_points = self.points[self.target_index[index]].clone()
+        matrices = self.registration[index]
+        target = warp_images(target, matrices)
+        target_points = torch.from_numpy(
+            np.stack([apply_matrix(m, p) for m, p in zip(matrices.numpy(), self.points[self.target_index[index]].numpy())])
+        )
         if augment is not None:
             source, target, source_points, target_points = augment_pair(
                 source, target, source_points, target_points, augment, generator

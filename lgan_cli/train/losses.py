@@ -109,3 +109,29 @@ def stage2_loss(
         stats["G_e_identity"] = identity.detach()
     stats["G_e"] = total.detach()
     return total, stats
+
+
+def total_variation(field: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels of a (B, H, W[, C]) field."""
+    if field.dim() == 3:
+        field = field[..., None]
+    return (field[:, 1:] - field[:, :-1]).abs().mean() + (field[:, :, 1:] - field[:, :, :-1]).abs().mean()
+
+
+def warp_regularisers(
+    rendering: dict[str, torch.Tensor], flow_smoothness: float, mask_sparsity: float, mask_smoothness: float
+) -> tuple[torch.Tensor, dict]:
+    """The warp renderer's priors (GANimation's attention losses, and a smooth flow):
+
+    - flow smoothness: total variation of the learned residual flow (pixels), so it corrects
+      the prior smoothly instead of tearing the photo;
+    - mask sparsity: the mean of m, so pixels are synthesised only where moving the photo's
+      own pixels cannot explain the target (unregularised masks saturate, GANimation's users
+      report);
+    - mask smoothness: total variation of m, so what is synthesised comes in whole regions.
+    """
+    flow_tv = total_variation(rendering["residual_flow"])
+    mask_mean = rendering["mask"].mean()
+    mask_tv = total_variation(rendering["mask"])
+    total = flow_smoothness * flow_tv + mask_sparsity * mask_mean + mask_smoothness * mask_tv
+    return total, {"flow_tv": flow_tv.detach(), "mask_mean": mask_mean.detach(), "mask_tv": mask_tv.detach()}

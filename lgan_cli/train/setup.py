@@ -12,6 +12,7 @@ from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.errors import DatasetError, LganError
+from lgan_cli.models.config import LEGACY_RENDERER
 from lgan_cli.train.checkpoint import CONFIG_NAME
 from lgan_cli.train.config import RunConfig
 
@@ -87,7 +88,10 @@ def read_run_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise LganError(f"{run_dir} is not a run folder (no {CONFIG_NAME})")
-    return RunConfig.from_json(load_config_file(path))
+    document = load_config_file(path)
+    if isinstance(document.get("model"), dict):  # a run saved before renderers existed trains the U-Net
+        document = {**document, "model": {"renderer": LEGACY_RENDERER, **document["model"]}}
+    return RunConfig.from_json(document)
 
 
 def pick_device(choice: str, local_rank: int = 0) -> torch.device:

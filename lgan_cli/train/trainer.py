@@ -101,13 +101,21 @@ class Trainer:
         self._stop_requested = False
 
     def _load_generators(self, folder: Path) -> None:
-        """Start from another run's (or a model folder's) G_l and G_e, PDM included."""
+        """Start from another run's (or a model folder's) generators, PDM included.
+
+        G_l is taken when its weights fit this run's; G_e too when it is the same renderer with
+        the same settings (a warp model may start from a U-Net model's trained stage I).
+        """
         from lgan_cli.train.checkpoint import load_inference
 
         source, _ = load_inference(folder)
-        if source.config != self.config.model:
-            raise ValueError(f"init_from {folder}: its model settings differ from this run's")
-        self.model.load_state_dict(source.state_dict())
+        theirs, ours = source.state_dict(), self.model.state_dict()
+        same_stage_two = source.config == self.config.model
+        taken = {k: v for k, v in theirs.items() if k.startswith("g_l.") or (same_stage_two and k.startswith("g_e."))}
+        mismatched = [k for k, v in taken.items() if k not in ours or ours[k].shape != v.shape]
+        if mismatched or source.config.expressions != self.config.model.expressions:
+            raise ValueError(f"init_from {folder}: its model settings differ from this run's ({', '.join(mismatched[:3])})")
+        self.model.load_state_dict({**ours, **taken})
 
     # ----- schedule -------------------------------------------------------------------
     @property
@@ -168,7 +176,8 @@ class Trainer:
 
         # stage II: G_e and D_e (conditioned on the input x)
         with autocast:
-            fake = self.g_e(x, fake_landmarks, labels).float()
+            rendering = self.g_e(x, fake_landmarks, labels, batch["source_points"].to(dev), points)
+        fake = rendering["image"].float()
         d_e_stats = self._discriminator_step(
             self.d_e, self.opt_de, torch.cat([y, x], 1), torch.cat([fake.detach(), x], 1), "D_e"
         )
@@ -191,6 +200,11 @@ class Trainer:
         loss2, stats2 = losses.stage2_loss(
             logits_e, fake, y, fake_ids, real_ids, cfg.loss.lambda2, cfg.loss.lambda3, cfg.loss.reconstruction
         )
+        if "mask" in rendering:
+            regularisers, stats_warp = losses.warp_regularisers(
+                rendering, cfg.loss.flow_smoothness, cfg.loss.mask_sparsity, cfg.loss.mask_smoothness
+            )
+            loss2, stats2 = loss2 + regularisers, {**stats2, **stats_warp}
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler_g.scale(loss1 + loss2).backward()
         self.scaler_g.step(self.opt_g)
@@ -336,7 +350,7 @@ class Trainer:
         labels = encode_labels(self.config.model, batch["expressions"], batch["intensities"], device=self.device)
         self.model.eval()
         try:
-            _, landmarks, output = self.model(x, labels)
+            _, landmarks, output = self.model(x, labels, batch["source_points"].to(self.device))
         finally:
             self.model.train()
         rows = [torch.cat([x[i], landmarks[i], output[i], batch["target"][i].to(self.device)], dim=2) for i in range(len(x))]

@@ -1,0 +1,153 @@
+"""Dense flows for the warp renderer: a landmark-driven prior, the face's support, and warping.
+
+Flows are BACKWARD and in crop pixels: the output pixel q takes the input at q + f(q) (pixel
+centres at integers, OpenCV's convention), so moving a photo is one resampling of its own
+pixels, never a re-rendering.
+
+The prior flow is a thin-plate spline through the generated target points, each carrying the
+offset back to its source point, and through an anchor ring around the face carrying zero.
+It is a closed-form function of the target points (one small linear solve), so stage II's
+losses reach G_l through it, as the paper's end-to-end training asks. A face window (an
+ellipse fitted to the face outline, feathered) takes every flow and mask to exactly zero
+outside the face and near the crop's border, so the photo is untouched there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from lgan_cli.faces.ibug68 import JAW, LEFT_BROW, RIGHT_BROW
+from lgan_cli.faces.paste import FOREHEAD_LIFT
+
+WINDOW_INNER, WINDOW_OUTER = 1.15, 1.45
+"""The face window, in units of the outline ellipse's radius: 1 inside the first, smoothly 0
+beyond the second."""
+
+ANCHOR_RADIUS = 1.3
+"""Where the zero-flow anchor ring sits (ellipse radii): the spline dies out before the window
+cuts it, so the cut leaves no visible step."""
+
+ANCHOR_COUNT = 16
+
+BORDER_FRACTION = 0.04
+"""The window also falls to zero over this fraction of the crop side at the crop's border."""
+
+TPS_REGULARISATION = 1e-4
+"""Ridge on the spline's kernel (normalised coordinates): coincident points (the inner lips of a
+closed mouth) keep the system solvable at the cost of a tiny smoothing."""
+
+
+def pixel_grid(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """(S, S, 2) pixel centres (x, y) of an S x S crop."""
+    axis = torch.arange(size, device=device, dtype=dtype)
+    ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([xs, ys], dim=-1)
+
+
+def face_outline(points: torch.Tensor, lift: float = FOREHEAD_LIFT) -> torch.Tensor:
+    """(..., 37, 2): jaw line, brows, and the brows lifted along the chin-to-brow direction."""
+    jaw = points[..., list(JAW), :]
+    brows = points[..., list(RIGHT_BROW + LEFT_BROW), :]
+    chin = points[..., JAW[len(JAW) // 2], :]
+    upwards = brows.mean(dim=-2) - chin
+    return torch.cat([jaw, brows, brows + lift * upwards[..., None, :]], dim=-2)
+
+
+def face_ellipse(*point_sets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(centre (B, 2), whitening (B, 2, 2)) of the smallest covariance-shaped ellipse holding
+    every outline point of every given (B, 68, 2) set: |W (q - c)| <= 1 on the face.
+
+    Computed without gradient: the window is a support, not something to learn through.
+    """
+    with torch.no_grad():
+        outline = torch.cat([face_outline(p.detach().float()) for p in point_sets], dim=-2)
+        centre = outline.mean(dim=-2)
+        offsets = outline - centre[:, None]
+        covariance = offsets.transpose(1, 2) @ offsets / offsets.shape[1]
+        values, vectors = torch.linalg.eigh(covariance)
+        whitening = vectors @ torch.diag_embed(values.clamp_min(1e-6).rsqrt()) @ vectors.transpose(1, 2)
+        radius = (offsets @ whitening.transpose(1, 2)).norm(dim=-1).amax(dim=-1)
+        return centre, whitening / radius[:, None, None]
+
+
+def ellipse_radius(query: torch.Tensor, centre: torch.Tensor, whitening: torch.Tensor) -> torch.Tensor:
+    """Elliptical radius of (B, ..., 2) query points (1 on the outline ellipse)."""
+    shape = query.shape
+    flat = query.reshape(shape[0], -1, 2) - centre[:, None]
+    return (flat @ whitening.transpose(1, 2)).norm(dim=-1).reshape(shape[:-1])
+
+
+def smoothstep(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def face_window(size: int, centre: torch.Tensor, whitening: torch.Tensor) -> torch.Tensor:
+    """(B, S, S) weight: 1 on the face, 0 outside the window ellipse and at the crop border."""
+    grid = pixel_grid(size, centre.device, centre.dtype)
+    radius = ellipse_radius(grid.expand(len(centre), -1, -1, -1), centre, whitening)
+    window = smoothstep((WINDOW_OUTER - radius) / (WINDOW_OUTER - WINDOW_INNER))
+    edge = torch.arange(size, device=centre.device, dtype=centre.dtype)
+    to_border = torch.minimum(edge, size - 1 - edge)
+    border = smoothstep(to_border / max(2.0, BORDER_FRACTION * size))
+    return window * torch.minimum(border[:, None], border[None, :])
+
+
+def anchor_ring(centre: torch.Tensor, whitening: torch.Tensor, count: int = ANCHOR_COUNT) -> torch.Tensor:
+    """(B, count, 2) points on the ellipse of radius ANCHOR_RADIUS."""
+    angles = torch.arange(count, device=centre.device, dtype=centre.dtype) * (2 * math.pi / count)
+    unit = torch.stack([torch.cos(angles), torch.sin(angles)], dim=-1) * ANCHOR_RADIUS
+    return centre[:, None] + unit @ torch.linalg.inv(whitening).transpose(1, 2)
+
+
+def _tps_kernel(squared_distance: torch.Tensor) -> torch.Tensor:
+    """U(r) = r^2 log r, written on r^2 (0 at r = 0, smooth gradients)."""
+    return 0.5 * squared_distance * torch.log(squared_distance.clamp_min(1e-12))
+
+
+def thin_plate_spline(control: torch.Tensor, values: torch.Tensor, query: torch.Tensor, scale: float) -> torch.Tensor:
+    """Interpolate (B, N, D) `values` given at (B, N, 2) `control` points, at (B, M, 2) `query` points.
+
+    Coordinates are divided by `scale` (the crop size) so the system is well conditioned at any
+    resolution. Differentiable with respect to the control points and the values.
+    """
+    batch, count, _ = control.shape
+    c, q = control / scale, query / scale
+    kernel = _tps_kernel(torch.cdist(c, c).square())
+    kernel = kernel + TPS_REGULARISATION * torch.eye(count, device=c.device, dtype=c.dtype)
+    affine = torch.cat([torch.ones_like(c[..., :1]), c], dim=-1)  # (B, N, 3)
+    top = torch.cat([kernel, affine], dim=-1)
+    bottom = torch.cat([affine.transpose(1, 2), c.new_zeros(batch, 3, 3)], dim=-1)
+    system = torch.cat([top, bottom], dim=1)
+    rhs = torch.cat([values, values.new_zeros(batch, 3, values.shape[-1])], dim=1)
+    coefficients = torch.linalg.solve(system, rhs)
+    query_kernel = _tps_kernel(torch.cdist(q, c).square())
+    query_affine = torch.cat([torch.ones_like(q[..., :1]), q], dim=-1)
+    return query_kernel @ coefficients[:, :count] + query_affine @ coefficients[:, count:]
+
+
+def prior_flow(
+    source_points: torch.Tensor, target_points: torch.Tensor, size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(flow (B, S, S, 2), window (B, S, S)): the backward flow that carries each source point
+    to its target point, smooth in between, zero outside the face window."""
+    source_points, target_points = source_points.float(), target_points.float()
+    centre, whitening = face_ellipse(source_points, target_points)
+    window = face_window(size, centre, whitening)
+    anchors = anchor_ring(centre, whitening)
+    control = torch.cat([target_points, anchors], dim=1)
+    values = torch.cat([source_points - target_points, torch.zeros_like(anchors)], dim=1)
+    grid = pixel_grid(size, source_points.device).reshape(1, -1, 2).expand(len(source_points), -1, -1)
+    flow = thin_plate_spline(control, values, grid, float(size)).reshape(-1, size, size, 2)
+    return flow * window[..., None], window
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """Resample (B, C, S, S) images by a backward flow (B, S, S, 2) in pixels (bilinear, edges repeated)."""
+    size = image.shape[-1]
+    position = pixel_grid(size, image.device, flow.dtype) + flow
+    normalised = position * (2.0 / (size - 1)) - 1.0
+    return F.grid_sample(image, normalised.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=True)

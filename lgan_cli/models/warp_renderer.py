@@ -1,0 +1,86 @@
+"""Stage II as warp + synthesis: G_e moves the input's own pixels and paints only what is new.
+
+The paper's G_e re-renders the whole face crop, and a 128-256 px face stretched over a large
+photo is a blurred, smeared face whatever the crop metrics say. This renderer keeps the
+photograph: a prior flow carries the source landmarks to G_l's generated ones (a thin-plate
+spline, `lgan_cli.models.flow`), and a U-Net, seeing the crop, the paper's landmark image, the
+labels and the prior-warped crop, predicts
+
+- a residual flow (smooth: predicted at 1/8 of the crop's resolution and upsampled),
+- a synthesis mask m in [0, 1] (where something the photo does not contain must appear:
+  teeth, the mouth's interior, creases), and
+- colours c for those places.
+
+Crop-level output: m * c + (1 - m) * warp(crop, prior + residual). Flows and mask vanish outside
+the face window. At edit time the same flow is lifted to the photo's resolution and the ORIGINAL
+photo is resampled once (`lgan_cli.faces.compose`); only m * c comes from the crop.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lgan_cli.models.blocks import UNetDecoder, UNetEncoder, init_weights
+from lgan_cli.models.config import ModelConfig
+from lgan_cli.models.flow import prior_flow, warp
+
+RESIDUAL_POOL = 8
+"""The residual flow is averaged over 8 x 8 crop pixels and upsampled: a smooth correction, not
+a per-pixel displacement field that could tear the photo."""
+
+MASK_START = -2.0
+"""Bias of the mask channel at initialisation: m starts near 0.02, so training starts from the
+pure warp and synthesises only where the losses ask for it."""
+
+
+class WarpExpressionGenerator(nn.Module):
+    """G_e of the warp renderer: [crop, landmark image, label maps, prior-warped crop] -> flow, mask, colours."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.uses_labels = config.labels in ("ge", "both")
+        self.max_residual = config.max_residual_flow * config.resolution
+        in_channels = 9 + (config.label_channels if self.uses_labels else 0)
+        self.encoder = UNetEncoder(in_channels, config.resolution, config.generator_width, config.max_width_multiplier)
+        self.decoder = UNetDecoder(self.encoder.widths, 6)  # residual flow (2), mask (1), colours (3)
+        init_weights(self)
+        with torch.no_grad():
+            head = self.decoder.head[1]
+            head.weight[:, :2].zero_()  # the residual flow starts at exactly zero
+            head.bias[2] = MASK_START
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        landmark_image: torch.Tensor,
+        labels: torch.Tensor,
+        source_points: torch.Tensor,
+        target_points: torch.Tensor,
+        amount: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Everything the losses and the compositor need, as a dict of tensors.
+
+        `amount` (B,) in [0, 1] scales the residual flow and the mask (the prior is already
+        scaled by the caller moving the target points): 0 returns the input untouched.
+        """
+        size = image.shape[-1]
+        prior, window = prior_flow(source_points, target_points, size)
+        prior_warped = warp(image, prior)
+        inputs = [image, landmark_image, prior_warped]
+        if self.uses_labels:
+            inputs.append(labels[:, :, None, None].expand(-1, -1, size, size).to(image.dtype))
+        raw = self.decoder(self.encoder(torch.cat(inputs, dim=1))).float()
+        residual = F.avg_pool2d(raw[:, :2] * self.max_residual, RESIDUAL_POOL)
+        residual = F.interpolate(residual, size=(size, size), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+        mask = (raw[:, 2] + 1) * 0.5 * window
+        if amount is not None:
+            residual = residual * amount[:, None, None, None]
+            mask = mask * amount[:, None, None]
+        residual = residual * window[..., None]
+        flow = prior + residual
+        colours = raw[:, 3:]
+        warped = warp(image.float(), flow)
+        output = mask[:, None] * colours + (1 - mask[:, None]) * warped
+        return {"image": output, "flow": flow, "residual_flow": residual, "mask": mask, "colours": colours}

@@ -1,0 +1,124 @@
+"""Applying a warp renderer's edit at the photo's resolution (lgan_cli.faces.compose).
+
+Geometry is checked with Gaussian blobs: a known flow in crop pixels must move a blob in the
+photo by the lifted displacement, to within half a photo pixel, through a rotated and scaled
+alignment, and everything the edit does not reach stays bit for bit the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import blob_centroid, blob_image
+from lgan_cli.faces.align import Alignment
+from lgan_cli.faces.compose import compose_warp, lift_flow
+from lgan_cli.models.flow import face_ellipse, face_window, pixel_grid, prior_flow
+
+PHOTO_SIZE = (900, 1200)  # (H, W)
+CROP = 128
+
+
+def rotated_alignment(scale: float = 0.11, degrees: float = 12.0, centre=(610.0, 430.0)) -> Alignment:
+    """Photo -> crop similarity: `scale` crop px per photo px, rotated, centred on `centre`."""
+    angle = np.radians(degrees)
+    linear = scale * np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    shift = np.array([(CROP - 1) / 2, (CROP - 1) / 2]) - linear @ np.asarray(centre)
+    return Alignment(np.hstack([linear, shift[:, None]]), CROP)
+
+
+def smooth_bump(offset_crop: np.ndarray, centre_crop: np.ndarray, radius: float) -> np.ndarray:
+    """(S, S, 2) flow: `offset_crop` near `centre_crop`, falling smoothly to 0 at `radius` crop px."""
+    grid = pixel_grid(CROP).numpy()
+    distance = np.linalg.norm(grid - centre_crop, axis=-1)
+    weight = np.clip(1 - distance / radius, 0, 1) ** 2 * (3 - 2 * np.clip(1 - distance / radius, 0, 1))
+    return (weight[..., None] * offset_crop).astype(np.float32)
+
+
+@pytest.fixture()
+def photo_and_blob():
+    alignment = rotated_alignment()
+    blob_photo = np.array([640.0, 455.0])
+    grey = blob_image(PHOTO_SIZE, [blob_photo], sigma=4.0)
+    photo = np.stack([grey, grey // 2 + 40, 255 - grey], axis=-1)
+    return photo, alignment, blob_photo
+
+
+def test_a_known_crop_flow_moves_the_photo_by_the_lifted_displacement(photo_and_blob):
+    photo, alignment, blob_photo = photo_and_blob
+    offset = np.array([1.5, -0.8], dtype=np.float32)  # crop pixels: the output takes the input from +offset
+    expected = blob_photo - np.linalg.inv(alignment.matrix[:, :2]) @ offset  # content moves against the flow
+    # the bump peaks (flat) where the blob lands: the pixel there takes the input at +offset
+    flow = smooth_bump(offset, alignment.to_crop(expected[None])[0], radius=12.0)
+    out = compose_warp(photo, alignment, flow, np.zeros((CROP, CROP), np.float32), np.zeros((CROP, CROP, 3), np.uint8))
+    found = blob_centroid(out[..., 0], expected, window=14)
+    assert np.linalg.norm(found - expected) < 0.5, (found, expected)
+    assert np.linalg.norm(expected - blob_photo) > 10  # a real move: the offset is ~15 photo px
+
+
+def test_lift_flow_is_the_inverse_linear_map_of_the_crop_flow():
+    alignment = rotated_alignment(scale=0.2, degrees=-30)
+    flow = np.zeros((CROP, CROP, 2), np.float32)
+    flow[...] = (2.0, 1.0)
+    box = (500, 350, 700, 500)
+    lifted = lift_flow(flow, alignment, box)
+    inside = lifted[lifted.shape[0] // 2, lifted.shape[1] // 2]
+    np.testing.assert_allclose(inside, np.linalg.inv(alignment.matrix[:, :2]) @ (2.0, 1.0), rtol=1e-4)
+
+
+def test_pixels_outside_the_edit_are_bit_identical(photo_and_blob):
+    photo, alignment, blob_photo = photo_and_blob
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, photo.shape, dtype=np.uint8)  # noise: any resampling would show
+    points = torch.from_numpy(rng.normal(CROP / 2, CROP / 9, size=(1, 68, 2)).astype(np.float32))
+    moved = points.clone()
+    moved[:, 48:68] += torch.tensor([0.0, 3.0])  # the mouth drops
+    flow, window = prior_flow(points, moved, CROP)
+    mask = np.zeros((CROP, CROP), np.float32)
+    mask[60:70, 60:70] = 0.5 * window[0, 60:70, 60:70].numpy()
+    out = compose_warp(photo, alignment, flow[0].numpy(), mask, np.full((CROP, CROP, 3), 200, np.uint8))
+    support = (np.abs(flow[0].numpy()).max(axis=2) > 0) | (mask > 0)
+    # photo pixels whose crop position is outside the support (with a pixel of interpolation reach)
+    ys, xs = np.mgrid[0 : photo.shape[0], 0 : photo.shape[1]]
+    crop_xy = alignment.to_crop(np.stack([xs.ravel(), ys.ravel()], axis=1)).reshape(*photo.shape[:2], 2)
+    inside_crop = (crop_xy >= -1).all(axis=-1) & (crop_xy <= CROP).all(axis=-1)
+    cx, cy = np.clip(np.round(crop_xy).astype(int), 0, CROP - 1).transpose(2, 0, 1)
+    grown = np.zeros_like(support)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            grown |= np.roll(np.roll(support, dy, 0), dx, 1)
+    far = ~(inside_crop & grown[cy, cx])
+    assert np.array_equal(out[far], photo[far])
+    assert (out != photo).any()  # and the face did change
+    assert out.shape == photo.shape and out.dtype == np.uint8
+
+
+def test_no_flow_and_no_mask_returns_the_photo_itself(photo_and_blob):
+    photo, alignment, _ = photo_and_blob
+    out = compose_warp(
+        photo, alignment, np.zeros((CROP, CROP, 2), np.float32), np.zeros((CROP, CROP), np.float32),
+        np.zeros((CROP, CROP, 3), np.uint8),
+    )
+    assert np.array_equal(out, photo) and out is not photo
+
+
+def test_the_mask_blends_in_the_synthesised_colours(photo_and_blob):
+    photo, alignment, blob_photo = photo_and_blob
+    mask = np.zeros((CROP, CROP), np.float32)
+    centre = np.round(alignment.to_crop(blob_photo[None])[0]).astype(int)
+    mask[centre[1] - 10 : centre[1] + 10, centre[0] - 10 : centre[0] + 10] = 1.0
+    colours = np.zeros((CROP, CROP, 3), np.uint8)
+    colours[..., 1] = 250
+    out = compose_warp(photo, alignment, np.zeros((CROP, CROP, 2), np.float32), mask, colours)
+    x, y = np.round(blob_photo).astype(int)
+    assert out[y, x, 1] >= 245 and out[y, x, 0] <= 5  # painted green where m = 1
+
+
+def test_the_face_window_is_one_on_the_face_and_zero_far_away():
+    points = torch.from_numpy(np.random.default_rng(1).normal(64, 12, size=(1, 68, 2)).astype(np.float32))
+    centre, whitening = face_ellipse(points)
+    window = face_window(CROP, centre, whitening)[0]
+    assert window[0].max() == 0 and window[-1].max() == 0  # zero at the crop border
+    c = np.round(centre[0].numpy()).astype(int)
+    assert window[c[1], c[0]] == 1
