@@ -44,7 +44,7 @@ def model_frame_residual(points: np.ndarray, basis, config: FitConfig) -> np.nda
     """(68, 3) residual of one identity-only fit, rotated back into the model's frame, z = 0."""
     fit = fit_face(points, basis, config)
     pixels = points - fit.project({})
-    in_camera = np.hstack([pixels @ FLIP / fit.pose.scale])  # (68, 3): x, y up, z = 0
+    in_camera = pixels @ FLIP / fit.pose.scale  # (68, 3): x, y up, z = 0
     in_model = in_camera @ fit.pose.rotation  # R^T applied to each row
     in_model[:, 2] = 0.0
     return in_model

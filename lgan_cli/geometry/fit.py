@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lgan_cli.faces.ibug68 import JAW
-from lgan_cli.geometry.conventions import DEFAULT_CONVENTION
 from lgan_cli.geometry.basis import LandmarkBasis, landmark_basis
+from lgan_cli.geometry.conventions import DEFAULT_CONVENTION
 from lgan_cli.geometry.pose import FLIP, Pose, nearest_rotation, rodrigues
 
 #: Blendshapes the fit estimates: those that move the 68 points and that a posed or resting
