@@ -47,7 +47,7 @@ class UnknownModelError(LganError):
 
 
 REGISTRY_PATH = Path(__file__).with_name("models_registry.json")
-DEFAULT_MODEL = "london-128"
+DEFAULT_MODEL = "london-warp-128"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")

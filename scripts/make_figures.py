@@ -5,6 +5,9 @@
 docs/<name>-heldout.png   one row per (person, direction): input | generated landmarks | output | real target
 docs/<name>-intensity.png one held-out person, intensity 0 -> 1 (landmark displacement fraction)
 docs/<name>-photo.png     a full example photo before and after, the face pasted back
+docs/<name>-fullres.png   held-out people at full resolution: zoomed input | output | their real smiling photo,
+                          then the mouth and an eye at the photo's own pixels (1:1), input above output
+                          (needs --london ../shared/datasets/london)
 
 For a model trained with intensity levels (Eq. 10; e.g. on lgan synth data) instead:
 
@@ -134,6 +137,45 @@ def photo_figure(editor, photo: Path, expression: str) -> np.ndarray:
     return np.hstack([before, gap(PHOTO_HEIGHT, 10), after])
 
 
+def fullres_figure(editor, london: Path, people: list[str], expression: str) -> np.ndarray:
+    """Per held-out person: zoomed faces (input | output | real smiling photo) and 1:1 details."""
+    from lgan_cli.eval.photos import SHEET_HEIGHT, zoomed_faces
+
+    rows = []
+    with FaceDetector() as detector:
+        for person in people:
+            rgb = load_image(london / "neutral_front" / f"{person}_03.jpg")
+            real = load_image(london / "smiling_front" / f"{person}_08.jpg")
+            face = find_faces(detector, rgb, editor.resolution, "largest", person)[0]
+            real_points = detector.detect(real)[0].points68
+            edited = compose(rgb, edit_crops(editor, [(face, expression, None)], torch.device("cpu")))
+            zooms = zoomed_faces([rgb, edited], face.face.points68) + zoomed_faces([real], real_points)
+            details = [_detail_pair(rgb, edited, face.face.points68, indices) for indices in (range(48, 68), range(36, 42))]
+            parts = []
+            for picture in [*zooms, *details]:
+                parts += [picture, gap(SHEET_HEIGHT)]
+            row = np.hstack(parts[:-1])
+            rows += [row, np.full((6, row.shape[1], 3), 255, np.uint8)]
+    header = np.full((26, rows[0].shape[1], 3), 255, np.uint8)
+    x = 0
+    for label, width in zip(("input", "output", "real smiling photo", "mouth 1:1 (in / out)", "eye 1:1 (in / out)"),
+                            [SHEET_HEIGHT] * 3 + [SHEET_HEIGHT // 2 * 3] * 2):
+        cv2.putText(header, label, (x + 4, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        x += width + 6
+    return np.vstack([header, *rows[:-1]])
+
+
+def _detail_pair(before: np.ndarray, after: np.ndarray, points: np.ndarray, indices) -> np.ndarray:
+    """The same window around some landmarks at the photo's own pixels, input above output."""
+    from lgan_cli.eval.photos import SHEET_HEIGHT
+
+    height, width = SHEET_HEIGHT // 2, SHEET_HEIGHT // 2 * 3
+    centre = np.round(points[list(indices)].mean(axis=0)).astype(int)
+    x0 = int(np.clip(centre[0] - width // 2, 0, before.shape[1] - width))
+    y0 = int(np.clip(centre[1] - height // 2, 0, before.shape[0] - height))
+    return np.vstack([before[y0 : y0 + height, x0 : x0 + width], after[y0 : y0 + height, x0 : x0 + width]])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -143,6 +185,8 @@ def main() -> None:
     parser.add_argument("--sweep-person", default="030")
     parser.add_argument("--expression", default="happy")
     parser.add_argument("--photo", type=Path, default=REPO / "examples" / "london_001_neutral.jpg")
+    parser.add_argument("--london", type=Path, default=None, help="the London set, for the full-resolution figure")
+    parser.add_argument("--fullres-people", default="001,042,064", help="held-out people for the full-resolution figure")
     args = parser.parse_args()
     editor = load_editor(args.model, torch.device("cpu"))
     dataset = PreparedDataset.load(args.prepared)
@@ -160,6 +204,9 @@ def main() -> None:
             docs / f"{name}-intensity.png": intensity_figure(editor, dataset, args.sweep_person, args.expression),
             docs / f"{name}-photo.png": photo_figure(editor, args.photo, args.expression),
         }
+        if args.london:
+            people = args.fullres_people.split(",")
+            outputs[docs / f"{name}-fullres.png"] = fullres_figure(editor, args.london, people, args.expression)
     for path, picture in outputs.items():
         save_image(np.ascontiguousarray(picture), path)
         print(f"wrote {path}")

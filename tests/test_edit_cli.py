@@ -186,7 +186,7 @@ def test_readme_first_command_uses_the_bundled_default_model_offline(tmp_path, e
     out = tmp_path / "smile.jpg"
     code, _, stderr = run_cli(["edit", photo, "--expr", "happy", "--out", out, "--device", "cpu"], capsys)
     assert code == 0, stderr
-    assert "london-128" in stderr
+    assert "london-warp-128" in stderr
     assert Image.open(out).size == Image.open(photo).size
 
 
@@ -218,8 +218,9 @@ def test_bundled_intensity_model_opens_the_mouth_more_at_each_level(tmp_path, ca
 
 
 def test_bundled_default_model_smiles_more_as_the_fraction_grows(tmp_path, example_photos, detector, capsys, monkeypatch):
-    """`--intensity 0.25 .. 1.0` with london-128: G_e's label is blended with the landmarks, so a
-    quarter edit stays near neutral and the smile (MediaPipe mouthSmile) grows to the full edit's."""
+    """`--intensity 0.25 .. 1.0` with the default model: the landmark displacement, G_e's label and
+    its flow and mask are scaled together, so a quarter edit stays near neutral and the smile
+    (MediaPipe mouthSmile) grows to the full edit's."""
     from lgan_cli.faces.decode import load_image
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

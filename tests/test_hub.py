@@ -239,9 +239,9 @@ def register(monkeypatch, name: str, **fields) -> KnownModel:
 
 def test_registry_lists_the_default_model():
     model = hub.REGISTRY[hub.DEFAULT_MODEL]
-    assert hub.DEFAULT_MODEL == "london-128"
-    assert model.repo_id == "lgan-project/landmarkgan-london-128" and model.expressions == ("neutral", "happy")
-    assert model.bundled_dir == "lgan-london-128" and "CC BY 4.0" in model.licence
+    assert hub.DEFAULT_MODEL == "london-warp-128"
+    assert model.repo_id == "lgan-project/landmarkgan-london-warp-128" and model.expressions == ("neutral", "happy")
+    assert model.bundled_dir == "lgan-london-warp-128" and "CC BY 4.0" in model.licence
     # the bundled copy is the one the registry pins, and it resolves offline
     bundled = hub.bundled_folder(model)
     assert bundled is not None and set(model.files) == {CONFIG_NAME, WEIGHTS_NAME}
@@ -363,7 +363,7 @@ def test_unreachable_hub_suggests_the_bundled_model_and_offline(monkeypatch, fak
     with pytest.raises(LganError) as info:
         resolve_model(f"hf:{REPO}")
     message = str(info.value)
-    assert "cannot reach" in message and "london-128" in message and "--offline" in message and "\n" not in message
+    assert "cannot reach" in message and "london-warp-128" in message and "--offline" in message and "\n" not in message
     assert waits == [1, 2, 4, 8, 8]  # huggingface_hub 2.x retries an unreachable Hub 5 times before giving up
 
 
@@ -377,7 +377,7 @@ def test_load_editor_from_a_hub_tag(checkpoint, fake_hub):
         result = editor.edit(crops, points, ["happy"], [None])
     assert result.images.shape == (1, 3, 64, 64) and torch.isfinite(result.images).all()
     assert load_editor("copy", "cpu").name == "copy"
-    with pytest.raises(LganError, match="baselines are copy"):
+    with pytest.raises(LganError, match="baselines are copy, geometry"):
         load_editor("nonsense", "cpu")
 
 
@@ -387,7 +387,7 @@ def test_load_editor_from_a_hub_tag(checkpoint, fake_hub):
 def test_models_list_and_download_cli(checkpoint, fake_hub, monkeypatch, capsys):
     code, out, err = run_cli(["models", "list"], capsys)
     assert code == 0, err
-    assert "london-128 (default)" in out and "neutral, happy" in out and "not published" in out
+    assert "london-warp-128 (default)" in out and "neutral, happy" in out and "not published" in out
     files = checkpoint_files(checkpoint)
     fake_hub.add_repo(REPO, files)
     register(monkeypatch, "tiny", files=sha256s(files))

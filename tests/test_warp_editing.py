@@ -64,3 +64,43 @@ def test_intensity_scales_the_flow(scene, warp_editor):
     photo, face = scene
     half, full = edit_crops(warp_editor, [(face, "happy", 0.5), (face, "happy", 1.0)], torch.device("cpu"))
     assert 0 < np.abs(half.flow).max() < np.abs(full.flow).max()
+
+
+def test_the_bundled_default_model_leaves_a_face_alone_when_its_points_stay(example_photos, detector, monkeypatch):
+    """An identity request to the shipped warp model (target points = the source's own, the
+    neutral label for a neutral photo): the face changes by at most one grey level on average
+    and the synthesis mask stays near zero (its sparsity regulariser at work)."""
+    from lgan_cli.models.flow import prior_flow
+    from lgan_cli.models.load import load_editor
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    editor = load_editor(None, torch.device("cpu"), offline=True)
+    model = editor.model
+    assert model.config.renderer == "warp"
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    face = find_faces(detector, load_image(photo), model.config.resolution, "largest", "photo")[0]
+    crop = torch.from_numpy(face.crop.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    points = torch.from_numpy(face.points)[None]
+    with torch.no_grad():
+        _, rendering = model.render(crop, points, model.encode_labels(["neutral"]), points)
+    _, window = prior_flow(points, points, model.config.resolution)
+    face_area = window[0] > 0.5
+    change = ((rendering["image"][0] - crop[0]).abs() * 127.5).mean(dim=0)[face_area].mean()
+    assert change <= 1.0, float(change)
+    assert float(rendering["mask"][0][face_area].mean()) < 0.02
+
+
+def test_the_geometry_baseline_lifts_the_mouth_corners_for_happy_and_leaves_level_zero_alone(scene, detector):
+    """`--model geometry`: the 3D face model's smile moved into the photo, no learning."""
+    from lgan_cli.models.geometry_editor import GeometryEditor
+
+    photo, _ = scene
+    editor = GeometryEditor()
+    face = find_faces(detector, photo, editor.resolution, "largest", "example")[0]
+    happy, nothing = edit_crops(editor, [(face, "happy", None), (face, "happy", 0.0)], torch.device("cpu"))
+    corners = [48, 54]
+    rise = face.points[corners, 1] - happy.points[corners, 1]  # image y grows downwards
+    assert (rise > 0.5).all(), rise
+    assert np.array_equal(compose(photo, [nothing]), photo)
+    result = compose(photo, [happy])
+    assert changed_far_from_face(photo, result, face.face.points68, happy.points_in_photo()) == 0

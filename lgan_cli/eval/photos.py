@@ -299,14 +299,15 @@ def zoomed_faces(images: list[np.ndarray], points: np.ndarray) -> list[np.ndarra
     low, high = points.min(axis=0), points.max(axis=0)
     centre, half = (low + high) / 2, 0.65 * float((high - low).max())
     centre[1] -= 0.12 * half  # room for the forehead
-    x0, y0 = np.maximum(0, np.round(centre - half).astype(int))
-    x1, y1 = np.round(centre + half).astype(int)
+    height, width = images[0].shape[:2]
+    side = int(min(round(2 * half), height, width))
+    x0 = int(np.clip(round(centre[0] - side / 2), 0, width - side))
+    y0 = int(np.clip(round(centre[1] - side / 2), 0, height - side))  # a square box, moved inside the photo
     crops = []
     for image in images:
-        box = image[y0 : min(y1, image.shape[0]), x0 : min(x1, image.shape[1])]
-        scale = SHEET_HEIGHT / box.shape[0]
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
-        crops.append(cv2.resize(box, (max(1, round(box.shape[1] * scale)), SHEET_HEIGHT), interpolation=interpolation))
+        box = image[y0 : y0 + side, x0 : x0 + side]
+        interpolation = cv2.INTER_AREA if side > SHEET_HEIGHT else cv2.INTER_CUBIC
+        crops.append(cv2.resize(box, (SHEET_HEIGHT, SHEET_HEIGHT), interpolation=interpolation))
     return crops
 
 

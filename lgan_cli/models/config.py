@@ -35,6 +35,7 @@ class ModelConfig:
     discriminator_layers: tuple[int, ...] = (3, 2)  # dual PatchGANs: 70x70 and 34x34 receptive fields
     renderer: str = "warp"  # stage II: RENDERERS
     max_residual_flow: float = 0.04  # warp renderer: largest learned flow correction, fraction of the crop side
+    synthesis: bool = True  # warp renderer: use the synthesis mask and colours (False: the learned flow alone)
 
     def __post_init__(self) -> None:
         check_size(self.resolution)

@@ -26,6 +26,11 @@ WINDOW_INNER, WINDOW_OUTER = 1.15, 1.45
 """The face window, in units of the outline ellipse's radius: 1 inside the first, smoothly 0
 beyond the second."""
 
+SYNTHESIS_INNER, SYNTHESIS_OUTER = 0.9, 1.05
+"""Where the renderer may synthesise (the mask's window), in the same radii: the face itself.
+Teeth, the mouth's interior and creases all lie inside the face outline; outside it (hair, neck,
+the crop's border) painting 128 px colours could only add artefacts, and a GAN finds them."""
+
 ANCHOR_RADIUS = 1.3
 """Where the zero-flow anchor ring sits (ellipse radii): the spline dies out before the window
 cuts it, so the cut leaves no visible step."""
@@ -85,11 +90,13 @@ def smoothstep(x: torch.Tensor) -> torch.Tensor:
     return x * x * (3.0 - 2.0 * x)
 
 
-def face_window(size: int, centre: torch.Tensor, whitening: torch.Tensor) -> torch.Tensor:
-    """(B, S, S) weight: 1 on the face, 0 outside the window ellipse and at the crop border."""
+def face_window(
+    size: int, centre: torch.Tensor, whitening: torch.Tensor, inner: float = WINDOW_INNER, outer: float = WINDOW_OUTER
+) -> torch.Tensor:
+    """(B, S, S) weight: 1 within `inner` radii of the face ellipse, 0 beyond `outer` and at the crop border."""
     grid = pixel_grid(size, centre.device, centre.dtype)
     radius = ellipse_radius(grid.expand(len(centre), -1, -1, -1), centre, whitening)
-    window = smoothstep((WINDOW_OUTER - radius) / (WINDOW_OUTER - WINDOW_INNER))
+    window = smoothstep((outer - radius) / (outer - inner))
     edge = torch.arange(size, device=centre.device, dtype=centre.dtype)
     to_border = torch.minimum(edge, size - 1 - edge)
     border = smoothstep(to_border / max(2.0, BORDER_FRACTION * size))
@@ -129,6 +136,12 @@ def thin_plate_spline(control: torch.Tensor, values: torch.Tensor, query: torch.
     return query_kernel @ coefficients[:, :count] + query_affine @ coefficients[:, count:]
 
 
+def synthesis_window(source_points: torch.Tensor, target_points: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, S, S): where the renderer's mask may be non-zero (the face inside its outline)."""
+    centre, whitening = face_ellipse(source_points, target_points)
+    return face_window(size, centre, whitening, SYNTHESIS_INNER, SYNTHESIS_OUTER)
+
+
 def prior_flow(
     source_points: torch.Tensor, target_points: torch.Tensor, size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -145,9 +158,13 @@ def prior_flow(
     return flow * window[..., None], window
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Resample (B, C, S, S) images by a backward flow (B, S, S, 2) in pixels (bilinear, edges repeated)."""
+def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
+    """Resample (B, C, S, S) images by a backward flow (B, S, S, 2) in pixels (edges repeated).
+
+    "bicubic" keeps more of the crop's sharpness than "bilinear" (sub-pixel shifts blur less);
+    the compositor resamples the photo bicubically too.
+    """
     size = image.shape[-1]
     position = pixel_grid(size, image.device, flow.dtype) + flow
     normalised = position * (2.0 / (size - 1)) - 1.0
-    return F.grid_sample(image, normalised.to(image.dtype), mode="bilinear", padding_mode="border", align_corners=True)
+    return F.grid_sample(image, normalised.to(image.dtype), mode=mode, padding_mode="border", align_corners=True)

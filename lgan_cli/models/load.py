@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 
 from lgan_cli.models.editor import CopyEditor, Editor, LandmarkGANEditor
+from lgan_cli.models.geometry_editor import GeometryEditor
 
-BASELINES = {CopyEditor.name: CopyEditor}
+BASELINES = {CopyEditor.name: CopyEditor, GeometryEditor.name: GeometryEditor}
 
 
 def load_editor(spec: str | None, device: torch.device | str, offline: bool = False) -> Editor:
-    """A baseline by name ('copy'), or a LandmarkGAN checkpoint found by `lgan_cli.hub.resolve_model`.
+    """A baseline by name ('copy', 'geometry'), or a LandmarkGAN checkpoint found by `lgan_cli.hub.resolve_model`.
 
     That covers the default model (None), registry names, local run/checkpoint folders or their
     files, and hf:owner/repo[@revision]. `offline` keeps Hub look-ups to the local cache.

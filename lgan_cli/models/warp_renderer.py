@@ -11,8 +11,8 @@ labels and the prior-warped crop, predicts
   teeth, the mouth's interior, creases), and
 - colours c for those places.
 
-Crop-level output: m * c + (1 - m) * warp(crop, prior + residual). Flows and mask vanish outside
-the face window. At edit time the same flow is lifted to the photo's resolution and the ORIGINAL
+Crop-level output: m * c + (1 - m) * warp(crop, prior + residual). Flows vanish outside the face
+window, the mask outside the face's own outline (`synthesis_window`). At edit time the same flow is lifted to the photo's resolution and the ORIGINAL
 photo is resampled once (`lgan_cli.faces.compose`); only m * c comes from the crop.
 """
 
@@ -24,7 +24,7 @@ from torch import nn
 
 from lgan_cli.models.blocks import UNetDecoder, UNetEncoder, init_weights
 from lgan_cli.models.config import ModelConfig
-from lgan_cli.models.flow import prior_flow, warp
+from lgan_cli.models.flow import prior_flow, synthesis_window, warp
 
 RESIDUAL_POOL = 8
 """The residual flow is averaged over 8 x 8 crop pixels and upsampled: a smooth correction, not
@@ -42,6 +42,7 @@ class WarpExpressionGenerator(nn.Module):
         super().__init__()
         self.uses_labels = config.labels in ("ge", "both")
         self.max_residual = config.max_residual_flow * config.resolution
+        self.synthesis = config.synthesis
         in_channels = 9 + (config.label_channels if self.uses_labels else 0)
         self.encoder = UNetEncoder(in_channels, config.resolution, config.generator_width, config.max_width_multiplier)
         self.decoder = UNetDecoder(self.encoder.widths, 6)  # residual flow (2), mask (1), colours (3)
@@ -74,13 +75,15 @@ class WarpExpressionGenerator(nn.Module):
         raw = self.decoder(self.encoder(torch.cat(inputs, dim=1))).float()
         residual = F.avg_pool2d(raw[:, :2] * self.max_residual, RESIDUAL_POOL)
         residual = F.interpolate(residual, size=(size, size), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-        mask = (raw[:, 2] + 1) * 0.5 * window
+        mask = (raw[:, 2] + 1) * 0.5 * synthesis_window(source_points, target_points, size)
+        if not self.synthesis:  # the learned flow alone: every output pixel is a moved input pixel
+            mask = torch.zeros_like(mask)
         if amount is not None:
             residual = residual * amount[:, None, None, None]
             mask = mask * amount[:, None, None]
         residual = residual * window[..., None]
         flow = prior + residual
         colours = raw[:, 3:]
-        warped = warp(image.float(), flow)
+        warped = warp(image.float(), flow, mode="bicubic").clamp(-1, 1)
         output = mask[:, None] * colours + (1 - mask[:, None]) * warped
         return {"image": output, "flow": flow, "residual_flow": residual, "mask": mask, "colours": colours}
