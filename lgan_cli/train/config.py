@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from lgan_cli.data.pairs import PAIR_MODES
 from lgan_cli.models.config import ModelConfig
+from lgan_cli.schema import build, check_fields
 
 RECONSTRUCTION_KINDS = ("l1", "l2", "l12")
 
@@ -90,24 +91,18 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, document: dict) -> RunConfig:
-        parts = {"model": ModelConfig, "loss": LossConfig, "augment": AugmentConfig, "data": DataConfig, "train": TrainConfig}
+    def from_json(cls, document: dict, where: str = "config") -> RunConfig:
+        """Built from a recipe or a run's settings; anything that does not fit is a ConfigError naming `where`."""
+        from lgan_cli.models.schema import model_config
+
+        check_fields(cls, document, where)
+        parts = {"loss": LossConfig, "augment": AugmentConfig, "data": DataConfig, "train": TrainConfig}
         values = {}
         for key, value in document.items():
-            if key in parts:
-                values[key] = _build(parts[key], value)
-            elif key == "name":
-                values[key] = value
+            if key == "model":
+                values[key] = model_config(value, f"{where}: model")
+            elif key in parts:
+                values[key] = build(parts[key], value, f"{where}: {key}")
             else:
-                raise ValueError(f"unknown config section {key!r}")
+                values[key] = value
         return cls(**values)
-
-
-def _build(kind, data: dict):
-    if kind is ModelConfig:
-        return ModelConfig.from_json(data)
-    known = {f.name for f in fields(kind)}
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"unknown {kind.__name__} settings: {', '.join(sorted(unknown))}")
-    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
