@@ -74,11 +74,12 @@ def train(
 
     dist_info = init_distributed(device)
     if resume is not None:
+        setup.check_resumable(resume)
         run_config = _extend(setup.read_run_config(resume), epochs, lr_decay_epochs)
         run_dir = resume
     else:
         try:  # a bad value in the recipe or a flag is a one-line error, not a traceback
-            run_config = RunConfig.from_json(setup.load_config_file(config)) if config else RunConfig()
+            run_config = setup.run_config_from_file(config) if config else RunConfig()
             run_config = _apply_flags(run_config, locals())
         except ValueError as exc:
             raise LganError(str(exc)) from None
@@ -185,8 +186,7 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
     except ValueError as exc:
         raise LganError(str(exc)) from None
     resumed = (run_dir / "training_state.pt").exists()
-    if resumed:
-        trainer.resume()
+    note = trainer.resume() if resumed else None
     if dist_info.is_main:
         from lgan_cli.train.checkpoint import write_config
 
@@ -199,6 +199,8 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
             + (f" after {run_config.train.landmark_warmup_steps} G_l warm-up steps" if run_config.train.landmark_warmup_steps else "")
             + (f", from step {trainer.step}" if resumed else "")
         )
+        if note:
+            console.print(f"note: {note}")
     columns = (
         TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("ep {task.fields[epoch]}"),
         TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), TimeRemainingColumn(),

@@ -36,9 +36,18 @@ class StatsLog:
             handle.write(json.dumps(record, default=_plain) + "\n")
 
     def read(self) -> list[dict]:
+        """Every record; a line a killed process left half-written is dropped, not an error."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
     def truncate_after(self, step: int, warmup_step: int | None = None) -> None:
         """On resume, drop lines logged after the checkpoint's step (they will be logged again)."""
