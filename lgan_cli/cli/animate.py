@@ -12,6 +12,7 @@ from rich.progress import Progress
 from lgan_cli.cli.app import app
 from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, console, parse_face_choice
 from lgan_cli.errors import LganError
+from lgan_cli.names import check_expression_name
 
 MAX_SIDE = 720  # animation frames are scaled down to this (a GIF of full-size photos would be huge)
 
@@ -45,6 +46,7 @@ def animate(
 
     if out.suffix.lower() not in (".gif", ".mp4"):
         raise LganError(f"--out must end in .gif or .mp4, not {out.suffix or 'nothing'}")
+    check_expression_name(expr, "--expr")
     check_output_path(out, [image], force)
     which = parse_face_choice(face)
     torch_device = resolve_device(device)
