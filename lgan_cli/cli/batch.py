@@ -128,7 +128,7 @@ def batch(
     if summary["failed"] and not summary["done"] and not summary["skipped"]:
         source, reason = failures[0]
         raise LganError(
-            f"all {summary['failed']} photos failed, none was edited (first: {Path(source).name}: {reason}); "
+            f"none of the {summary['failed']} photos was edited (first failure: {Path(source).name}: {reason}); "
             f"every reason is in {out / FAILURES_NAME}"
         )
 

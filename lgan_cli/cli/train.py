@@ -174,7 +174,8 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
 
     data_cfg = run_config.data
     train_pairs = PairData(prepared_data, "train", data_cfg.source_expressions, data_cfg.target_expressions, data_cfg.pairs)
-    if run_dir is None:
+    new_run = run_dir is None
+    if new_run:
         run_dir = _shared_run_dir(out, run_config.name, dist_info)
     split = setup.validation_split(prepared_data)
     try:  # e.g. --init-from a model with other settings
@@ -183,7 +184,9 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
             validation=prepared_data if split else None, validation_split=split or "test",
             dist_info=dist_info, info=setup.run_info(run_config),
         )
-    except ValueError as exc:
+    except (ValueError, LganError) as exc:
+        if new_run and dist_info.is_main:  # no empty run folder left behind by a refused start
+            run_dir.rmdir()
         raise LganError(str(exc)) from None
     resumed = (run_dir / "training_state.pt").exists()
     note = trainer.resume() if resumed else None
