@@ -715,20 +715,20 @@ def _batch_out_is_the_input_folder(box, fx):
 def _batch_names_differ_only_in_case_of_suffix(box, fx):
     photo(box / "in", fx, "a.jpg")
     photo(box / "in", fx, "a.JPG")
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", box / "out"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", box / "out"]
 
 
 @case("batch", mentions="replace each other")
 def _batch_contact_sheets_collide(box, fx):
     photo(box / "in", fx, "a.jpg")
     photo(box / "in", fx, "a.png")
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", box / "out", "--grid"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", box / "out", "--grid"]
 
 
 @case("batch", mentions="no photos")
 def _batch_empty_folder(box, fx):
     (box / "in").mkdir()
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", box / "out"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", box / "out"]
 
 
 @case("batch", mentions="none of the 2 photos", may_add=("out", "out/failures.csv"))
@@ -736,7 +736,7 @@ def _batch_every_photo_broken(box, fx):
     (box / "in").mkdir()
     (box / "in" / "a.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
     (box / "in" / "b.png").write_bytes(b"")
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", box / "out"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", box / "out"]
 
 
 @case("batch", mentions="symbolic links", may_add=("out", "out/failures.csv"))
@@ -745,13 +745,13 @@ def _batch_symlink_loop(box, fx):
     (box / "in" / "l1.jpg").symlink_to("l2.jpg")
     (box / "in" / "l2.jpg").symlink_to("l1.jpg")
     (box / "in" / "sub" / "up").symlink_to("..")
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", box / "out"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", box / "out"]
 
 
 @case("batch", mentions="cannot create")
 def _batch_out_in_proc(box, fx):
     photo(box / "in", fx)
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", "/proc/lgan-batch"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", "/proc/lgan-batch"]
 
 
 @case("batch", mentions="not a folder")
@@ -768,7 +768,7 @@ def _batch_out_name_too_long(box, fx):
 @case("batch", mentions="output name too long", may_add=("out", "out/failures.csv"))
 def _batch_output_name_too_long(box, fx):
     photo(box / "in", fx, "z" * 250 + ".jpg")
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", box / "out"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", box / "out"]
 
 
 @case("batch", mentions="outside --out", may_add=("out/failures.csv",))
@@ -777,7 +777,7 @@ def _batch_output_tree_links_outside(box, fx):
     (box / "out").mkdir()
     (box / "elsewhere").mkdir()
     (box / "out" / "link").symlink_to(box / "elsewhere")
-    return ["batch", box / "in", "--expr", "happy", "--model", "copy", "--out", box / "out"]
+    return ["batch", box / "in", "--expr", "happy", "--model", fx.model, "--out", box / "out"]
 
 
 # ----------------------------------------------------------------------------- photos and options
@@ -812,6 +812,11 @@ def _edit_face_option_garbage(box, fx):
 @case("input", mentions="does not know")
 def _edit_unknown_expression(box, fx):
     return ["edit", photo(box, fx), "--expr", "sleepy", "--model", fx.model]
+
+
+@case("input", mentions="baseline")
+def _edit_with_the_copy_baseline(box, fx):
+    return ["edit", photo(box, fx), "--expr", "happy", "--model", "copy"]
 
 
 @case("input", codes=(2,))

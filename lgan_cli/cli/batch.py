@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import NAME_MAX, DeviceOption, FaceOption, IntensityOption, ModelOption, OfflineOption, check_path_length, console, parse_face_choice
+from lgan_cli.cli.common import NAME_MAX, DeviceOption, FaceOption, IntensityOption, ModelOption, OfflineOption, check_path_length, console, load_photo_editor, parse_face_choice
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import unwritable_reason
 from lgan_cli.names import check_expression_name
@@ -71,7 +71,6 @@ def batch(
     """
     from lgan_cli.device import resolve_device
     from lgan_cli.editing import check_expressions, intensity_label, parse_intensity
-    from lgan_cli.models.load import load_editor
 
     if not folder.is_dir():
         raise LganError(f"{folder} is not a folder")
@@ -83,7 +82,7 @@ def batch(
     level = parse_intensity(intensity)
     check_out_folder(out, folder)
     torch_device = resolve_device(device)
-    editor = load_editor(model, torch_device, offline=offline)
+    editor = load_photo_editor(model, torch_device, offline=offline)
     expressions = list(editor.expressions) if all_expressions else list(dict.fromkeys(expr))
     check_expressions(editor, expressions)
 

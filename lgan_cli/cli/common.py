@@ -79,6 +79,17 @@ def check_output_paths(outputs: list[Path], inputs: list[Path], force: bool) -> 
         seen[key] = output
 
 
+def load_photo_editor(spec: str | None, device, offline: bool):
+    """The editor behind --model for the commands that edit photos. Those align faces to the
+    model's crop size, which a baseline for `lgan eval` (copy) does not have."""
+    from lgan_cli.models.load import load_editor
+
+    editor = load_editor(spec, device, offline=offline)
+    if editor.resolution is None:
+        raise LganError(f"--model {spec} is a baseline for `lgan eval`; editing photos needs a trained model (see `lgan models list`)")
+    return editor
+
+
 # Options shared by the commands that run a model on photos (one definition, one help text).
 ModelOption = Annotated[
     Optional[str],
