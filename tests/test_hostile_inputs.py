@@ -480,6 +480,11 @@ def _models_push_broken_config(box, fx):
     return ["models", "push", model_copy(box, fx, raw_config=b"{"), "--repo-id", "me/x"]
 
 
+@case("checkpoint", mentions="offline")
+def _models_push_odd_training_data(box, fx):
+    return ["models", "push", model_copy(box, fx, {**config_with(fx), "training_data": [1, 2]}), "--repo-id", "me/x"]
+
+
 # ----------------------------------------------------------------------------- training: --resume, --config, --init-from
 
 @case("train", mentions="--init-from")

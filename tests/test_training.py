@@ -364,3 +364,14 @@ def test_resume_refuses_a_run_folder_without_training_state(tmp_path, capsys):
     code, _, err = run_cli(["train", "--resume", tmp_path / "run", "--device", "cpu"], capsys)
     assert code == 1 and "--init-from" in err and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
+
+
+def test_stats_log_drops_a_line_torn_by_a_kill(tmp_path):
+    """A process killed mid-append leaves half a line; resuming must read past it, not crash."""
+    from lgan_cli.train.runs import StatsLog
+
+    log = StatsLog(tmp_path / "stats.jsonl")
+    log.path.write_text('{"step": 1, "G": 0.5}\n{"step": "x"}\n[1, 2]\n{"step": 2, "G": 0.4}\n{"step": 3, "G')
+    assert log.read() == [{"step": 1, "G": 0.5}, {"step": "x"}, {"step": 2, "G": 0.4}]
+    log.truncate_after(1)
+    assert log.read() == [{"step": 1, "G": 0.5}]

@@ -53,9 +53,15 @@ class StatsLog:
         """On resume, drop lines logged after the checkpoint's step (they will be logged again)."""
         kept = [
             r for r in self.read()
-            if r.get("step", 0) <= step and (warmup_step is None or r.get("warmup_step", 0) <= warmup_step)
+            if _count(r, "step") <= step and (warmup_step is None or _count(r, "warmup_step") <= warmup_step)
         ]
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _count(record: dict, key: str) -> float:
+    """A record's step counter; one that is no number (a damaged line) sorts after every step."""
+    value = record.get(key, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else float("inf")
 
 
 def _plain(value):

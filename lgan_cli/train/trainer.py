@@ -382,7 +382,8 @@ class Trainer:
         neither has one). Anything that does not fit this run is a one-line LganError.
         """
         state_path, weights_path = self.run_dir / STATE_NAME, self.run_dir / WEIGHTS_NAME
-        remove_stale_temp_files(self.run_dir)
+        if self.dist.is_main:  # the one process that saves; the others may still be reading
+            remove_stale_temp_files(self.run_dir)
         state = load_training_state(state_path)
         pair, published = state.get(CHECKPOINT_KEY), checkpoint_id(weights_path) if weights_path.is_file() else None
         note = None
