@@ -54,7 +54,7 @@ def test_batch_with_two_workers_prints_progress_summary_and_failures(tmp_path, e
     (source / "broken.jpg").write_bytes(b"\xff\xd8\xff nope")
     result = subprocess.run(
         [sys.executable, "-m", "lgan_cli", "batch", source, "--expr", "happy", "--out", tmp_path / "out", "--device", "cpu"],
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "LGAN_OFFLINE": "1"}, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "batch into" in result.stderr and "done" in result.stderr and "3/4" not in result.stderr
@@ -64,7 +64,7 @@ def test_batch_with_two_workers_prints_progress_summary_and_failures(tmp_path, e
 
 
 def test_batch_with_out_inside_the_input_folder_leaves_it_out(tmp_path, example_photos, capsys, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("LGAN_OFFLINE", "1")
     source = tmp_path / "in"
     source.mkdir()
     Image.open(example_photos[0]).convert("RGB").resize((256, 256)).save(source / "a.jpg")
@@ -78,7 +78,7 @@ def test_batch_with_out_inside_the_input_folder_leaves_it_out(tmp_path, example_
 @pytest.mark.xfail(reason="needs the new compositing", strict=False)
 def test_grey_photo_stays_grey(tmp_path, example_photos, capsys, monkeypatch):
     """A greyscale photo edited by the default model: the face stays grey (channels within 2 levels)."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("LGAN_OFFLINE", "1")
     photo = next(p for p in example_photos if p.name == "london_001_neutral.jpg")
     grey = tmp_path / "grey.png"
     Image.open(photo).convert("L").resize((675, 675)).save(grey)
