@@ -572,6 +572,18 @@ def _config_recipe_huge_model(box, fx):
     return ["train", "--config", box / "recipe.json", "--out", box / "runs"]
 
 
+@case("train", mentions="batch_size must be at least 1")
+def _config_recipe_batch_of_zero(box, fx):
+    (box / "recipe.json").write_text(json.dumps({"train": {"batch_size": 0}}))
+    return ["train", "--config", box / "recipe.json", "--out", box / "runs"]
+
+
+@case("train", mentions="test_fraction")
+def _config_recipe_holds_everyone_out(box, fx):
+    (box / "recipe.json").write_text(json.dumps({"data": {"test_fraction": 0.7, "val_fraction": 0.5}}))
+    return ["train", "--config", box / "recipe.json", "--out", box / "runs"]
+
+
 @case("train", mentions="unknown")
 def _config_recipe_unknown_section(box, fx):
     (box / "recipe.json").write_text(json.dumps({"optimiser": {}}))

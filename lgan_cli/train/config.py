@@ -52,6 +52,8 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, not {self.pairs!r}")
+        if not (0 <= self.test_fraction < 1 and 0 <= self.val_fraction < 1 and self.test_fraction + self.val_fraction < 1):
+            raise ValueError("test_fraction and val_fraction must be shares in [0, 1) that leave people to train on")
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,17 @@ class TrainConfig:
     landmark_warmup_steps: int = 0  # G_l alone on Eq. 4 before the joint training (0: joint from step 0, as the paper)
     landmark_warmup_batch_size: int = 16  # a warm-up step is cheap (G_l only), so it takes bigger batches
     init_from: str = ""  # start from this run's (or model folder's) generators; D and optimisers start fresh
+
+    def __post_init__(self) -> None:
+        """Counts a recipe could get wrong that would only fail deep in the loop (a division by zero)."""
+        for name in ("epochs", "batch_size", "log_every", "landmark_warmup_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("lr_decay_epochs", "sample_every", "checkpoint_every", "validate_every", "validation_pairs", "max_steps", "landmark_warmup_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        if not self.lr > 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
+            raise ValueError("lr must be positive and beta1, beta2 in [0, 1)")
 
 
 @dataclass(frozen=True)

@@ -29,13 +29,13 @@ from torch.utils.data import DistributedSampler
 
 from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.errors import LganError
 from lgan_cli.faces.decode import save_image
 from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.editor import LandmarkGANEditor
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
 from lgan_cli.train import losses
-from lgan_cli.errors import LganError
 from lgan_cli.train.checkpoint import (
     CHECKPOINT_KEY, STATE_NAME, WEIGHTS_NAME, checkpoint_id, expected_tensors, load_training_state, read_weights,
     remove_stale_temp_files, save_training_checkpoint,
