@@ -17,3 +17,10 @@ class NoFaceError(LganError):
 
 class DatasetError(LganError):
     """A dataset folder or index is missing or malformed."""
+
+
+class ConfigError(LganError, ValueError):
+    """A settings document (config.json, a recipe, an index) that does not fit its schema.
+
+    Also a ValueError, so the places that already turn a bad setting into one line catch it.
+    """

@@ -7,10 +7,11 @@ write leaves an existing file untouched.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,6 +45,49 @@ def atomic_writer(path: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
         temp.unlink(missing_ok=True)
 
 
+def publish_together(writes: list[tuple[Path, Callable[[IO[bytes]], object]]]) -> None:
+    """Write every file in full to a temporary name, then rename them all, in the given order.
+
+    Files that belong together (a checkpoint's weights and training state) are never
+    published one complete and one half-written; a failure before the renames publishes
+    none and leaves no temporary file.
+    """
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for target, write in writes:
+            fd, temp = _create_temp(Path(target))
+            temps.append((temp, Path(target)))
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temp, target in temps:
+            os.replace(temp, target)
+    finally:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+
+
+def remove_temp_files(folder: Path, names: Iterable[str]) -> None:
+    """Remove the temporary files `_create_temp` made for `names` in `folder` (left by a killed
+    process); only for folders no other process is writing into."""
+    for name in names:
+        for temp in Path(folder).glob(f".{glob.escape(name)}.*.tmp"):
+            temp.unlink(missing_ok=True)
+
+
+def unwritable_reason(folder: Path) -> str | None:
+    """Why no file can be created in `folder` (None: one can), found by creating and removing
+    a hidden temporary file: permission bits say nothing for root, read-only mounts or /proc."""
+    try:
+        fd, temp = _create_temp(Path(folder) / "probe")
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    os.close(fd)
+    temp.unlink(missing_ok=True)
+    return None
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_writer(path, "w") as handle:
         handle.write(text)
@@ -51,3 +95,28 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, data: Any, indent: int | None = 1) -> None:
     atomic_write_text(path, json.dumps(data, indent=indent) + "\n")
+
+
+def read_json_object(path: str | Path, what: str, max_bytes: int) -> dict:
+    """A JSON file holding one object, or a one-line LganError naming the file.
+
+    Covers the ways a copied or downloaded file goes wrong: unreadable, too big to be what it
+    claims (`max_bytes`, checked before reading), not UTF-8, not JSON, nested too deeply for
+    the parser, or JSON that is no object.
+    """
+    from lgan_cli.errors import LganError
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LganError(f"{path} is {size:,} bytes, too big for {what} (at most {max_bytes:,})")
+        document = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LganError(f"cannot read {what} {path}: {' '.join(str(exc).split())[:200]}") from None
+    except RecursionError:
+        raise LganError(f"cannot read {what} {path}: nested too deeply") from None
+    if not isinstance(document, dict):
+        kind = {list: "a list", str: "a string", type(None): "null"}.get(type(document), "a number")
+        raise LganError(f"{path} is not {what}: it holds {kind}, not a JSON object")
+    return document

@@ -420,7 +420,9 @@ def shareable_licence(run_or_checkpoint: Path) -> str | None:
     from lgan_cli.train.checkpoint import read_checkpoint_config
 
     _, document = read_checkpoint_config(Path(run_or_checkpoint))
-    licence = (document.get("training_data") or {}).get("licence") or "unknown"
+    training_data = document.get("training_data")
+    licence = training_data.get("licence") if isinstance(training_data, dict) else None
+    licence = licence if isinstance(licence, str) and licence else "unknown"
     if hub_licence_id(licence) != "other":
         return None
     return f"the training data's licence is not an open one ({licence}); check that its terms allow sharing the weights"

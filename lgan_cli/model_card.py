@@ -67,7 +67,7 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         "expression, stage I generates the person's facial landmarks for that expression and stage II renders "
         "their face with it, guided by those landmarks; `lgan` puts the result back into the photo.",
         "",
-        _renderer_line(model.get("renderer", "unet")),
+        _renderer_line(model.get("renderer", "unet"), model.get("synthesis", True)),
         "",
         "## Files",
         "",
@@ -124,7 +124,15 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
     return "\n".join(front + body)
 
 
-def _renderer_line(renderer: str) -> str:
+def _renderer_line(renderer: str, synthesis: bool = True) -> str:
+    if renderer == "warp" and not synthesis:
+        return (
+            "Stage II is a warp renderer: guided by the landmarks, it moves the photo's own pixels (a prior flow "
+            "from the landmarks plus a learned residual flow, lifted to the photo's full resolution), so the "
+            "edited face keeps the photograph's sharpness. Its synthesis mask is switched off in this model "
+            "(`synthesis: false`): trained on this data it painted faint streaks rather than teeth, so every "
+            "output pixel is a moved photo pixel."
+        )
     if renderer == "warp":
         return (
             "Stage II is a warp renderer: guided by the landmarks, it moves the photo's own pixels (a flow lifted "

@@ -1,8 +1,8 @@
 """Bundle a trained run as a registered model: fp16 weights in weights/<dir>/, checksums recorded.
 
     python scripts/bundle_model.py runs/00000-london-128 london-128 --eval docs/eval-london-128.json
-    python scripts/bundle_model.py runs/00001-london-warp-128 london-warp-128 --eval docs/eval-london-warp-128.json \
-        --photos-eval docs/eval-photos-london-warp-128.json
+    python scripts/bundle_model.py runs/00001-london-warp-128-identity london-warp-128 \
+        --eval docs/eval-london-warp-128.json --photos-eval docs/eval-photos-london-warp-128.json
 
 Writes weights/<bundled_dir>/{config.json, model.safetensors (fp16), README.md (model card)},
 checks that fp16 keeps the outputs (max abs difference on real crops), and records the

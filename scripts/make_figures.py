@@ -2,10 +2,10 @@
 
     python scripts/make_figures.py --model london-128 --prepared prepared/london-128-default
 
-docs/<name>-heldout.png   one row per (person, direction): input | generated landmarks | output | real target
+docs/<name>-heldout.jpg   one row per (person, direction): input | generated landmarks | output | real target
 docs/<name>-intensity.png one held-out person, intensity 0 -> 1 (landmark displacement fraction)
 docs/<name>-photo.png     a full example photo before and after, the face pasted back
-docs/<name>-fullres.png   held-out people at full resolution: zoomed input | output | their real smiling photo,
+docs/<name>-fullres.jpg   held-out people at full resolution: zoomed input | output | their real smiling photo,
                           then the mouth and an eye at the photo's own pixels (1:1), input above output
                           (needs --london ../shared/datasets/london)
 
@@ -200,13 +200,13 @@ def main() -> None:
         }
     else:
         outputs = {
-            docs / f"{name}-heldout.png": heldout_figure(editor, dataset, args.people),
+            docs / f"{name}-heldout.jpg": heldout_figure(editor, dataset, args.people),
             docs / f"{name}-intensity.png": intensity_figure(editor, dataset, args.sweep_person, args.expression),
             docs / f"{name}-photo.png": photo_figure(editor, args.photo, args.expression),
         }
         if args.london:
             people = args.fullres_people.split(",")
-            outputs[docs / f"{name}-fullres.png"] = fullres_figure(editor, args.london, people, args.expression)
+            outputs[docs / f"{name}-fullres.jpg"] = fullres_figure(editor, args.london, people, args.expression)
     for path, picture in outputs.items():
         save_image(np.ascontiguousarray(picture), path)
         print(f"wrote {path}")

@@ -136,3 +136,21 @@ def test_black_dot_ablation_ignores_image_colours():
     a = model.landmark_image(red, points)
     b = model.landmark_image(-red, points)
     assert torch.equal(a, b) and a.min() < -0.9
+
+
+def test_warp_renderer_changes_nothing_when_no_landmark_moves():
+    """The residual flow is gated by the prior's motion: target points = source points and no
+    synthesis give back the input crop exactly (up to float rounding), whatever G_e's weights."""
+    torch.manual_seed(0)
+    model = LandmarkGAN(small_config(64, synthesis=False)).eval()
+    torch.nn.init.normal_(model.g_e.decoder.head[1].weight, std=0.5)  # a G_e that would move things
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    points = scattered_points(2, 64)
+    with torch.no_grad():
+        _, still = model.render(x, points, model.encode_labels(["happy", "neutral"]), points)
+        moved = points.clone()
+        moved[:, 48:68, 1] += 3.0
+        _, edited = model.render(x, moved, model.encode_labels(["happy", "neutral"]), points)
+    assert (still["image"] - x).abs().max() < 1e-4
+    assert still["residual_flow"].abs().max() == 0
+    assert edited["residual_flow"].abs().max() > 0.1  # where the landmarks move, the learned flow acts

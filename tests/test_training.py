@@ -306,3 +306,104 @@ def test_warp_model_trains_and_its_mask_regulariser_keeps_synthesis_rare(example
         finals[name] = _mask_means(tmp_path / name)
     assert finals["regularised"][-1] < finals["regularised"][0]
     assert finals["regularised"][-1] < finals["free"][-1]
+
+
+KILLED_TRAINER = r"""
+import json, os, signal, sys
+from pathlib import Path
+
+import torch
+
+from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.train.config import RunConfig
+from lgan_cli.train.data import PairData
+from lgan_cli.train.trainer import Trainer
+
+prepared, run, recipe, moment, nth = sys.argv[1:]
+rename, published = os.replace, []
+
+
+def replace(source, target):
+    # SIGKILL inside the nth checkpoint's publication: after both temporary files are written
+    # ("before" any rename) or after the training state's rename ("between" the two)
+    if Path(target).name == "training_state.pt":
+        published.append(target)
+        if len(published) == int(nth) and moment == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        rename(source, target)
+        if len(published) == int(nth) and moment == "between":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return
+    rename(source, target)
+
+
+os.replace = replace
+config = RunConfig.from_json(json.loads(Path(recipe).read_text()))
+Trainer(config, Path(run), PairData(PreparedDataset.load(prepared), "train"), torch.device("cpu")).fit()
+"""
+
+
+@pytest.mark.parametrize("moment", ["before", "between"])
+def test_killed_while_saving_a_checkpoint_resumes_as_if_never_killed(example_pairs, tmp_path, moment):
+    """SIGKILL in the middle of a checkpoint's publication: --resume continues from a consistent
+    checkpoint, logs the same losses as an uninterrupted run and leaves no temporary file."""
+    import subprocess
+    import sys
+
+    from lgan_cli.train.checkpoint import CHECKPOINT_KEY, checkpoint_id, load_training_state
+
+    config = make_config(epochs=2, checkpoint_every=1)
+    data = PairData(example_pairs, "train")
+    (tmp_path / "straight").mkdir(), (tmp_path / "killed").mkdir()
+    Trainer(config, tmp_path / "straight", data, torch.device("cpu")).fit()
+
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(json.dumps(config.to_json()))
+    repo = Path(__file__).resolve().parents[1]
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_TRAINER, str(example_pairs.root), str(tmp_path / "killed"), str(recipe), moment, "3"],
+        env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=300,
+    )
+    assert child.returncode == -9, child.stderr[-2000:]
+    run = tmp_path / "killed"
+    left = sorted(p.name for p in run.glob(".*.tmp"))
+    state = load_training_state(run / "training_state.pt")
+    if moment == "before":
+        assert left, "the kill should have left the unpublished temporary files"
+        assert checkpoint_id(run / "model.safetensors") == state[CHECKPOINT_KEY]  # the previous pair, intact
+    else:
+        assert checkpoint_id(run / "model.safetensors") != state[CHECKPOINT_KEY]  # the state is newer
+
+    resumed = Trainer(config, run, data, torch.device("cpu"))
+    note = resumed.resume()
+    assert (note is None) == (moment == "before")
+    assert resumed.step == state["step"] and not list(run.glob(".*.tmp"))
+    assert resumed.fit() == "finished"
+    assert _logged(tmp_path / "straight") == _logged(run)
+    assert checkpoint_id(run / "model.safetensors") == load_training_state(run / "training_state.pt")[CHECKPOINT_KEY]
+    assert not list(run.glob(".*.tmp"))
+
+
+def test_resume_refuses_a_run_folder_without_training_state(tmp_path, capsys):
+    """The issue's data loss: --resume on a folder with weights but no training state used to
+    start at step 0 and overwrite the trained weights."""
+    from conftest import run_cli
+
+    from lgan_cli.models.generators import LandmarkGAN
+
+    save_inference(LandmarkGAN(TINY), tmp_path / "run", {"run": make_config().to_json()})  # weights, no state
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}
+    code, _, err = run_cli(["train", "--resume", tmp_path / "run", "--device", "cpu"], capsys)
+    assert code == 1 and "--init-from" in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()} == before
+
+
+def test_stats_log_drops_a_line_torn_by_a_kill(tmp_path):
+    """A process killed mid-append leaves half a line; resuming must read past it, not crash."""
+    from lgan_cli.train.runs import StatsLog
+
+    log = StatsLog(tmp_path / "stats.jsonl")
+    log.path.write_text('{"step": 1, "G": 0.5}\n{"step": "x"}\n[1, 2]\n{"step": 2, "G": 0.4}\n{"step": 3, "G')
+    assert log.read() == [{"step": 1, "G": 0.5}, {"step": "x"}, {"step": 2, "G": 0.4}]
+    log.truncate_after(1)
+    assert log.read() == [{"step": 1, "G": 0.5}]

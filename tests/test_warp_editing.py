@@ -68,15 +68,16 @@ def test_intensity_scales_the_flow(scene, warp_editor):
 
 def test_the_bundled_default_model_leaves_a_face_alone_when_its_points_stay(example_photos, detector, monkeypatch):
     """An identity request to the shipped warp model (target points = the source's own, the
-    neutral label for a neutral photo): the face changes by at most one grey level on average
-    and the synthesis mask stays near zero (its sparsity regulariser at work)."""
+    neutral label for a neutral photo): its learned residual flow leaves the face alone, within
+    one grey level on average. (It ships with synthesis off; the mask regulariser's own test is
+    in test_training.py.)"""
     from lgan_cli.models.flow import prior_flow
     from lgan_cli.models.load import load_editor
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     editor = load_editor(None, torch.device("cpu"), offline=True)
     model = editor.model
-    assert model.config.renderer == "warp"
+    assert model.config.renderer == "warp" and not model.config.synthesis
     photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
     face = find_faces(detector, load_image(photo), model.config.resolution, "largest", "photo")[0]
     crop = torch.from_numpy(face.crop.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
@@ -87,7 +88,7 @@ def test_the_bundled_default_model_leaves_a_face_alone_when_its_points_stay(exam
     face_area = window[0] > 0.5
     change = ((rendering["image"][0] - crop[0]).abs() * 127.5).mean(dim=0)[face_area].mean()
     assert change <= 1.0, float(change)
-    assert float(rendering["mask"][0][face_area].mean()) < 0.02
+    assert float(rendering["mask"].abs().max()) == 0.0
 
 
 def test_the_geometry_baseline_lifts_the_mouth_corners_for_happy_and_leaves_level_zero_alone(scene, detector):

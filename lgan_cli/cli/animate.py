@@ -10,8 +10,9 @@ import typer
 from rich.progress import Progress
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, console, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, console, load_photo_editor, parse_face_choice
 from lgan_cli.errors import LganError
+from lgan_cli.names import check_expression_name
 
 MAX_SIDE = 720  # animation frames are scaled down to this (a GIF of full-size photos would be huge)
 
@@ -41,14 +42,14 @@ def animate(
     from lgan_cli.editing import check_expressions, compose, edit_crops, find_faces
     from lgan_cli.faces.decode import load_image
     from lgan_cli.faces.detect import FaceDetector
-    from lgan_cli.models.load import load_editor
 
     if out.suffix.lower() not in (".gif", ".mp4"):
         raise LganError(f"--out must end in .gif or .mp4, not {out.suffix or 'nothing'}")
+    check_expression_name(expr, "--expr")
     check_output_path(out, [image], force)
     which = parse_face_choice(face)
     torch_device = resolve_device(device)
-    editor = load_editor(model, torch_device, offline=offline)
+    editor = load_photo_editor(model, torch_device, offline=offline)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:

@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> None:
         message = " ".join(str(exc).split())  # always one line
         print(f"error: {message}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the environment refused (disk full, a path vanished): still one line
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {' '.join((exc.strerror or str(exc)).split())}{where}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,8 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, FaceOption, IntensityOption, ModelOption, OfflineOption, console, parse_face_choice
+from lgan_cli.cli.common import NAME_MAX, DeviceOption, FaceOption, IntensityOption, ModelOption, OfflineOption, check_path_length, console, load_photo_editor, parse_face_choice
 from lgan_cli.errors import LganError
+from lgan_cli.fileio import unwritable_reason
+from lgan_cli.names import check_expression_name
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 FAILURES_NAME = "failures.csv"
@@ -68,27 +71,36 @@ def batch(
     """
     from lgan_cli.device import resolve_device
     from lgan_cli.editing import check_expressions, intensity_label, parse_intensity
-    from lgan_cli.models.load import load_editor
 
     if not folder.is_dir():
         raise LganError(f"{folder} is not a folder")
     if bool(expr) == all_expressions:
         raise LganError("give --expr (one or more) or --all-expressions")
+    for name in expr or []:
+        check_expression_name(name, "--expr")
     which = parse_face_choice(face)
     level = parse_intensity(intensity)
+    check_out_folder(out, folder)
     torch_device = resolve_device(device)
-    editor = load_editor(model, torch_device, offline=offline)
+    editor = load_photo_editor(model, torch_device, offline=offline)
     expressions = list(editor.expressions) if all_expressions else list(dict.fromkeys(expr))
     check_expressions(editor, expressions)
-    out.mkdir(parents=True, exist_ok=True)
 
     tag = intensity_label(level)
-    jobs = [make_job(path, folder, out, expressions, tag, grid) for path in find_images(folder, exclude=out)]
+    sources = find_images(folder, exclude=out)
+    if not sources:
+        raise LganError(f"no photos under {folder} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    jobs = [make_job(path, folder, out, expressions, tag, grid) for path in sources]
+    check_collisions(jobs)
+    make_folder(out)
     summary = {"done": 0, "skipped": 0, "failed": 0}
     failures: list[tuple[str, str]] = []
     todo = []
     for job in jobs:
-        if skip_existing and all(p.exists() for p in job.all_outputs()):
+        unsafe = output_problem(job, out, folder)
+        if unsafe:
+            failures.append((str(job.source), unsafe))
+        elif skip_existing and all(p.exists() for p in job.all_outputs()):
             summary["skipped"] += 1
         elif not force and not skip_existing and any(p.exists() for p in job.all_outputs()):
             failures.append((str(job.source), "output exists (use --skip-existing to resume or --force to overwrite)"))
@@ -113,22 +125,93 @@ def batch(
     write_failures(out / FAILURES_NAME, failures)
     print_summary(summary, failures, out)
     if summary["failed"] and not summary["done"] and not summary["skipped"]:
-        raise typer.Exit(1)
+        source, reason = failures[0]
+        raise LganError(
+            f"none of the {summary['failed']} photos was edited (first failure: {Path(source).name}: {reason}); "
+            f"every reason is in {out / FAILURES_NAME}"
+        )
+
+
+def check_out_folder(out: Path, folder: Path) -> None:
+    """--out must be a folder lgan may fill: not a file, not the input folder itself (outputs
+    would mix with the photos), a path the file system can hold. Inside the input folder is
+    fine: it is left out of the search."""
+    check_path_length(out, "--out")
+    if out.exists() and not out.is_dir():
+        raise LganError(f"--out {out} is a file; give a folder for the outputs")
+    if out.exists() and os.path.samefile(out, folder):
+        raise LganError(f"--out {out} is the input folder; give another folder (outputs never go among the photos)")
+
+
+def make_folder(out: Path) -> None:
+    """Create --out (and its parents) and make sure files can be written there, in one line if not."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LganError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    reason = unwritable_reason(out)
+    if reason:
+        raise LganError(f"cannot write into the output folder {out}: {reason}")
 
 
 def find_images(folder: Path, exclude: Path | None = None) -> list[Path]:
-    """Image files under `folder`, sorted, hidden files and the output folder left out."""
-    exclude = exclude.resolve() if exclude else None
+    """Image files under `folder`, sorted, hidden files and the output folder left out.
+
+    Anything with an image suffix that is not a folder is taken, broken symlinks and loops
+    included, so that it is reported in failures.csv instead of silently missing.
+    """
+    skip = _inside(exclude, folder) if exclude is not None else None
     found = []
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)
         if any(part.startswith(".") for part in relative.parts) or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        if exclude is not None and exclude in path.resolve().parents:
+        if skip is not None and relative.parts[: len(skip.parts)] == skip.parts:
             continue
-        if path.is_file():
+        if not path.is_dir():
             found.append(path)
     return found
+
+
+def _inside(path: Path, folder: Path) -> Path | None:
+    """`path` relative to `folder` when it lies strictly inside it, else None (no error for loops)."""
+    try:
+        relative = Path(os.path.realpath(path)).relative_to(os.path.realpath(folder))
+    except ValueError:
+        return None
+    return relative if relative.parts else None
+
+
+def check_collisions(jobs: list[Job]) -> None:
+    """Refuse, before any work, two photos that would write the same output (`a.jpg` and
+    `a.JPG`; `a.jpg` and `a.png` share a contact sheet); compared ignoring case, as on the
+    file systems of macOS and Windows."""
+    owner: dict[str, Job] = {}
+    clashes = []
+    for job in jobs:
+        for path in job.all_outputs():
+            key = str(path).casefold()
+            if key in owner and owner[key] is not job:
+                clashes.append(f"{owner[key].relative} and {job.relative} (both -> {path.name})")
+            owner.setdefault(key, job)
+    if clashes:
+        more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
+        raise LganError(f"photos whose outputs would replace each other; rename one of each: {'; '.join(clashes[:3])}{more}")
+
+
+def output_problem(job: Job, out: Path, folder: Path) -> str | None:
+    """Why a job's outputs cannot be written where they belong (None: they can): a name too
+    long for the file system, a symlink in the output tree leading outside --out, or a place
+    inside the input folder when --out is not there itself."""
+    out_in_input = _inside(out, folder) is not None
+    for path in job.all_outputs():
+        if len(os.fsencode(path.name)) > NAME_MAX:
+            return f"output name too long ({len(os.fsencode(path.name))} bytes; at most {NAME_MAX})"
+        if _inside(path, out) is None:
+            return f"{path} would be written outside --out (a symlink in the output folder)"
+        if not out_in_input and _inside(path, folder) is not None:
+            return f"{path} would be written among the input photos"
+    return None
 
 
 def make_job(path: Path, folder: Path, out: Path, expressions: list[str], tag: str, grid: bool) -> Job:

@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 
 from lgan_cli.errors import LganError
+from lgan_cli.fileio import unwritable_reason
+from lgan_cli.names import shown
 
 console = Console(stderr=True, highlight=False)
 """Progress and messages go to stderr, so stdout stays clean for data (e.g. `--json -`)."""
@@ -31,9 +33,22 @@ def parse_face_choice(value: str) -> str | int:
     raise LganError(f"--face must be 'largest', 'all' or a face number (0 = largest), not {value!r}")
 
 
+NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
+PATH_MAX = 4095  # bytes in a whole path (Linux)
+
+
+def check_path_length(path: Path, what: str = "output") -> None:
+    """A path the file system can hold: each name at most NAME_MAX bytes, the whole PATH_MAX."""
+    encoded = [os.fsencode(part) for part in Path(path).parts]
+    if any(len(part) > NAME_MAX for part in encoded) or len(os.fsencode(str(path))) > PATH_MAX:
+        raise LganError(f"{what} path {shown(str(path), 60)} is too long (file names hold at most {NAME_MAX} bytes)")
+
+
 def check_output_path(output: Path, inputs: list[Path], force: bool) -> Path:
-    """Refuse to overwrite an input, or an existing file without --force, or write into a missing folder."""
+    """Refuse to overwrite an input, or an existing file without --force, or write where no file
+    can be created (a missing folder, a file in the folder's place, a read-only place)."""
     output = Path(output)
+    check_path_length(output)
     for source in inputs:
         if output.exists() and source.exists() and os.path.samefile(output, source):
             raise LganError(f"refusing to overwrite the input {source}; choose another output path")
@@ -42,11 +57,37 @@ def check_output_path(output: Path, inputs: list[Path], force: bool) -> Path:
     if output.exists() and not force:
         raise LganError(f"{output} already exists; use --force to overwrite it")
     parent = output.parent if str(output.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise LganError(f"cannot write {output}: {parent} is a file, not a folder")
     if not parent.is_dir():
         raise LganError(f"cannot write {output}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise LganError(f"cannot write {output}: folder {parent} is not writable")
+    reason = unwritable_reason(parent)
+    if reason:
+        raise LganError(f"cannot write {output}: folder {parent} is not writable ({reason})")
     return output
+
+
+def check_output_paths(outputs: list[Path], inputs: list[Path], force: bool) -> None:
+    """`check_output_path` for each of one command's outputs, and no two of them the same file
+    (e.g. --save-landmarks naming the edited photo), so none replaces another."""
+    seen: dict[str, Path] = {}
+    for output in outputs:
+        check_output_path(output, inputs, force)
+        key = os.path.normcase(os.path.abspath(output)).casefold()
+        if key in seen:
+            raise LganError(f"{seen[key]} and {output} name the same file; give each output its own name")
+        seen[key] = output
+
+
+def load_photo_editor(spec: str | None, device, offline: bool):
+    """The editor behind --model for the commands that edit photos. Those align faces to the
+    model's crop size, which a baseline for `lgan eval` (copy) does not have."""
+    from lgan_cli.models.load import load_editor
+
+    editor = load_editor(spec, device, offline=offline)
+    if editor.resolution is None:
+        raise LganError(f"--model {spec} is a baseline for `lgan eval`; editing photos needs a trained model (see `lgan models list`)")
+    return editor
 
 
 # Options shared by the commands that run a model on photos (one definition, one help text).

@@ -10,8 +10,9 @@ import numpy as np
 import typer
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_path, console, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_paths, console, load_photo_editor, parse_face_choice
 from lgan_cli.fileio import atomic_write_text
+from lgan_cli.names import check_expression_name
 
 SAVE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 COMPARE_HEIGHT = 512
@@ -48,19 +49,18 @@ def edit(
     from lgan_cli.editing import check_expressions, compose, edit_crops, find_faces, intensity_label, parse_intensity
     from lgan_cli.faces.decode import load_image, save_image
     from lgan_cli.faces.detect import FaceDetector
-    from lgan_cli.models.load import load_editor
 
     which = parse_face_choice(face)
     level = parse_intensity(intensity)
+    check_expression_name(expr, "--expr")
     output = out or default_output(image, expr, intensity_label(level))
-    if output.suffix.lower() not in SAVE_SUFFIXES:
+    if output.suffix.lower() not in SAVE_SUFFIXES and not output.is_dir():
         output = output.with_suffix(".png")
     outputs = [output, *([compare_path(output)] if compare else []), *([save_landmarks] if save_landmarks else [])]
-    for path in outputs:
-        check_output_path(path, [image], force)
+    check_output_paths(outputs, [image], force)
 
     torch_device = resolve_device(device)
-    editor = load_editor(model, torch_device, offline=offline)
+    editor = load_photo_editor(model, torch_device, offline=offline)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:

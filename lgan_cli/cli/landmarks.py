@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from lgan_cli.cli.app import app
-from lgan_cli.cli.common import ForceOption, check_output_path, console, parse_face_choice
+from lgan_cli.cli.common import ForceOption, check_output_paths, console, parse_face_choice
 from lgan_cli.faces.decode import load_image, save_image
 from lgan_cli.faces.detect import FaceDetector, select_faces
 from lgan_cli.faces.overlay import draw_overlay
@@ -43,8 +43,7 @@ def landmarks(
     """Find faces in a photo and report their 68 iBUG landmarks (and MediaPipe's 478-point mesh)."""
     which = parse_face_choice(face)
     outputs = [p for p in (overlay, json_path) if p is not None and str(p) != "-"]
-    for output in outputs:
-        check_output_path(output, [image], force)
+    check_output_paths(outputs, [image], force)
 
     rgb = load_image(image)
     with FaceDetector() as detector:

@@ -39,6 +39,9 @@ def prepare(
         Optional[str],
         typer.Option(help="Fixed test identities: 'id1,id2,...' or a file with one id per line.", show_default=False),
     ] = None,
+    allow_outside_root: Annotated[
+        bool, typer.Option("--allow-outside-root", help="Let a 'folder' CSV name photos outside its own folder.")
+    ] = False,
 ) -> None:
     """Detect, align and crop every photo of a dataset; cache crops + 68 points + labels + split.
 
@@ -55,6 +58,7 @@ def prepare(
         test_fraction=test_fraction,
         val_fraction=val_fraction,
         test_ids=tuple(parse_id_list(test_ids)) if test_ids else None,
+        allow_outside_root=allow_outside_root,
     )
     columns = (
         TextColumn("[bold]prepare[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),

@@ -57,6 +57,8 @@ def train(
     recon: Annotated[Optional[str], Opt(help="Reconstruction loss: l1, l2 or l12 (Eq. 7) [l12].", show_default=False)] = None,
     labels: Annotated[Optional[str], Opt(help="Expression label to: gl, ge or both [both].", show_default=False)] = None,
     renderer: Annotated[Optional[str], Opt(help="Stage II: 'warp' (moves the photo's pixels, synthesises what is new) or 'unet' (the paper's G_e) [warp].", show_default=False)] = None,
+    no_synthesis: Annotated[bool, Opt("--no-synthesis", help="Warp renderer without its synthesis mask: the learned flow alone.")] = False,
+    identity_pairs: Annotated[bool, Opt("--identity-pairs", help="Also train on (photo, photo) pairs with the photo's own label, so an edit that asks for no change makes none.")] = False,
     no_soft_crops: Annotated[bool, Opt("--no-soft-crops", help="Ablation: black landmark dots.")] = False,
     augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Flips, colour and small geometric jitter.", show_default=False)] = None,
     sample_every: Annotated[Optional[int], Opt(min=0, help="Steps between sample grids.", show_default=False)] = None,
@@ -75,11 +77,12 @@ def train(
 
     dist_info = init_distributed(device)
     if resume is not None:
+        setup.check_resumable(resume)
         run_config = _extend(setup.read_run_config(resume), epochs, lr_decay_epochs)
         run_dir = resume
     else:
         try:  # a bad value in the recipe or a flag is a one-line error, not a traceback
-            run_config = RunConfig.from_json(setup.load_config_file(config)) if config else RunConfig()
+            run_config = setup.run_config_from_file(config) if config else RunConfig()
             run_config = _apply_flags(run_config, locals())
         except ValueError as exc:
             raise LganError(str(exc)) from None
@@ -140,6 +143,10 @@ def _apply_flags(config, flags: dict):
         model = replace(model, labels=flags["labels"])
     if given("renderer"):
         model = replace(model, renderer=flags["renderer"])
+    if flags.get("no_synthesis"):
+        model = replace(model, synthesis=False)
+    if flags.get("identity_pairs"):
+        data = replace(data, identity_pairs=True)
     if flags["no_soft_crops"]:
         model = replace(model, soft_crops=False)
     if flags["single_discriminator"]:
@@ -177,9 +184,10 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
     data_cfg = run_config.data
     train_pairs = PairData(
         prepared_data, "train", data_cfg.source_expressions, data_cfg.target_expressions, data_cfg.pairs,
-        register=data_cfg.register_pairs,
+        register=data_cfg.register_pairs, identity_pairs=data_cfg.identity_pairs,
     )
-    if run_dir is None:
+    new_run = run_dir is None
+    if new_run:
         run_dir = _shared_run_dir(out, run_config.name, dist_info)
     split = setup.validation_split(prepared_data)
     try:  # e.g. --init-from a model with other settings
@@ -188,11 +196,12 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
             validation=prepared_data if split else None, validation_split=split or "test",
             dist_info=dist_info, info=setup.run_info(run_config),
         )
-    except ValueError as exc:
+    except (ValueError, LganError) as exc:
+        if new_run and dist_info.is_main:  # no empty run folder left behind by a refused start
+            run_dir.rmdir()
         raise LganError(str(exc)) from None
     resumed = (run_dir / "training_state.pt").exists()
-    if resumed:
-        trainer.resume()
+    note = trainer.resume() if resumed else None
     if dist_info.is_main:
         from lgan_cli.train.checkpoint import write_config
 
@@ -205,6 +214,8 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
             + (f" after {run_config.train.landmark_warmup_steps} G_l warm-up steps" if run_config.train.landmark_warmup_steps else "")
             + (f", from step {trainer.step}" if resumed else "")
         )
+        if note:
+            console.print(f"note: {note}")
     columns = (
         TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("ep {task.fields[epoch]}"),
         TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), TimeRemainingColumn(),

@@ -10,12 +10,14 @@ downloads contain plenty of them. Expression names are mapped onto `RAFD_EXPRESS
 from __future__ import annotations
 
 import csv
+import os
 import re
 from pathlib import Path
 from collections.abc import Callable
 
 from lgan_cli.data.records import FaceRecord, record_sort_key
 from lgan_cli.errors import DatasetError
+from lgan_cli.names import SAFE_NAME_RULE, is_safe_name, shown
 
 Adapter = Callable[[Path], list[FaceRecord]]
 
@@ -266,7 +268,30 @@ def _check_header(csv_path: Path, header: list[str]) -> None:
         )
 
 
-def _parse_row(csv_path: Path, line: int, header: list[str], row: list[str]) -> FaceRecord:
+def _expression(where: str, name: str) -> str:
+    """A CSV's expression name; it becomes part of file names, so only the safe alphabet."""
+    if not is_safe_name(name):
+        raise DatasetError(f"{where}: expression {shown(name)} is not a usable name ({SAFE_NAME_RULE})")
+    return name
+
+
+def _row_path(where: str, root: Path, text: str, allow_outside_root: bool) -> Path:
+    """A CSV row's image path: relative to the CSV's folder and inside it, unless allowed.
+
+    Checked on the written path (no '..' climbing out, not absolute), not on where symlinks
+    lead: links the dataset's owner made inside the folder are part of the dataset.
+    """
+    path = root / text
+    inside = not Path(text).is_absolute() and Path(os.path.normpath(text)).parts[:1] != ("..",)
+    if not inside and not allow_outside_root:
+        raise DatasetError(
+            f"{where}: {text!r} is outside the dataset folder {root} (paths are relative to the CSV; "
+            "`lgan prepare --allow-outside-root` accepts others)"
+        )
+    return path
+
+
+def _parse_row(csv_path: Path, line: int, header: list[str], row: list[str], allow_outside_root: bool = False) -> FaceRecord:
     """One CSV row -> record; any problem names the file and line so it can be fixed."""
     where = f"{csv_path}, line {line}"
     if len(row) != len(header):
@@ -277,7 +302,7 @@ def _parse_row(csv_path: Path, line: int, header: list[str], row: list[str]) -> 
     for name in _CSV_REQUIRED:
         if not values[name]:
             raise DatasetError(f"{where}: the {name} column is empty")
-    path = csv_path.parent / values["path"]
+    path = _row_path(where, csv_path.parent, values["path"], allow_outside_root)
     if not path.is_file():
         raise DatasetError(f"{where}: image not found: {path}")
     intensity_text = values.get("intensity", "")
@@ -292,21 +317,23 @@ def _parse_row(csv_path: Path, line: int, header: list[str], row: list[str]) -> 
     return FaceRecord(
         path=path,
         identity=values["identity"],
-        expression=values["expression"].lower(),
+        expression=_expression(where, values["expression"].lower()),
         intensity=intensity,
     )
 
 
-def scan_folder(root: Path) -> list[FaceRecord]:
+def scan_folder(root: Path, allow_outside_root: bool = False) -> list[FaceRecord]:
     """Any dataset described by a CSV: header `path,identity,expression[,intensity]`.
 
     `root` is the CSV or a folder holding `labels.csv`; image paths are relative to the
     CSV's folder. Expression names are kept (lower-cased), so custom datasets may use
     their own. Unlike the name-based adapters, a bad row is an error: every row in a
-    hand-written CSV is meant to be used.
+    hand-written CSV is meant to be used, so a photo listed twice is an error too. Paths
+    must stay inside the CSV's folder unless `allow_outside_root`.
     """
     csv_path = _labels_csv(root)
     records = []
+    first_line: dict[str, int] = {}
     try:
         with csv_path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -315,7 +342,12 @@ def scan_folder(root: Path) -> list[FaceRecord]:
             for row in reader:
                 if not any(field.strip() for field in row):
                     continue  # blank line
-                records.append(_parse_row(csv_path, reader.line_num, header, row))
+                record = _parse_row(csv_path, reader.line_num, header, row, allow_outside_root)
+                listed = os.path.normpath(record.path)
+                if listed in first_line:
+                    raise DatasetError(f"{csv_path}, line {reader.line_num}: {record.path} is already listed on line {first_line[listed]}")
+                first_line[listed] = reader.line_num
+                records.append(record)
     except UnicodeDecodeError:
         raise DatasetError(f"{csv_path} is not a UTF-8 text CSV") from None
     except csv.Error as exc:
@@ -345,9 +377,10 @@ EXPECTED_NAMES: dict[str, str] = {
 }
 
 
-def scan_dataset(name: str, root: Path | str) -> list[FaceRecord]:
+def scan_dataset(name: str, root: Path | str, allow_outside_root: bool = False) -> list[FaceRecord]:
     """Scan `root` with the named adapter, turning every way of finding nothing into a
-    one-line `DatasetError` that says what was expected."""
+    one-line `DatasetError` that says what was expected. `allow_outside_root`: a `folder`
+    CSV may name photos outside its folder."""
     key = name.strip().lower()
     if key not in ADAPTERS:
         known = ", ".join(sorted(ADAPTERS))
@@ -360,7 +393,7 @@ def scan_dataset(name: str, root: Path | str) -> list[FaceRecord]:
         raise DatasetError(
             f"{key} dataset root {root} is a file; give the folder holding files like {expected}"
         )
-    records = ADAPTERS[key](root)
+    records = scan_folder(root, allow_outside_root) if key == "folder" else ADAPTERS[key](root)
     if not records:
         raise DatasetError(f"no {key} images found in {root}; expected file names like {expected}")
     return records

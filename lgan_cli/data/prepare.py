@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,7 +26,8 @@ from lgan_cli.errors import DatasetError, LganError
 from lgan_cli.faces.align import align_face
 from lgan_cli.faces.decode import load_image, save_image
 from lgan_cli.faces.detect import FaceDetector
-from lgan_cli.fileio import atomic_write_json, atomic_write_text
+from lgan_cli.fileio import atomic_write_json, atomic_write_text, read_json_object
+from lgan_cli.names import SAFE_NAME_RULE, is_safe_name, shown
 
 INDEX_NAME = "index.json"
 SKIPPED_NAME = "skipped.csv"
@@ -47,6 +48,7 @@ class PrepareConfig:
     test_fraction: float = 0.2
     val_fraction: float = 0.0
     test_ids: tuple[str, ...] | None = None
+    allow_outside_root: bool = False  # a `folder` CSV may name photos outside its folder
 
     def content_key(self) -> dict:
         """The settings that must match for an existing cache to be resumed."""
@@ -76,6 +78,21 @@ def crop_key(record: FaceRecord, root: Path) -> str:
     return "__".join(relative.with_suffix("").parts)
 
 
+def check_crop_keys(records: Sequence[FaceRecord], root: Path) -> None:
+    """Refuse, before any work, photos whose crops would share a name (`a/b.png` and
+    `a__b.png`, or `x.jpg` and `x.png`): one would silently replace the other."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for record in records:
+        key = crop_key(record, root).casefold()
+        if key in seen:
+            clashes.append(f"{seen[key]} and {record.path}")
+        seen.setdefault(key, record.path)
+    if clashes:
+        more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
+        raise DatasetError(f"these photos would share one crop name; rename one of each: {'; '.join(clashes[:3])}{more}")
+
+
 def prepare_dataset(
     config: PrepareConfig,
     out_dir: Path,
@@ -91,8 +108,9 @@ def prepare_dataset(
     """
     started = time.perf_counter()
     root = Path(config.data_root)
-    all_records = scan_dataset(config.dataset, root)
+    all_records = scan_dataset(config.dataset, root, config.allow_outside_root)
     todo = list(records) if records is not None else all_records
+    check_crop_keys(all_records, root)
     splits = split_by_identity(
         all_records,
         test_fraction=config.test_fraction,
@@ -223,7 +241,10 @@ def _load_previous(out_dir: Path, config: PrepareConfig) -> dict[str, dict]:
     if not index_path.exists():
         return {}
     document = read_index(out_dir)
-    old_config = PrepareConfig(**{**document["config"], "test_ids": None})
+    try:
+        old_config = PrepareConfig(**{**document["config"], "test_ids": None})
+    except TypeError:  # another kind of index (e.g. `lgan synth`'s)
+        raise DatasetError(f"{out_dir} holds data prepared another way ({shown(document['config'].get('dataset'))}); use another --out folder") from None
     if old_config.content_key() != config.content_key():
         raise DatasetError(
             f"{out_dir} holds data prepared with {old_config.content_key()}, not {config.content_key()}; "
@@ -232,15 +253,65 @@ def _load_previous(out_dir: Path, config: PrepareConfig) -> dict[str, dict]:
     return {entry["key"]: entry for entry in document["items"] + document["skipped"]}
 
 
+MIN_SIZE, MAX_SIZE = 16, 4096  # crop sizes an index may claim (`lgan prepare` makes 64..512)
+MAX_INDEX_BYTES = 1 << 30  # 1 GiB: about 300,000 photos' points and labels
+
+
 def read_index(prepared_dir: Path) -> dict:
-    """The parsed index of a prepared dataset, with a clear error when it is missing or foreign."""
+    """The parsed index of a prepared dataset, with a clear error when it is missing, foreign
+    or damaged (checked entry by entry, so later code can trust its types and paths)."""
     index_path = Path(prepared_dir) / INDEX_NAME
     if not index_path.is_file():
         raise DatasetError(f"{prepared_dir} is not a prepared dataset (no {INDEX_NAME}); run `lgan prepare` first")
     try:
-        document = json.loads(index_path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"cannot read {index_path}: {exc}") from None
+        document = read_json_object(index_path, "an lgan prepared-dataset index", MAX_INDEX_BYTES)
+    except DatasetError:
+        raise
+    except LganError as exc:
+        raise DatasetError(str(exc)) from None
     if document.get("format") != FORMAT or document.get("version") != FORMAT_VERSION:
         raise DatasetError(f"{index_path} is not an lgan prepared-dataset index (version {FORMAT_VERSION})")
+    problem = _index_problem(document)
+    if problem:
+        raise DatasetError(f"{index_path} is damaged: {problem}")
     return document
+
+
+def _index_problem(document: dict) -> str | None:
+    """What is wrong with an index's structure, or None."""
+    config = document.get("config")
+    resolution = config.get("resolution") if isinstance(config, dict) else None
+    if not isinstance(resolution, int) or isinstance(resolution, bool) or not MIN_SIZE <= resolution <= MAX_SIZE:
+        return f"its config needs a crop resolution in {MIN_SIZE}..{MAX_SIZE}"
+    for part in ("items", "skipped"):
+        if not isinstance(document.get(part), list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str) for e in document[part]):
+            return f"{part!r} must be a list of entries with a key"
+    for number, entry in enumerate(document["items"]):
+        problem = _item_problem(entry)
+        if problem:
+            return f"item {number} ({shown(entry['key'])}): {problem}"
+    return None
+
+
+def _item_problem(entry: dict) -> str | None:
+    crop = entry.get("crop")
+    if not isinstance(crop, str) or not crop or Path(crop).is_absolute() or ".." in Path(crop).parts:
+        return "its crop must be a path inside the prepared folder"
+    for name in ("identity", "split", "expression"):
+        if not isinstance(entry.get(name), str) or not entry[name]:
+            return f"no {name}"
+    if not is_safe_name(entry["expression"]):
+        return f"expression {shown(entry['expression'])} is not a usable name ({SAFE_NAME_RULE})"
+    intensity = entry.get("intensity")
+    if intensity is not None and (not isinstance(intensity, int) or isinstance(intensity, bool) or not 0 <= intensity <= 16):
+        return "intensity must be a level 0..16 or null"
+    points = entry.get("points68")
+    if not (isinstance(points, list) and len(points) == 68 and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+        for p in points
+    )):
+        return "points68 must be 68 [x, y] pairs of numbers"
+    for name in ("attrs", "blendshapes"):
+        if not isinstance(entry.get(name, {}), dict):
+            return f"{name} must be an object"
+    return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,26 +20,57 @@ from lgan_cli.errors import LganError, NoFaceError
 from lgan_cli.faces.ibug68 import mesh_to_ibug68
 
 
+class _NativeStderr:
+    """The process's file descriptor 2, pointed at /dev/null while any thread needs quiet.
+
+    Redirecting fd 2 is process-wide, so threads (`lgan batch` detects in several) share one
+    redirection: the first to enter saves the real stream and silences it, the last to leave
+    puts it back. Each thread saving and restoring on its own would let one restore /dev/null
+    as "the real stream" and silence the process for good (progress, summary, errors).
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
+        self.saved: int | None = None
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.users == 0:
+                sys.stderr.flush()
+                self.saved = os.dup(2)
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            self.users += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.users -= 1
+            if self.users == 0 and self.saved is not None:
+                os.dup2(self.saved, 2)
+                os.close(self.saved)
+                self.saved = None
+
+
+_NATIVE_STDERR = _NativeStderr()
+
 
 @contextlib.contextmanager
 def quiet_native_stderr():
     """Silence MediaPipe's C++ log lines (absl/TFLite write straight to fd 2) unless LGAN_DEBUG is set.
 
-    Errors still surface: MediaPipe raises Python exceptions for them.
+    Errors still surface: MediaPipe raises Python exceptions for them. Safe to use from
+    several threads at once (see `_NativeStderr`).
     """
     if os.environ.get("LGAN_DEBUG"):
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    _NATIVE_STDERR.enter()
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        _NATIVE_STDERR.leave()
 
 
 @dataclass(frozen=True)

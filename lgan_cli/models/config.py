@@ -67,7 +67,10 @@ class ModelConfig:
             raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
-    @classmethod
-    def from_saved_json(cls, data: dict) -> ModelConfig:
-        """The settings of a saved model or run: one saved before renderers existed has the U-Net."""
-        return cls.from_json({"renderer": LEGACY_RENDERER, **data})
+
+
+def with_legacy_renderer(data: object) -> object:
+    """The settings of a saved model or run: one saved before renderers existed has the U-Net."""
+    if isinstance(data, dict) and "renderer" not in data:
+        return {**data, "renderer": LEGACY_RENDERER}
+    return data

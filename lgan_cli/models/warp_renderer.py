@@ -6,7 +6,8 @@ photograph: a prior flow carries the source landmarks to G_l's generated ones (a
 spline, `lgan_cli.models.flow`), and a U-Net, seeing the crop, the paper's landmark image, the
 labels and the prior-warped crop, predicts
 
-- a residual flow (smooth: predicted at 1/8 of the crop's resolution and upsampled),
+- a residual flow (smooth: predicted at 1/8 of the crop's resolution and upsampled; it acts only
+  where the prior moves the face, `MOTION_GATE`),
 - a synthesis mask m in [0, 1] (where something the photo does not contain must appear:
   teeth, the mouth's interior, creases), and
 - colours c for those places.
@@ -29,6 +30,11 @@ from lgan_cli.models.flow import prior_flow, synthesis_window, warp
 RESIDUAL_POOL = 8
 """The residual flow is averaged over 8 x 8 crop pixels and upsampled: a smooth correction, not
 a per-pixel displacement field that could tear the photo."""
+
+MOTION_GATE = 0.5
+"""The residual flow acts where the landmark-driven prior moves the face by at least this many
+crop pixels, fading in below: it corrects the requested motion and never invents motion of its
+own, so a request that moves no landmark (a smile asked of a smiling face) changes nothing."""
 
 MASK_START = -2.0
 """Bias of the mask channel at initialisation: m starts near 0.02, so training starts from the
@@ -81,7 +87,8 @@ class WarpExpressionGenerator(nn.Module):
         if amount is not None:
             residual = residual * amount[:, None, None, None]
             mask = mask * amount[:, None, None]
-        residual = residual * window[..., None]
+        gate = (prior.norm(dim=-1) / MOTION_GATE).clamp(max=1.0)
+        residual = residual * (window * gate)[..., None]
         flow = prior + residual
         colours = raw[:, 3:]
         warped = warp(image.float(), flow, mode="bicubic").clamp(-1, 1)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from lgan_cli.data.pairs import PAIR_MODES
 from lgan_cli.models.config import ModelConfig
+from lgan_cli.schema import build, check_fields
 
 RECONSTRUCTION_KINDS = ("l1", "l2", "l12")
 
@@ -55,10 +56,13 @@ class DataConfig:
     target_expressions: tuple[str, ...] | None = None
     pairs: str = "all"  # "all" ordered pairs or only those through "neutral" (lgan_cli.data.pairs.PAIR_MODES)
     register_pairs: bool = True  # move each target crop onto its source's frame on stable points (data/registration.py)
+    identity_pairs: bool = False  # also (photo, photo) pairs with the photo's own label: "no change asked, none made"
 
     def __post_init__(self) -> None:
         if self.pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, not {self.pairs!r}")
+        if not (0 <= self.test_fraction < 1 and 0 <= self.val_fraction < 1 and self.test_fraction + self.val_fraction < 1):
+            raise ValueError("test_fraction and val_fraction must be shares in [0, 1) that leave people to train on")
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,17 @@ class TrainConfig:
     landmark_warmup_batch_size: int = 16  # a warm-up step is cheap (G_l only), so it takes bigger batches
     init_from: str = ""  # start from this run's (or model folder's) generators; D and optimisers start fresh
 
+    def __post_init__(self) -> None:
+        """Counts a recipe could get wrong that would only fail deep in the loop (a division by zero)."""
+        for name in ("epochs", "batch_size", "log_every", "landmark_warmup_batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("lr_decay_epochs", "sample_every", "checkpoint_every", "validate_every", "validation_pairs", "max_steps", "landmark_warmup_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        if not self.lr > 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
+            raise ValueError("lr must be positive and beta1, beta2 in [0, 1)")
+
 
 @dataclass(frozen=True)
 class RunConfig:
@@ -98,24 +113,18 @@ class RunConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, document: dict) -> RunConfig:
-        parts = {"model": ModelConfig, "loss": LossConfig, "augment": AugmentConfig, "data": DataConfig, "train": TrainConfig}
+    def from_json(cls, document: dict, where: str = "config") -> RunConfig:
+        """Built from a recipe or a run's settings; anything that does not fit is a ConfigError naming `where`."""
+        from lgan_cli.models.schema import model_config
+
+        check_fields(cls, document, where)
+        parts = {"loss": LossConfig, "augment": AugmentConfig, "data": DataConfig, "train": TrainConfig}
         values = {}
         for key, value in document.items():
-            if key in parts:
-                values[key] = _build(parts[key], value)
-            elif key == "name":
-                values[key] = value
+            if key == "model":
+                values[key] = model_config(value, f"{where}: model")
+            elif key in parts:
+                values[key] = build(parts[key], value, f"{where}: {key}")
             else:
-                raise ValueError(f"unknown config section {key!r}")
+                values[key] = value
         return cls(**values)
-
-
-def _build(kind, data: dict):
-    if kind is ModelConfig:
-        return ModelConfig.from_json(data)
-    known = {f.name for f in fields(kind)}
-    unknown = set(data) - known
-    if unknown:
-        raise ValueError(f"unknown {kind.__name__} settings: {', '.join(sorted(unknown))}")
-    return kind(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})

@@ -35,6 +35,7 @@ class PairData:
         target_expressions: tuple[str, ...] | None = None,
         mode: str = "all",
         register: bool = True,
+        identity_pairs: bool = False,
     ):
         pairs = [
             (s, t)
@@ -45,6 +46,8 @@ class PairData:
         if not pairs:
             raise DatasetError(f"no training pairs in split '{split}' of {dataset.root} with the chosen expressions")
         items = sorted({item.key: item for pair in pairs for item in pair}.values(), key=lambda i: i.key)
+        if identity_pairs:  # the request that changes nothing: the photo with its own expression
+            pairs = pairs + [(item, item) for item in items]
         position = {item.key: index for index, item in enumerate(items)}
         self.resolution = dataset.resolution
         self.crops = torch.from_numpy(np.stack([item.load_crop() for item in items])).permute(0, 3, 1, 2).contiguous()

@@ -36,17 +36,32 @@ class StatsLog:
             handle.write(json.dumps(record, default=_plain) + "\n")
 
     def read(self) -> list[dict]:
+        """Every record; a line a killed process left half-written is dropped, not an error."""
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.path.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
 
     def truncate_after(self, step: int, warmup_step: int | None = None) -> None:
         """On resume, drop lines logged after the checkpoint's step (they will be logged again)."""
         kept = [
             r for r in self.read()
-            if r.get("step", 0) <= step and (warmup_step is None or r.get("warmup_step", 0) <= warmup_step)
+            if _count(r, "step") <= step and (warmup_step is None or _count(r, "warmup_step") <= warmup_step)
         ]
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _count(record: dict, key: str) -> float:
+    """A record's step counter; one that is no number (a damaged line) sorts after every step."""
+    value = record.get(key, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else float("inf")
 
 
 def _plain(value):

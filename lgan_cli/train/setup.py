@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,8 +11,9 @@ from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.errors import DatasetError, LganError
-from lgan_cli.models.config import LEGACY_RENDERER
-from lgan_cli.train.checkpoint import CONFIG_NAME
+from lgan_cli.fileio import read_json_object
+from lgan_cli.models.config import with_legacy_renderer
+from lgan_cli.train.checkpoint import CONFIG_NAME, STATE_NAME
 from lgan_cli.train.config import RunConfig
 
 DATASET_LICENCES = {
@@ -29,12 +29,18 @@ DATASET_LICENCES = {
 }
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a recipe or a run's config.json is a few kB
+
+
 def load_config_file(path: Path) -> dict:
-    try:
-        document = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LganError(f"cannot read config {path}: {exc}") from None
-    return document.get("run", document)  # a run's config.json or a bare recipe
+    """The run settings of a recipe or of a run's config.json (whose "run" part holds them)."""
+    document = read_json_object(path, "a training config", MAX_CONFIG_BYTES)
+    return document.get("run", document)
+
+
+def run_config_from_file(path: Path) -> RunConfig:
+    """A RunConfig from a recipe or a run's config.json; a bad one is one line naming the file."""
+    return RunConfig.from_json(load_config_file(path), where=str(path))
 
 
 def ensure_prepared(config: RunConfig) -> PreparedDataset:
@@ -84,14 +90,26 @@ def run_info(config: RunConfig) -> dict:
     }
 
 
+def check_resumable(run_dir: Path) -> None:
+    """--resume needs the run's training state: without it, a fresh start would overwrite the
+    trained weights in the folder, so it is refused (with the way to build on them instead)."""
+    if not Path(run_dir).is_dir():
+        raise LganError(f"--resume {run_dir}: no such run folder")
+    if not (Path(run_dir) / STATE_NAME).is_file():
+        raise LganError(
+            f"cannot resume {run_dir}: it has no {STATE_NAME} (only a model can be resumed from its training state); "
+            f"to train further from its weights, start a new run with --init-from {run_dir}"
+        )
+
+
 def read_run_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG_NAME
     if not path.is_file():
         raise LganError(f"{run_dir} is not a run folder (no {CONFIG_NAME})")
     document = load_config_file(path)
-    if isinstance(document.get("model"), dict):  # a run saved before renderers existed trains the U-Net
-        document = {**document, "model": {"renderer": LEGACY_RENDERER, **document["model"]}}
-    return RunConfig.from_json(document)
+    if isinstance(document.get("model"), dict):
+        document = {**document, "model": with_legacy_renderer(document["model"])}
+    return RunConfig.from_json(document, where=str(path))
 
 
 def pick_device(choice: str, local_rank: int = 0) -> torch.device:

@@ -20,7 +20,7 @@ import math
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +29,17 @@ from torch.utils.data import DistributedSampler
 
 from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.errors import LganError
 from lgan_cli.faces.decode import save_image
 from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.editor import LandmarkGANEditor
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
 from lgan_cli.train import losses
-from lgan_cli.train.checkpoint import STATE_NAME, WEIGHTS_NAME, load_training_state, save_inference, save_training_state
+from lgan_cli.train.checkpoint import (
+    CHECKPOINT_KEY, STATE_NAME, WEIGHTS_NAME, checkpoint_id, expected_tensors, load_training_state, read_weights,
+    remove_stale_temp_files, save_training_checkpoint,
+)
 from lgan_cli.train.config import RunConfig
 from lgan_cli.train.data import PairData, augmented_shapes
 from lgan_cli.train.distributed import DistInfo, no_sync, unwrap, wrap
@@ -110,7 +114,8 @@ class Trainer:
 
         source, _ = load_inference(folder)
         theirs, ours = source.state_dict(), self.model.state_dict()
-        same_stage_two = source.config == self.config.model
+        # the synthesis switch changes no weights: a model may go on training with it off
+        same_stage_two = replace(source.config, synthesis=self.config.model.synthesis) == self.config.model
         taken = {k: v for k, v in theirs.items() if k.startswith("g_l.") or (same_stage_two and k.startswith("g_e."))}
         mismatched = [k for k, v in taken.items() if k not in ours or ours[k].shape != v.shape]
         if mismatched or source.config.expressions != self.config.model.expressions:
@@ -360,12 +365,12 @@ class Trainer:
         return path
 
     def save(self) -> None:
-        """Inference weights + training state, rank 0 only; atomic."""
+        """Weights + training state as one consistent pair (see `save_training_checkpoint`), rank 0 only."""
         if not self.dist.is_main:
             return
-        save_inference(self.model, self.run_dir, {**self.info, "step": self.step, "epoch": self.epoch})
-        save_training_state(
-            self.run_dir / STATE_NAME,
+        save_training_checkpoint(
+            self.model,
+            self.run_dir,
             {
                 "step": self.step,
                 "epoch": self.epoch,
@@ -380,15 +385,44 @@ class Trainer:
                 "scaler_d": self.scaler_d.state_dict(),
                 "torch_rng": torch.get_rng_state(),
             },
+            {**self.info, "step": self.step, "epoch": self.epoch},
         )
 
-    def resume(self) -> None:
-        """Continue from the run folder's last checkpoint (weights + training state)."""
-        from safetensors.torch import load_file
+    def resume(self) -> str | None:
+        """Continue from the run folder's last checkpoint; returns a note when the weights file
+        was not the training state's partner (a save was killed between its two renames).
 
-        state = load_training_state(self.run_dir / STATE_NAME)
-        weights = load_file(str(self.run_dir / WEIGHTS_NAME), device=str(self.device))
-        self.model.load_state_dict(weights)
+        The generators come from the training state's own copy; a state saved before it kept
+        one must be paired with the weights file it was saved with (same checkpoint id, or
+        neither has one). Anything that does not fit this run is a one-line LganError.
+        """
+        state_path, weights_path = self.run_dir / STATE_NAME, self.run_dir / WEIGHTS_NAME
+        if self.dist.is_main:  # the one process that saves; the others may still be reading
+            remove_stale_temp_files(self.run_dir)
+        state = load_training_state(state_path)
+        pair, published = state.get(CHECKPOINT_KEY), checkpoint_id(weights_path) if weights_path.is_file() else None
+        note = None
+        if isinstance(state.get("generators"), dict):
+            generators = state["generators"]
+            if published != pair:
+                note = f"{weights_path.name} was not saved with {state_path.name} (a save was interrupted); resuming from the training state's step {state['step']}"
+        elif published != pair or not weights_path.is_file():
+            raise LganError(
+                f"cannot resume {self.run_dir}: {weights_path.name} and {state_path.name} are not from the same checkpoint "
+                f"({published or 'no id'} vs {pair or 'no id'}); start a new run with --init-from {self.run_dir}"
+            )
+        else:
+            generators = read_weights(weights_path, expected_tensors(self.config.model))
+        try:
+            self._load_state(generators, state)
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
+            reason = " ".join(str(exc).split())[:160]
+            raise LganError(f"{state_path} does not fit this run's model settings ({reason})") from None
+        self.stats_log.truncate_after(self.step, self.warmup_step)
+        return note
+
+    def _load_state(self, generators: dict, state: dict) -> None:
+        self.model.load_state_dict(generators)
         self.discriminators.load_state_dict(state["discriminators"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_dl.load_state_dict(state["opt_dl"])
@@ -400,4 +434,3 @@ class Trainer:
             self.opt_warmup.load_state_dict(state["opt_warmup"])
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.warmup_step = state.get("warmup_step", self.config.train.landmark_warmup_steps)
-        self.stats_log.truncate_after(self.step, self.warmup_step)
