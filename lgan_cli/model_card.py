@@ -90,7 +90,7 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
     test_ids = data.get("test_ids")
     if test_ids:
         body.append(f"- Held-out people (test split, never seen in training): {', '.join(map(str, test_ids))}.")
-    body += _training_lines((config_document.get("run") or {}).get("train") or {})
+    body += _training_lines((config_document.get("run") or {}).get("train") or {}, config_document.get("epoch"))
     body += ["", "## Evaluation", ""]
     body += _metrics_section(eval_document)
     body += _photo_section(photo_eval_document)
@@ -169,11 +169,14 @@ def _photo_section(document: dict | None) -> list[str]:
     return lines
 
 
-def _training_lines(train: dict) -> list[str]:
+def _training_lines(train: dict, reached_epoch: int | None = None) -> list[str]:
     """How long it trained, and from what: enough to tell a short run from a long one."""
     if not train:
         return []
-    line = f"- Training: {train.get('epochs', '?')} epochs, batch {train.get('batch_size', '?')}, seed {train.get('seed', '?')}"
+    planned = train.get("epochs", "?")
+    stopped = isinstance(reached_epoch, int) and isinstance(planned, int) and reached_epoch < planned
+    length = f"{reached_epoch} of {planned} planned epochs (stopped early)" if stopped else f"{planned} epochs"
+    line = f"- Training: {length}, batch {train.get('batch_size', '?')}, seed {train.get('seed', '?')}"
     if train.get("landmark_warmup_steps"):
         line += f", after {train['landmark_warmup_steps']} warm-up steps of G_l alone on the landmark loss"
     if train.get("init_from"):

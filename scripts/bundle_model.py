@@ -1,7 +1,7 @@
 """Bundle a trained run as a registered model: fp16 weights in weights/<dir>/, checksums recorded.
 
     python scripts/bundle_model.py runs/00000-london-128 london-128 --eval docs/eval-london-128.json
-    python scripts/bundle_model.py runs/00001-london-warp-128-identity london-warp-128 \
+    python scripts/bundle_model.py runs/00000-london-warp-128 london-warp-128 --no-synthesis \
         --eval docs/eval-london-warp-128.json --photos-eval docs/eval-photos-london-warp-128.json
 
 Writes weights/<bundled_dir>/{config.json, model.safetensors (fp16), README.md (model card)},
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import torch
 from lgan_cli.assets import sha256_file
 from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
+from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.train.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_inference, save_inference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,12 +56,20 @@ def main() -> None:
     parser.add_argument("name", help="registry name, e.g. london-128")
     parser.add_argument("--eval", type=Path, help="lgan eval --json output to put in the model card")
     parser.add_argument("--photos-eval", type=Path, help="lgan eval --photos --json output to put in the model card")
+    parser.add_argument(
+        "--no-synthesis", action="store_true",
+        help="ship a warp model with its synthesis mask switched off (the learned flow alone moves the pixels)",
+    )
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
     entry = registry["models"][args.name]
     target = REPO / "weights" / entry["bundled_dir"]
     model, document = load_inference(args.run)
+    if args.no_synthesis:  # a switch of the renderer, not of its weights
+        trained = model
+        model = LandmarkGAN(replace(trained.config, synthesis=False)).eval()
+        model.load_state_dict(trained.state_dict())
     info = {k: v for k, v in document.items() if k not in ("format", "version", "model")}
     save_inference(model, target, info, half=True)
     evaluation = json.loads(args.eval.read_text()) if args.eval else None

@@ -29,9 +29,10 @@ FLOW_EPSILON = 1e-3
 def lift_flow(flow_crop: np.ndarray, alignment: Alignment, box: tuple[int, int, int, int]) -> np.ndarray:
     """The crop's backward flow as a photo-pixel displacement (h, w, 2) for every pixel of `box`."""
     x0, y0, x1, y1 = box
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
     matrix = alignment.matrix.astype(np.float32)
-    crop_x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    crop_x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]  # (h, w) by broadcasting
     crop_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
     sampled = cv2.remap(
         flow_crop.astype(np.float32), crop_x, crop_y, interpolation=cv2.INTER_LINEAR,
@@ -58,6 +59,7 @@ def compose_warp(
     size = alignment.size
     if flow_crop.shape != (size, size, 2) or mask_crop.shape != (size, size):
         raise ValueError(f"flow {flow_crop.shape} and mask {mask_crop.shape} must be {size} x {size} like the alignment")
+    synthesised = bool((mask_crop > 0).any())
     support = ((np.abs(flow_crop).max(axis=2) > FLOW_EPSILON) | (mask_crop > 0)).astype(np.float32)
     out = photo.copy()
     box = photo_box(support, alignment, photo.shape[:2])
@@ -65,17 +67,18 @@ def compose_warp(
         return out
     x0, y0, x1, y1 = box
     displacement = lift_flow(flow_crop, alignment, box)
-    xs, ys = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-    moved = cv2.remap(
-        photo, xs + displacement[..., 0], ys + displacement[..., 1], interpolation=cv2.INTER_CUBIC,
-        borderMode=cv2.BORDER_REFLECT_101,
-    )
-    to_box = alignment.inverse.copy()
-    to_box[:, 2] -= (x0, y0)
-    colours, alpha = warp_into_box(colours_crop, mask_crop.astype(np.float32), to_box, alignment.scale, (x1 - x0, y1 - y0))
-    alpha = alpha[..., None]
-    blended = np.clip(np.round(moved.astype(np.float32) * (1.0 - alpha) + colours.astype(np.float32) * alpha), 0, 255)
+    map_x = displacement[..., 0] + np.arange(x0, x1, dtype=np.float32)[None, :]
+    map_y = displacement[..., 1] + np.arange(y0, y1, dtype=np.float32)[:, None]
+    moved = cv2.remap(photo, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+    touched = np.abs(displacement).max(axis=2) * alignment.scale > FLOW_EPSILON
     region = out[y0:y1, x0:x1]
-    touched = (np.abs(displacement).max(axis=2, keepdims=True) * alignment.scale > FLOW_EPSILON) | (alpha > 0)
-    out[y0:y1, x0:x1] = np.where(touched, blended.astype(np.uint8), region)
+    if synthesised:  # blend m * c in (only a model that paints needs the second warp and the float blend)
+        to_box = alignment.inverse.copy()
+        to_box[:, 2] -= (x0, y0)
+        colours, alpha = warp_into_box(colours_crop, mask_crop.astype(np.float32), to_box, alignment.scale, (x1 - x0, y1 - y0))
+        alpha = alpha[..., None]
+        moved = np.clip(np.round(moved.astype(np.float32) * (1.0 - alpha) + colours.astype(np.float32) * alpha), 0, 255)
+        moved = moved.astype(np.uint8)
+        touched |= alpha[..., 0] > 0
+    out[y0:y1, x0:x1] = np.where(touched[..., None], moved, region)
     return out
