@@ -234,3 +234,29 @@ def test_bundled_default_model_smiles_more_as_the_fraction_grows(tmp_path, examp
         smiles.append((scores["mouthSmileLeft"] + scores["mouthSmileRight"]) / 2)
     assert smiles[0] <= smiles[1] <= smiles[2], smiles
     assert smiles[2] > 0.4 and smiles[0] < smiles[2] / 4, smiles
+
+
+def test_action_units_with_the_geometry_editor(tmp_path, example_photos, detector, capsys, monkeypatch):
+    """`lgan edit --model geometry --au 12=1,6=1`: a smile made of action units, moved into the
+    photo; bad specs, a blink and a learned model are one-line errors."""
+    from lgan_cli.faces.decode import load_image
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    out = tmp_path / "au.png"
+    code, _, stderr = run_cli(["edit", photo, "--model", "geometry", "--au", "12=1,6=1", "--out", out, "--device", "cpu"], capsys)
+    assert code == 0, stderr
+    smile = lambda image: sum(detector.detect(image)[0].blendshapes[k] for k in ("mouthSmileLeft", "mouthSmileRight")) / 2  # noqa: E731
+    assert smile(load_image(out)) > smile(load_image(photo)) + 0.3
+    for args, words in (
+        (["--model", "geometry", "--au", "99=1"], "unknown action unit"),
+        (["--model", "geometry", "--au", "12=2"], "12"),
+        (["--model", "geometry", "--au", "12=0.5,12=0.5"], "twice"),
+        (["--model", "geometry", "--expr", "happy", "--au", "45=1"], "blink"),
+        (["--au", "12=1"], "--model geometry"),
+        (["--model", "geometry"], "--expr"),
+    ):
+        code, _, stderr = run_cli(["edit", photo, *args, "--out", tmp_path / "bad.png", "--device", "cpu"], capsys)
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert code == 1 and len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], stderr
+    assert not (tmp_path / "bad.png").exists()

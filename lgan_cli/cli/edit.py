@@ -11,6 +11,7 @@ import typer
 
 from lgan_cli.cli.app import app
 from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_paths, console, load_photo_editor, parse_face_choice
+from lgan_cli.errors import LganError
 from lgan_cli.fileio import atomic_write_text
 from lgan_cli.names import check_expression_name
 
@@ -24,12 +25,20 @@ COMPARE_HEIGHT = 512
         "  lgan edit examples/london_001_neutral.jpg --expr happy\n\n"
         "  lgan edit face.jpg --expr happy --intensity 3 --compare\n\n"
         "  lgan edit group.jpg --expr happy --intensity 0.5 --face all --out group_smiling.jpg\n\n"
-        "  lgan edit face.jpg --expr neutral --model hf:owner/repo@v1 --offline"
+        "  lgan edit face.jpg --expr neutral --model hf:owner/repo@v1 --offline\n\n"
+        "  lgan edit face.jpg --model geometry --expr surprised --intensity 3\n\n"
+        "  lgan edit face.jpg --model geometry --au 12=1,6=1 --out smile.jpg"
     )
 )
 def edit(
     image: Annotated[Path, typer.Argument(help="Photo to edit (never modified).", show_default=False)],
-    expr: Annotated[str, typer.Option("--expr", help="Target expression (one the model knows, e.g. happy).", show_default=False)],
+    expr: Annotated[
+        Optional[str], typer.Option("--expr", help="Target expression (one the model knows, e.g. happy) [neutral with --au].", show_default=False)
+    ] = None,
+    au: Annotated[
+        Optional[str],
+        typer.Option("--au", help="FACS action units with weights 0..1, e.g. 12=0.8,6=0.5 (added to --expr); needs --model geometry.", show_default=False),
+    ] = None,
     intensity: IntensityOption = None,
     model: ModelOption = None,
     out: Annotated[Optional[Path], typer.Option(help="Output file [IMAGE_<expr>.<ext> beside the input].", show_default=False)] = None,
@@ -52,8 +61,12 @@ def edit(
 
     which = parse_face_choice(face)
     level = parse_intensity(intensity)
+    aus = parse_aus(au)
+    if expr is None and aus is None:
+        raise LganError("give --expr (a target expression) or --au (action units, e.g. 12=0.8,6=0.5)")
+    expr = expr or "neutral"
     check_expression_name(expr, "--expr")
-    output = out or default_output(image, expr, intensity_label(level))
+    output = out or default_output(image, expr, "_".join(t for t in (intensity_label(level), au_label(aus)) if t))
     if output.suffix.lower() not in SAVE_SUFFIXES and not output.is_dir():
         output = output.with_suffix(".png")
     outputs = [output, *([compare_path(output)] if compare else []), *([save_landmarks] if save_landmarks else [])]
@@ -61,6 +74,8 @@ def edit(
 
     torch_device = resolve_device(device)
     editor = load_photo_editor(model, torch_device, offline=offline)
+    if aus is not None:
+        editor = with_action_units(editor, aus)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:
@@ -104,3 +119,40 @@ def compare_strip(photo: np.ndarray, landmark_image: np.ndarray, result: np.ndar
 
     gap = np.full((COMPARE_HEIGHT, 8, 3), 255, dtype=np.uint8)
     return np.ascontiguousarray(np.hstack([fit(photo), gap, fit(landmark_image), gap, fit(result)]))
+
+
+def parse_aus(text: str | None) -> dict | None:
+    """The --au mix ({12: 0.8, 6: 0.5}), or None without --au; a bad spec is one error line."""
+    if text is None:
+        return None
+    from lgan_cli.geometry.aus import parse_au_spec
+
+    try:
+        return parse_au_spec(text)
+    except ValueError as exc:
+        raise LganError(f"--au: {exc}") from None
+
+
+def au_label(aus: dict | None) -> str:
+    """A file-name tag for an AU mix: 'au12-0.8_6-0.5' ('' without one)."""
+    if not aus:
+        return ""
+    return "au" + "_".join(f"{key}-{weight:g}" for key, weight in aus.items())
+
+
+def with_action_units(editor, aus: dict):
+    """The editor asked to add an AU mix; only the geometry editor reads action units so far."""
+    from lgan_cli.models.geometry_editor import GeometryEditor
+
+    if not isinstance(editor, GeometryEditor):
+        raise LganError(
+            f"--au needs --model geometry: model '{editor.name}' was trained on expression labels only "
+            "(action units for learned models are not there yet)"
+        )
+    closing = [key for key in aus if str(key).lstrip("LR") == "45" and aus[key] > 0]
+    if closing:
+        raise LganError(
+            "--au 45 (blink) is not available: closing an eye hides what a warp would have to move, so the "
+            "geometry editor folds the eye instead of drawing a lid (that needs a renderer that synthesises)"
+        )
+    return GeometryEditor(aus=aus)

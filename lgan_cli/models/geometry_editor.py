@@ -18,9 +18,15 @@ from lgan_cli.models.flow import prior_flow, warp
 
 
 class GeometryEditor:
+    """`aus`, a FACS action-unit mix ({12: 0.8, 6: 0.5}, weights 0..1), is added to every
+    requested expression (alone: to neutral), as `lgan edit --au` asks."""
+
     name = "geometry"
     resolution = 256  # the crop the flow is defined on: smooth, so 256 px carries it to any photo size
     expressions = RAFD_EXPRESSIONS
+
+    def __init__(self, aus: dict | None = None):
+        self.aus = dict(aus or {})
 
     def edit(self, crops, points68, expressions, intensities) -> EditResult:
         from lgan_cli.geometry.fit import fit_face
@@ -29,7 +35,7 @@ class GeometryEditor:
         targets = []
         for points, expression, intensity in zip(points68.cpu().numpy(), expressions, intensities):
             level, fraction = _level_and_fraction(intensity)
-            target = transfer(fit_face(points.astype(np.float64)), expression, level)
+            target = transfer(fit_face(points.astype(np.float64)), expression, level, aus=self.aus or None)
             targets.append(points + fraction * (target - points))
         target_points = torch.from_numpy(np.stack(targets).astype(np.float32)).to(points68.device)
         flow, _ = prior_flow(points68, target_points, crops.shape[-1])
