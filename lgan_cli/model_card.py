@@ -67,7 +67,7 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         "expression, stage I generates the person's facial landmarks for that expression and stage II renders "
         "their face with it, guided by those landmarks; `lgan` puts the result back into the photo.",
         "",
-        _renderer_line(model.get("renderer", "unet"), model.get("synthesis", True)),
+        _renderer_line(model.get("renderer", "unet"), model.get("synthesis", True), model.get("synthesis_region", "face")),
         "",
         "## Files",
         "",
@@ -124,7 +124,15 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
     return "\n".join(front + body)
 
 
-def _renderer_line(renderer: str, synthesis: bool = True) -> str:
+def _renderer_line(renderer: str, synthesis: bool = True, region: str = "face") -> str:
+    if renderer == "warp" and synthesis and region == "mouth":
+        return (
+            "Stage II is the warp renderer: it moves the photo's own pixels along a flow (carried to the photo's "
+            "full resolution), and paints only where the requested mouth opens beyond what the photo shows (the "
+            "inner-lip outline of the generated landmarks): there it synthesises the mouth's interior (the dark "
+            "cavity, teeth), in colours learned from real and synthetic open mouths. Everything else in the edited "
+            "face is the photograph's own pixels."
+        )
     if renderer == "warp" and not synthesis:
         return (
             "Stage II is a warp renderer: guided by the landmarks, it moves the photo's own pixels (a prior flow "
@@ -142,8 +150,37 @@ def _renderer_line(renderer: str, synthesis: bool = True) -> str:
     return "Stage II is the paper's U-Net: it re-renders the whole face crop, which is pasted back into the photo."
 
 
+def _photo_grid_section(reports: list[dict]) -> list[str]:
+    """`lgan eval --photos --expr all --intensity 1,2,3,4 --geometry --json`: one row per
+    expression, level and method."""
+    lines = [
+        "",
+        "`lgan eval --photos` (full-resolution photos of people the model never saw; medians): kept = SSIM over the "
+        "face minus the mouth after optical flow moves the output back; score = mean of the expression's judging "
+        "MediaPipe blendshapes; rises = share of photos whose score rises; read = face-api reads the intended class "
+        "(the input's rate in brackets; contempt has no class); mouth = brightness inside the inner lips / of the "
+        "lips (open mouths only: below 1 is a dark cavity, about 1 stretched lips).",
+        "",
+        "| expression | level | method | kept ↑ | score (input -> output) | rises | read | ID dist ↓ (max) | mouth |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for report in reports:
+        for name, result in (report.get("methods") or {}).items():
+            m = result.get("medians") or {}
+            lines.append(
+                f"| {report.get('expression')} | {report.get('intensity') or 'full'} | {name} | {_cell(m.get('kept'), '{:.3f}')} | "
+                f"{_cell(m.get('input_expression_score'), '{:.2f}')} -> {_cell(m.get('expression_score'), '{:.2f}')} | "
+                f"{_cell(m.get('score_rises'), '{:.0%}')} | {_cell(m.get('expression_correct'), '{:.0%}')} "
+                f"({_cell(m.get('input_correct'), '{:.0%}')}) | {_cell(m.get('identity_distance'), '{:.3f}')} "
+                f"({_cell(m.get('max_identity_distance'), '{:.3f}')}) | {_cell(m.get('mouth_interior'), '{:.2f}')} |"
+            )
+    return lines
+
+
 def _photo_section(document: dict | None) -> list[str]:
     """Medians of `lgan eval --photos --json`: what a user sees on full-resolution photos."""
+    if (document or {}).get("reports"):
+        return _photo_grid_section(document["reports"])
     methods = (document or {}).get("methods") or {}
     if not methods:
         return []

@@ -71,6 +71,10 @@ def main() -> None:
         model = LandmarkGAN(replace(trained.config, synthesis=False)).eval()
         model.load_state_dict(trained.state_dict())
     info = {k: v for k, v in document.items() if k not in ("format", "version", "model")}
+    if isinstance(info.get("run"), dict):  # the data's terms as the current code states them (every source)
+        from lgan_cli.train.setup import read_run_config, run_info
+
+        info["training_data"] = {**info.get("training_data", {}), **run_info(read_run_config(args.run))["training_data"]}
     save_inference(model, target, info, half=True)
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     if evaluation:
@@ -79,8 +83,9 @@ def main() -> None:
         atomic_write_json(target / "eval.json", evaluation)
     photos = json.loads(args.photos_eval.read_text()) if args.photos_eval else None
     if photos:
-        for method in photos.get("methods", {}).values():
-            method.pop("photos", None)
+        for report in photos.get("reports", [photos]):  # one request, or a grid of expressions x levels
+            for method in report.get("methods", {}).values():
+                method.pop("photos", None)
         atomic_write_json(target / "eval-photos.json", photos)
     card = model_card(json.loads((target / CONFIG_NAME).read_text()), evaluation, photos)
     atomic_write_text(target / "README.md", card)

@@ -14,6 +14,15 @@ For a model trained with intensity levels (Eq. 10; e.g. on lgan synth data) inst
     python scripts/make_figures.py --model runs/00002-ict-synth-128 --prepared prepared/ict-synth-128 --sweep-person synth0000 \
         --photo examples/synth0000_neutral.png --expression surprised
 
+For a model of every expression on real photos (geometry targets; london-all-warp-128):
+
+    python scripts/make_figures.py --model london-all-warp-128 --prepared prepared/london-128-default \
+        --expressions-photo ../shared/datasets/london/neutral_front/042_03.jpg
+
+docs/<name>-expressions.jpg  the photo x every expression: zoomed full-resolution faces at levels 1..4 and the
+                             geometry-only baseline
+docs/<name>-aus.jpg          the photo with action-unit mixes (`lgan edit --au`)
+
 docs/<name>-levels.png    one held-out person: neutral input | levels 1..4 | real level-4 render, per expression
 docs/<name>-photo.png     the photo with --expression at levels 1..4 through the full pipeline (pasted back)
 """
@@ -165,6 +174,57 @@ def fullres_figure(editor, london: Path, people: list[str], expression: str) -> 
     return np.vstack([header, *rows[:-1]])
 
 
+def expressions_figure(editor, photo: Path, expressions: list[str], cell: int = 256) -> np.ndarray:
+    """One real photo x every expression: zoomed faces of the full-resolution output at levels
+    1..4, then the geometry-only baseline at level 4 (no learning: the 3D model's points, warped)."""
+    from lgan_cli.eval.photos import zoomed_faces
+    from lgan_cli.models.geometry_editor import GeometryEditor
+
+    rgb = load_image(photo)
+    baseline = GeometryEditor()
+    with FaceDetector() as detector:
+        face = find_faces(detector, rgb, editor.resolution, "largest", str(photo))[0]
+        face_256 = find_faces(detector, rgb, baseline.resolution, "largest", str(photo))[0]
+    device = torch.device("cpu")
+    labels = ["input", *[f"level {level}" for level in range(1, 5)], "geometry only, 4"]
+    rows = [_label_band(labels, cell)]
+    for expression in expressions:
+        pictures = [rgb] + [compose(rgb, edit_crops(editor, [(face, expression, level)], device)) for level in range(1, 5)]
+        pictures.append(compose(rgb, edit_crops(baseline, [(face_256, expression, 4)], device)))
+        zooms = [cv2.resize(z, (cell, cell), interpolation=cv2.INTER_AREA) for z in zoomed_faces(pictures, face.face.points68)]
+        row = np.hstack([z for picture in zooms for z in (picture, gap(cell))][:-1])
+        name_band = np.full((22, row.shape[1], 3), 255, np.uint8)
+        cv2.putText(name_band, expression, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        rows += [name_band, row]
+    return np.vstack(rows)
+
+
+def aus_figure(editor, photo: Path, mixes: list[str], cell: int = 256) -> np.ndarray:
+    """The photo with FACS action-unit mixes (`lgan edit --au`), zoomed faces at full resolution."""
+    from lgan_cli.eval.photos import zoomed_faces
+    from lgan_cli.geometry.aus import parse_au_spec
+    from lgan_cli.models.load import with_action_units
+
+    rgb = load_image(photo)
+    with FaceDetector() as detector:
+        face = find_faces(detector, rgb, editor.resolution, "largest", str(photo))[0]
+    pictures = [rgb]
+    for mix in mixes:
+        expression, _, spec = mix.rpartition(":")
+        au_editor = with_action_units(editor, parse_au_spec(spec))
+        pictures.append(compose(rgb, edit_crops(au_editor, [(face, expression or "neutral", None)], torch.device("cpu"))))
+    zooms = [cv2.resize(z, (cell, cell), interpolation=cv2.INTER_AREA) for z in zoomed_faces(pictures, face.face.points68)]
+    labels = ["input", *[f"--au {m.rpartition(':')[2]}" + (f" --expr {m.rpartition(':')[0]}" if ":" in m else "") for m in mixes]]
+    return np.vstack([_label_band(labels, cell), np.hstack([z for picture in zooms for z in (picture, gap(cell))][:-1])])
+
+
+def _label_band(labels: list[str], cell: int) -> np.ndarray:
+    band = np.full((24, len(labels) * (cell + 6) - 6, 3), 255, np.uint8)
+    for index, label in enumerate(labels):
+        cv2.putText(band, label, (index * (cell + 6) + 4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return band
+
+
 def _detail_pair(before: np.ndarray, after: np.ndarray, points: np.ndarray, indices) -> np.ndarray:
     """The same window around some landmarks at the photo's own pixels, input above output."""
     from lgan_cli.eval.photos import SHEET_HEIGHT
@@ -187,13 +247,21 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, default=REPO / "examples" / "london_001_neutral.jpg")
     parser.add_argument("--london", type=Path, default=None, help="the London set, for the full-resolution figure")
     parser.add_argument("--fullres-people", default="001,042,064", help="held-out people for the full-resolution figure")
+    parser.add_argument("--expressions-photo", type=Path, default=None,
+                        help="a held-out real photo: every expression at levels 1..4 and AU mixes (docs/<name>-expressions.jpg, -aus.jpg)")
     args = parser.parse_args()
     editor = load_editor(args.model, torch.device("cpu"))
     dataset = PreparedDataset.load(args.prepared)
     name = args.name or editor.name
     docs = REPO / "docs"
     docs.mkdir(exist_ok=True)
-    if editor.model.config.intensity_levels:
+    if args.expressions_photo:  # a model for every expression on real photos
+        known = [e for e in editor.expressions if e != "neutral"]
+        outputs = {
+            docs / f"{name}-expressions.jpg": expressions_figure(editor, args.expressions_photo, known),
+            docs / f"{name}-aus.jpg": aus_figure(editor, args.expressions_photo, ["12=1,6=1", "26=1", "1=1,2=1,5=0.6", "4=1,7=0.6", "happy:26=0.6"]),
+        }
+    elif editor.model.config.intensity_levels:
         outputs = {
             docs / f"{name}-levels.png": levels_figure(editor, dataset, args.sweep_person),
             docs / f"{name}-photo.png": photo_levels_figure(editor, args.photo, args.expression),

@@ -178,6 +178,22 @@ def test_animate_gif(tiny_model, photo, tmp_path, capsys):
     assert code == 1 and ".gif or .mp4" in stderr
 
 
+def test_animate_sweeps_an_action_unit_mix(photo, tmp_path, capsys):
+    """`lgan animate --au 26=1`: the jaw opens frame by frame and closes again."""
+    out = tmp_path / "jaw.gif"
+    code, _, stderr = run_cli(["animate", photo, "--model", "geometry", "--au", "26=1", "--out", out, "--frames", "3"], capsys)
+    assert code == 0, stderr
+    gif = Image.open(out)
+    frames = []
+    for index in range(gif.n_frames):
+        gif.seek(index)
+        frames.append(np.asarray(gif.convert("RGB")).astype(int))
+    change = [np.abs(frame - frames[0]).mean() for frame in frames]
+    assert len(frames) == 4 and 0 < change[1] < change[2] and change[3] == pytest.approx(change[1], rel=0.2)
+    code, _, stderr = run_cli(["animate", photo, "--model", "geometry", "--out", out, "--force"], capsys)
+    assert code == 1 and "--au" in stderr
+
+
 def test_readme_first_command_uses_the_bundled_default_model_offline(tmp_path, example_photos, capsys, monkeypatch):
     """No --model, no network: the bundled default edits the example photo at full size."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -238,7 +254,8 @@ def test_bundled_default_model_smiles_more_as_the_fraction_grows(tmp_path, examp
 
 def test_action_units_with_the_geometry_editor(tmp_path, example_photos, detector, capsys, monkeypatch):
     """`lgan edit --model geometry --au 12=1,6=1`: a smile made of action units, moved into the
-    photo; bad specs, a blink and a learned model are one-line errors."""
+    photo, and the same with the default (warp) model; bad specs, a blink and a re-rendering
+    model are one-line errors."""
     from lgan_cli.faces.decode import load_image
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -248,12 +265,16 @@ def test_action_units_with_the_geometry_editor(tmp_path, example_photos, detecto
     assert code == 0, stderr
     smile = lambda image: sum(detector.detect(image)[0].blendshapes[k] for k in ("mouthSmileLeft", "mouthSmileRight")) / 2  # noqa: E731
     assert smile(load_image(out)) > smile(load_image(photo)) + 0.3
+    learned = tmp_path / "au-learned.png"
+    code, _, stderr = run_cli(["edit", photo, "--au", "12=1,6=1", "--out", learned, "--device", "cpu"], capsys)
+    assert code == 0, stderr
+    assert smile(load_image(learned)) > smile(load_image(photo)) + 0.2
     for args, words in (
         (["--model", "geometry", "--au", "99=1"], "unknown action unit"),
         (["--model", "geometry", "--au", "12=2"], "12"),
         (["--model", "geometry", "--au", "12=0.5,12=0.5"], "twice"),
         (["--model", "geometry", "--expr", "happy", "--au", "45=1"], "blink"),
-        (["--au", "12=1"], "--model geometry"),
+        (["--model", "london-128", "--au", "12=1"], "warp model"),
         (["--model", "geometry"], "--expr"),
     ):
         code, _, stderr = run_cli(["edit", photo, *args, "--out", tmp_path / "bad.png", "--device", "cpu"], capsys)

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from PIL import Image
 
 from conftest import prepare_examples, run_cli
 from lgan_cli.data.registration import register_pairs
@@ -164,3 +165,24 @@ def test_fid_is_reported_when_asked(held_out):
     assert report.methods["copy"].fid == pytest.approx(0.0, abs=1e-2)
     assert report.methods["grey"].fid > 50
     assert report.to_json()["methods"]["grey"]["fid"] == report.methods["grey"].fid
+
+
+def test_photo_evaluation_of_several_expressions_and_levels(example_photos, tmp_path, capsys):
+    """`lgan eval --photos P --expr sad,surprised --intensity 2,4`: one report per request, the
+    geometry editor scored; a stronger level moves the judging blendshapes further."""
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    out, sheet = tmp_path / "grid.json", tmp_path / "grid.png"
+    code, stdout, stderr = run_cli(
+        ["eval", "--model", "geometry", "--photos", photo, "--expr", "surprised,sad", "--intensity", "2,4",
+         "--json", out, "--sheet", sheet, "--device", "cpu"], capsys,
+    )
+    assert code == 0, stderr
+    reports = json.loads(out.read_text())["reports"]
+    assert [(r["expression"], r["intensity"]) for r in reports] == [("surprised", 2), ("surprised", 4), ("sad", 2), ("sad", 4)]
+    scores = [r["methods"]["geometry"]["medians"]["expression_score"] for r in reports]
+    assert scores[0] < scores[1] and scores[2] < scores[3]
+    assert all(r["methods"]["geometry"]["medians"]["total_changed_far"] == 0 for r in reports)
+    assert "surprised" in stdout and "rises" in stdout
+    assert Image.open(sheet).size[0] > 4 * 300  # input + four edits side by side
+    code, _, stderr = run_cli(["eval", "--model", "geometry", "--photos", photo, "--expr", " , ", "--device", "cpu"], capsys)
+    assert code == 1 and "no expression" in stderr

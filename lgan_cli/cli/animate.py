@@ -1,9 +1,9 @@
-"""`lgan animate`: an intensity sweep 0 -> 1 -> 0 of one edit, as a GIF or MP4."""
+"""`lgan animate`: an intensity sweep 0 -> 1 -> 0 of one edit (an expression, an AU mix or both), as a GIF or MP4."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import numpy as np
 import typer
@@ -21,13 +21,18 @@ MAX_SIDE = 720  # animation frames are scaled down to this (a GIF of full-size p
     epilog=(
         "Examples:\n\n"
         "  lgan animate examples/london_001_neutral.jpg --expr happy --out smile.gif\n\n"
-        "  lgan animate face.jpg --expr surprised --out surprise.mp4 --frames 24 --fps 12"
+        "  lgan animate face.jpg --expr surprised --out surprise.mp4 --frames 24 --fps 12\n\n"
+        "  lgan animate face.jpg --au 26=1,1=0.6 --out jaw.gif"
     )
 )
 def animate(
     image: Annotated[Path, typer.Argument(help="Photo to animate.", show_default=False)],
-    expr: Annotated[str, typer.Option("--expr", help="Target expression.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Output .gif or .mp4.", show_default=False)],
+    expr: Annotated[Optional[str], typer.Option("--expr", help="Target expression [neutral with --au].", show_default=False)] = None,
+    au: Annotated[
+        Optional[str],
+        typer.Option("--au", help="FACS action units with weights 0..1, e.g. 26=1,1=0.6 (added to --expr, swept with it).", show_default=False),
+    ] = None,
     frames: Annotated[int, typer.Option(min=2, help="Frames from intensity 0 to 1 (the way back reuses them).")] = 12,
     fps: Annotated[float, typer.Option(min=1, help="Frames per second.")] = 12.0,
     model: ModelOption = None,
@@ -43,13 +48,21 @@ def animate(
     from lgan_cli.faces.decode import load_image
     from lgan_cli.faces.detect import FaceDetector
 
+    from lgan_cli.cli.edit import action_unit_editor, parse_aus
+
     if out.suffix.lower() not in (".gif", ".mp4"):
         raise LganError(f"--out must end in .gif or .mp4, not {out.suffix or 'nothing'}")
+    aus = parse_aus(au)
+    if expr is None and aus is None:
+        raise LganError("give --expr (a target expression) or --au (action units, e.g. 26=1,1=0.6)")
+    expr = expr or "neutral"
     check_expression_name(expr, "--expr")
     check_output_path(out, [image], force)
     which = parse_face_choice(face)
     torch_device = resolve_device(device)
     editor = load_photo_editor(model, torch_device, offline=offline)
+    if aus is not None:
+        editor = action_unit_editor(editor, aus)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:

@@ -37,7 +37,7 @@ def edit(
     ] = None,
     au: Annotated[
         Optional[str],
-        typer.Option("--au", help="FACS action units with weights 0..1, e.g. 12=0.8,6=0.5 (added to --expr); needs --model geometry.", show_default=False),
+        typer.Option("--au", help="FACS action units with weights 0..1, e.g. 12=0.8,6=0.5 (added to --expr); a warp model or --model geometry.", show_default=False),
     ] = None,
     intensity: IntensityOption = None,
     model: ModelOption = None,
@@ -75,7 +75,7 @@ def edit(
     torch_device = resolve_device(device)
     editor = load_photo_editor(model, torch_device, offline=offline)
     if aus is not None:
-        editor = with_action_units(editor, aus)
+        editor = action_unit_editor(editor, aus)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:
@@ -133,26 +133,18 @@ def parse_aus(text: str | None) -> dict | None:
         raise LganError(f"--au: {exc}") from None
 
 
+def action_unit_editor(editor, aus: dict):
+    """The editor that adds --au's mix, or a one-line error saying which models can."""
+    from lgan_cli.models.load import with_action_units
+
+    try:
+        return with_action_units(editor, aus)
+    except ValueError as exc:
+        raise LganError(str(exc)) from None
+
+
 def au_label(aus: dict | None) -> str:
     """A file-name tag for an AU mix: 'au12-0.8_6-0.5' ('' without one)."""
     if not aus:
         return ""
     return "au" + "_".join(f"{key}-{weight:g}" for key, weight in aus.items())
-
-
-def with_action_units(editor, aus: dict):
-    """The editor asked to add an AU mix; only the geometry editor reads action units so far."""
-    from lgan_cli.models.geometry_editor import GeometryEditor
-
-    if not isinstance(editor, GeometryEditor):
-        raise LganError(
-            f"--au needs --model geometry: model '{editor.name}' was trained on expression labels only "
-            "(action units for learned models are not there yet)"
-        )
-    closing = [key for key in aus if str(key).lstrip("LR") == "45" and aus[key] > 0]
-    if closing:
-        raise LganError(
-            "--au 45 (blink) is not available: closing an eye hides what a warp would have to move, so the "
-            "geometry editor folds the eye instead of drawing a lid (that needs a renderer that synthesises)"
-        )
-    return GeometryEditor(aus=aus)

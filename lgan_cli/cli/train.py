@@ -178,21 +178,16 @@ def _apply_flags(config, flags: dict):
 
 def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_root_text: str) -> None:
     from lgan_cli.train import setup
-    from lgan_cli.train.data import PairData
     from lgan_cli.train.trainer import Trainer
 
-    data_cfg = run_config.data
-    train_pairs = PairData(
-        prepared_data, "train", data_cfg.source_expressions, data_cfg.target_expressions, data_cfg.pairs,
-        register=data_cfg.register_pairs, identity_pairs=data_cfg.identity_pairs,
-    )
+    train_pairs, geometry = setup.training_data(run_config, prepared_data)
     new_run = run_dir is None
     if new_run:
         run_dir = _shared_run_dir(out, run_config.name, dist_info)
     split = setup.validation_split(prepared_data)
     try:  # e.g. --init-from a model with other settings
         trainer = Trainer(
-            run_config, run_dir, train_pairs, device,
+            run_config, run_dir, train_pairs, device, geometry=geometry,
             validation=prepared_data if split else None, validation_split=split or "test",
             dist_info=dist_info, info=setup.run_info(run_config),
         )
@@ -247,8 +242,8 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
             console.print(f"continue with: lgan train --resume {run_dir}")
         else:
             console.print(
-                f"evaluate with: lgan eval --model {run_dir} --dataset {data_cfg.dataset} "
-                f"--data-root {data_root_text or '<DIR>'} --prepared {data_cfg.prepared}"
+                f"evaluate with: lgan eval --model {run_dir} --dataset {run_config.data.dataset} "
+                f"--data-root {data_root_text or '<DIR>'} --prepared {run_config.data.prepared}"
             )
     from lgan_cli.train.distributed import shutdown
 

@@ -36,7 +36,7 @@ from lgan_cli.facenets.identity import identity_chip_from_crop, load_identity_ne
 from lgan_cli.faces.align import align_face
 from lgan_cli.faces.decode import load_image, save_image
 from lgan_cli.faces.detect import Face, FaceDetector
-from lgan_cli.faces.ibug68 import OUTER_LIPS
+from lgan_cli.faces.ibug68 import INNER_LIPS, OUTER_LIPS
 from lgan_cli.faces.paste import face_mask
 from lgan_cli.models.editor import Editor
 from lgan_cli.models.flow import ellipse_radius, face_ellipse
@@ -85,12 +85,16 @@ class PhotoScore:
     expression_correct: bool | None  # None: no class for the target (contempt) or no face found
     identity_distance: float | None
     changed_far: int  # pixels changed outside the face and its margin
+    mouth_interior: float | None  # mean brightness inside the output's inner lips / of its lips; None: mouth closed
     same_size: bool
     same_format: bool
     seconds: float
 
 
-MEDIAN_KEYS = ("kept", "expression_score", "input_expression_score", "smile", "input_smile", "identity_distance", "changed_far")
+MEDIAN_KEYS = (
+    "kept", "expression_score", "input_expression_score", "smile", "input_smile", "identity_distance", "changed_far",
+    "mouth_interior",
+)
 
 
 @dataclass
@@ -108,6 +112,8 @@ class PhotoReport:
             return float(statistics.median(values)) if values else None
 
         correct = [s.expression_correct for s in scores if s.expression_correct is not None]
+        wanted = DATASET_TO_CLASS.get(self.expression)
+        input_read = [s.input_expression_predicted == wanted for s in scores if wanted and s.input_expression_predicted]
         rises = [
             s.expression_score > s.input_expression_score
             for s in scores
@@ -120,6 +126,7 @@ class PhotoReport:
             "max_identity_distance": max((s.identity_distance for s in scores if s.identity_distance is not None), default=None),
             "total_changed_far": sum(s.changed_far for s in scores),
             "expression_correct": sum(correct) / len(correct) if correct else None,
+            "input_correct": sum(input_read) / len(input_read) if input_read else None,
             "score_rises": sum(rises) / len(rises) if rises else None,
             "same_size_and_format": all(s.same_size and s.same_format for s in scores),
         }
@@ -206,6 +213,26 @@ def face_region_without_mouth(source_points: np.ndarray, target_points: np.ndarr
     return face & (mouth == 0)
 
 
+MOUTH_OPEN_SHARE = 0.1
+"""A mouth counts as open when its inner-lip polygon covers this share of the outer lips' area."""
+
+
+def mouth_interior_brightness(rgb: np.ndarray, points: np.ndarray) -> float | None:
+    """Mean grey level inside the inner lips over that of the lips themselves (between the outer
+    and inner lip lines), at `points` (the edit's target points in the photo).
+
+    An opened mouth shows a dark cavity (well below 1, teeth raise it a little); lips merely
+    stretched over the gap read about 1. None when the target mouth is closed."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    inner, outer = np.zeros(grey.shape, np.uint8), np.zeros(grey.shape, np.uint8)
+    cv2.fillPoly(inner, [np.round(points[list(INNER_LIPS)]).astype(np.int32)], 1)
+    cv2.fillPoly(outer, [np.round(points[list(OUTER_LIPS)]).astype(np.int32)], 1)
+    lips = (outer == 1) & (inner == 0)
+    if inner.sum() < max(4, MOUTH_OPEN_SHARE * outer.sum()) or not lips.any():
+        return None
+    return float(grey[inner == 1].mean() / max(1.0, grey[lips].mean()))
+
+
 def changed_far_from_face(before: np.ndarray, after: np.ndarray, *point_sets: np.ndarray) -> int:
     """How many pixels differ beyond FAR_RADIUS radii of the ellipse around the faces' outlines."""
     ys, xs = np.nonzero((before != after).any(axis=2))
@@ -234,19 +261,18 @@ def _orientation_keeps_size(image: Image.Image) -> bool:
 def evaluate_photos(
     editors: list[Editor],
     photos: list[Path],
-    expression: str,
-    intensity: int | float | None,
+    requests: list[tuple[str, int | float | None]],
     device: torch.device,
     on_progress: Callable[[], None] | None = None,
     sheet: list[list[np.ndarray]] | None = None,
-) -> PhotoReport:
-    """Edit every photo with every editor (largest face) and score the results.
+) -> list[PhotoReport]:
+    """Edit every photo with every editor for every (expression, intensity) request (largest
+    face) and score the results: one report per request. Each photo is read and judged once.
 
-    With `sheet`, one row per photo is appended: zoomed face crops of the input and each output.
+    With `sheet`, one row per photo is appended: zoomed face crops of the input and each output,
+    request after request.
     """
-    report = PhotoReport(expression, intensity, {editor.name: [] for editor in editors})
-    names = EXPRESSION_BLENDSHAPES.get(expression, ())
-    wanted = DATASET_TO_CLASS.get(expression)
+    reports = [PhotoReport(expression, intensity, {editor.name: [] for editor in editors}) for expression, intensity in requests]
     judges = PhotoJudges(device)
     try:
         for photo in photos:
@@ -254,44 +280,54 @@ def evaluate_photos(
             sizes = {editor.resolution for editor in editors}
             faces = {size: find_faces(judges.detector, rgb, size or DEFAULT_CROP, "largest", str(photo))[0] for size in sizes}
             source = next(iter(faces.values())).face
-            input_descriptor, input_class = judges.read(rgb, source)
+            judged_input = (source, *judges.read(rgb, source))
             row = [rgb]
-            for editor in editors:
-                started = time.perf_counter()
-                edit = edit_crops(editor, [(faces[editor.resolution], expression, intensity)], device)[0]
-                result = compose(rgb, [edit])
-                seconds = time.perf_counter() - started
-                found = judges.largest_face(result)
-                descriptor, predicted = judges.read(result, found) if found is not None else (None, None)
-                region = face_region_without_mouth(source.points68, edit.points_in_photo(), rgb.shape[:2])
-                same_size, same_format = written_like_input(result, photo)
-                report.methods[editor.name].append(
-                    PhotoScore(
-                        photo=str(photo),
-                        method=editor.name,
-                        kept=kept_score(rgb, result, region),
-                        expression_score=blendshape_score(found, names),
-                        input_expression_score=blendshape_score(source, names),
-                        smile=blendshape_score(found, SMILE),
-                        input_smile=blendshape_score(source, SMILE),
-                        expression_predicted=predicted,
-                        input_expression_predicted=input_class,
-                        expression_correct=None if wanted is None or predicted is None else predicted == wanted,
-                        identity_distance=None if descriptor is None else float((descriptor - input_descriptor).norm()),
-                        changed_far=changed_far_from_face(rgb, result, source.points68, edit.points_in_photo()),
-                        same_size=same_size,
-                        same_format=same_format,
-                        seconds=seconds,
-                    )
-                )
-                row.append(result)
+            for report in reports:
+                for editor in editors:
+                    result, score = _edit_and_score(editor, faces[editor.resolution], rgb, photo, report, judges, judged_input, device)
+                    report.methods[editor.name].append(score)
+                    row.append(result)
+                if on_progress:
+                    on_progress()
             if sheet is not None:
                 sheet.append(zoomed_faces(row, source.points68))
-            if on_progress:
-                on_progress()
     finally:
         judges.close()
-    return report
+    return reports
+
+
+def _edit_and_score(editor, face, rgb, photo, report, judges, judged_input, device) -> tuple[np.ndarray, PhotoScore]:
+    """One edit of one photo, composed as `lgan edit` composes it, and its scores."""
+    source, input_descriptor, input_class = judged_input
+    names = EXPRESSION_BLENDSHAPES.get(report.expression, ())
+    wanted = DATASET_TO_CLASS.get(report.expression)
+    started = time.perf_counter()
+    edit = edit_crops(editor, [(face, report.expression, report.intensity)], device)[0]
+    result = compose(rgb, [edit])
+    seconds = time.perf_counter() - started
+    found = judges.largest_face(result)
+    descriptor, predicted = judges.read(result, found) if found is not None else (None, None)
+    target_points = edit.points_in_photo()
+    region = face_region_without_mouth(source.points68, target_points, rgb.shape[:2])
+    same_size, same_format = written_like_input(result, photo)
+    return result, PhotoScore(
+        photo=str(photo),
+        method=editor.name,
+        kept=kept_score(rgb, result, region),
+        expression_score=blendshape_score(found, names),
+        input_expression_score=blendshape_score(source, names),
+        smile=blendshape_score(found, SMILE),
+        input_smile=blendshape_score(source, SMILE),
+        expression_predicted=predicted,
+        input_expression_predicted=input_class,
+        expression_correct=None if wanted is None or predicted is None else predicted == wanted,
+        identity_distance=None if descriptor is None else float((descriptor - input_descriptor).norm()),
+        changed_far=changed_far_from_face(rgb, result, source.points68, target_points),
+        mouth_interior=mouth_interior_brightness(result, target_points),
+        same_size=same_size,
+        same_format=same_format,
+        seconds=seconds,
+    )
 
 
 def zoomed_faces(images: list[np.ndarray], points: np.ndarray) -> list[np.ndarray]:

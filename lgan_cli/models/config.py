@@ -12,6 +12,11 @@ RENDERERS = ("warp", "unet")
 """Stage II: "warp" moves the input's pixels and synthesises only what is new
 (`lgan_cli.models.warp_renderer`); "unet" is the paper's G_e, re-rendering the whole crop."""
 
+SYNTHESIS_REGIONS = ("face", "mouth")
+"""Where the warp renderer may paint: "face", a learned mask inside the face outline; "mouth", only
+where the target's mouth opens beyond what the warp carries (`flow.opened_mouth_mask`), with
+learned colours (teeth, the cavity): a mask no discriminator can bend into streaks."""
+
 LEGACY_RENDERER = "unet"
 """The renderer of checkpoints written before there was a choice (their config names none)."""
 
@@ -36,6 +41,7 @@ class ModelConfig:
     renderer: str = "warp"  # stage II: RENDERERS
     max_residual_flow: float = 0.04  # warp renderer: largest learned flow correction, fraction of the crop side
     synthesis: bool = True  # warp renderer: use the synthesis mask and colours (False: the learned flow alone)
+    synthesis_region: str = "face"  # warp renderer: SYNTHESIS_REGIONS
 
     def __post_init__(self) -> None:
         check_size(self.resolution)
@@ -43,6 +49,8 @@ class ModelConfig:
             raise ValueError(f"labels must be one of {LABEL_TARGETS}, got {self.labels!r}")
         if self.renderer not in RENDERERS:
             raise ValueError(f"renderer must be one of {RENDERERS}, got {self.renderer!r}")
+        if self.synthesis_region not in SYNTHESIS_REGIONS:
+            raise ValueError(f"synthesis_region must be one of {SYNTHESIS_REGIONS}, got {self.synthesis_region!r}")
         if len(set(self.expressions)) != len(self.expressions) or not self.expressions:
             raise ValueError("expressions must be a non-empty list of distinct names")
         object.__setattr__(self, "expressions", tuple(self.expressions))

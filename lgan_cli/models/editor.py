@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from lgan_cli.models.flow import prior_flow, warp
@@ -65,14 +66,18 @@ class LandmarkGANEditor:
     it paint a full smile whatever the landmarks say; so for a fraction its label is blended
     the same way, a * target + (1 - a) * neutral, when the model knows neutral.
 
+    `aus`, a FACS action-unit mix ({12: 0.8, 26: 0.5}), adds the 3D face model's motion of those
+    units (fitted to each face, its own expression kept) to G_l's points; intensity scales both.
+
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
     can show what stage II's learning adds.
     """
 
-    def __init__(self, model, name: str, prior_only: bool = False):
+    def __init__(self, model, name: str, prior_only: bool = False, aus: dict | None = None):
         self.model = model
         self.prior_only = prior_only
+        self.aus = dict(aus or {})
         self.name = f"{name} (prior warp only)" if prior_only else name
         self.resolution = model.config.resolution
         self.expressions = model.config.expressions
@@ -81,6 +86,8 @@ class LandmarkGANEditor:
         plan = [label_and_fraction(value, self.model.config.intensity_levels) for value in intensities]
         labels = self.model.encode_labels(expressions, [level for level, _ in plan])
         points = self.model.g_l(crops, labels)
+        if self.aus:
+            points = points + action_unit_motion(points68, self.aus)
         fractions = torch.tensor([fraction for _, fraction in plan], device=points.device, dtype=points.dtype)
         if (fractions != 1).any():
             points = points68 + fractions[:, None, None] * (points - points68)
@@ -102,6 +109,18 @@ class LandmarkGANEditor:
             return labels
         neutral = self.model.encode_labels(["neutral"]).to(labels.dtype)
         return neutral + fractions[:, None] * (labels - neutral)
+
+
+def action_unit_motion(points68: torch.Tensor, aus: dict) -> torch.Tensor:
+    """(B, 68, 2): how an AU mix moves each face's points, from ICT-FaceKit fitted to them."""
+    from lgan_cli.geometry.fit import fit_face
+    from lgan_cli.geometry.transfer import transfer
+
+    motions = []
+    for points in points68.detach().cpu().numpy().astype(np.float64):
+        fit = fit_face(points)
+        motions.append(transfer(fit, aus=aus, neutralise=False) - fit.points)
+    return torch.from_numpy(np.stack(motions).astype(np.float32)).to(points68.device)
 
 
 def label_and_fraction(value: int | float | None, levels: int) -> tuple[int | None, float]:

@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from lgan_cli.faces.ibug68 import JAW, LEFT_BROW, RIGHT_BROW
+from lgan_cli.faces.ibug68 import INNER_LIPS, JAW, LEFT_BROW, RIGHT_BROW
 from lgan_cli.faces.paste import FOREHEAD_LIFT
 
 WINDOW_INNER, WINDOW_OUTER = 1.15, 1.45
@@ -168,3 +168,43 @@ def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> tor
     position = pixel_grid(size, image.device, flow.dtype) + flow
     normalised = position * (2.0 / (size - 1)) - 1.0
     return F.grid_sample(image, normalised.to(image.dtype), mode=mode, padding_mode="border", align_corners=True)
+
+
+MOUTH_SUPERSAMPLING = 4
+"""Sub-samples per pixel side when rasterising the inner-lip polygon: an anti-aliased edge."""
+
+
+MASK_FLOOR = 1e-3
+
+
+def polygon_coverage(polygons: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, S, S) share of each pixel inside the closed (B, K, 2) polygon (even-odd rule).
+
+    A support computed from points, not learned through (no gradient).
+    """
+    with torch.no_grad():
+        polygons = polygons.detach().float()
+        fine = size * MOUTH_SUPERSAMPLING
+        axis = (torch.arange(fine, device=polygons.device, dtype=torch.float32) + 0.5) / MOUTH_SUPERSAMPLING - 0.5
+        ys, xs = torch.meshgrid(axis, axis, indexing="ij")
+        qx, qy = xs.reshape(1, -1, 1), ys.reshape(1, -1, 1)  # (1, P, 1)
+        a, b = polygons[:, None], polygons.roll(-1, dims=1)[:, None]  # (B, 1, K, 2)
+        ax, ay, bx, by = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+        straddles = (ay > qy) != (by > qy)
+        crossing_x = ax + (qy - ay) * (bx - ax) / torch.where(by == ay, torch.ones_like(by), by - ay)
+        inside = ((straddles & (qx < crossing_x)).sum(dim=-1) % 2).float().reshape(-1, 1, fine, fine)
+        return F.avg_pool2d(inside, MOUTH_SUPERSAMPLING)[:, 0]
+
+
+def opened_mouth_mask(source_points: torch.Tensor, target_points: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """(B, S, S): where the target's mouth is open but the warp brings no mouth interior of the
+    source's (a closed mouth opened, or opened wider): the only place a warp cannot explain the
+    target and something new (teeth, the dark cavity) must be painted. Feathered by a pixel."""
+    size = flow.shape[1]
+    with torch.no_grad():
+        target_inside = polygon_coverage(target_points[:, list(INNER_LIPS)], size)
+        source_inside = polygon_coverage(source_points[:, list(INNER_LIPS)], size)
+        carried = warp(source_inside[:, None], flow.detach().float())[:, 0]
+        opened = (target_inside - carried).clamp(0.0, 1.0)
+        opened = torch.where(opened < MASK_FLOOR, torch.zeros_like(opened), opened)  # resampling's rounding is no opening
+        return F.avg_pool2d(opened[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]

@@ -120,10 +120,13 @@ def encode_labels(
     labels = torch.zeros(len(expressions), config.label_channels, device=device)
     for row, name in enumerate(expressions):
         labels[row, config.expressions.index(name)] = 1.0
-    if config.intensity_levels and intensities is not None:
-        for row, level in enumerate(intensities):
-            if level is not None:  # neutral has no intensity: all zeros
-                if not 1 <= level <= config.intensity_levels:
-                    raise ValueError(f"intensity level must be 1..{config.intensity_levels}, got {level}")
-                labels[row, len(config.expressions) + level - 1] = 1.0
+    if config.intensity_levels:
+        for row, (name, level) in enumerate(zip(expressions, intensities or [None] * len(expressions))):
+            if name == "neutral":  # neutral has no intensity: all zeros
+                continue
+            if level is None:  # no level given (a photo set without levels, a default request): the full expression
+                level = config.intensity_levels
+            if not 1 <= level <= config.intensity_levels:
+                raise ValueError(f"intensity level must be 1..{config.intensity_levels}, got {level}")
+            labels[row, len(config.expressions) + level - 1] = 1.0
     return labels

@@ -28,3 +28,28 @@ def load_editor(spec: str | None, device: torch.device | str, offline: bool = Fa
         raise UnknownModelError(f"unknown model {spec!r}: baselines are {baselines}; {known_names_hint()}") from None
     model, _ = load_inference(folder, device)
     return LandmarkGANEditor(model, name=model_display_name(spec))
+
+
+BLINK = "45"
+
+
+def with_action_units(editor: Editor, aus: dict) -> Editor:
+    """The editor that adds the AU mix `aus` to every request: the geometry editor, or a learned
+    model whose stage II moves the photo's pixels (the 3D model's AU motion joins G_l's points).
+
+    A blink (AU 45) is refused: closing an eye hides what a warp would have to move, and neither
+    renderer draws a lid. A re-rendering U-Net was never shown points off its labels."""
+    closing = [key for key in aus if str(key).lstrip("LR") == BLINK and aus[key] > 0]
+    if closing:
+        raise ValueError(
+            "--au 45 (blink) is not available: closing an eye hides what a warp would have to move, and no "
+            "bundled renderer draws an eyelid"
+        )
+    if isinstance(editor, GeometryEditor):
+        return GeometryEditor(aus=aus)
+    if isinstance(editor, LandmarkGANEditor) and editor.model.config.renderer == "warp":
+        return LandmarkGANEditor(editor.model, editor.name, aus=aus)
+    raise ValueError(
+        f"--au needs a warp model (e.g. the default) or --model geometry: model '{editor.name}' re-renders the face "
+        "from expression labels and was never shown other motions"
+    )

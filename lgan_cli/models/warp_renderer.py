@@ -9,7 +9,9 @@ labels and the prior-warped crop, predicts
 - a residual flow (smooth: predicted at 1/8 of the crop's resolution and upsampled; it acts only
   where the prior moves the face, `MOTION_GATE`),
 - a synthesis mask m in [0, 1] (where something the photo does not contain must appear:
-  teeth, the mouth's interior, creases), and
+  teeth, the mouth's interior, creases), learned inside the face outline or, with
+  `synthesis_region="mouth"`, fixed by the points: where the target's mouth opens and the warp
+  brings no mouth interior of the source's, and
 - colours c for those places.
 
 Crop-level output: m * c + (1 - m) * warp(crop, prior + residual). Flows vanish outside the face
@@ -25,7 +27,7 @@ from torch import nn
 
 from lgan_cli.models.blocks import UNetDecoder, UNetEncoder, init_weights
 from lgan_cli.models.config import ModelConfig
-from lgan_cli.models.flow import prior_flow, synthesis_window, warp
+from lgan_cli.models.flow import opened_mouth_mask, prior_flow, synthesis_window, warp
 
 RESIDUAL_POOL = 8
 """The residual flow is averaged over 8 x 8 crop pixels and upsampled: a smooth correction, not
@@ -49,6 +51,7 @@ class WarpExpressionGenerator(nn.Module):
         self.uses_labels = config.labels in ("ge", "both")
         self.max_residual = config.max_residual_flow * config.resolution
         self.synthesis = config.synthesis
+        self.synthesis_region = config.synthesis_region
         in_channels = 9 + (config.label_channels if self.uses_labels else 0)
         self.encoder = UNetEncoder(in_channels, config.resolution, config.generator_width, config.max_width_multiplier)
         self.decoder = UNetDecoder(self.encoder.widths, 6)  # residual flow (2), mask (1), colours (3)
@@ -81,15 +84,19 @@ class WarpExpressionGenerator(nn.Module):
         raw = self.decoder(self.encoder(torch.cat(inputs, dim=1))).float()
         residual = F.avg_pool2d(raw[:, :2] * self.max_residual, RESIDUAL_POOL)
         residual = F.interpolate(residual, size=(size, size), mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-        mask = (raw[:, 2] + 1) * 0.5 * synthesis_window(source_points, target_points, size)
-        if not self.synthesis:  # the learned flow alone: every output pixel is a moved input pixel
-            mask = torch.zeros_like(mask)
+        gate = (prior.norm(dim=-1) / MOTION_GATE).clamp(max=1.0)
         if amount is not None:
             residual = residual * amount[:, None, None, None]
-            mask = mask * amount[:, None, None]
-        gate = (prior.norm(dim=-1) / MOTION_GATE).clamp(max=1.0)
         residual = residual * (window * gate)[..., None]
         flow = prior + residual
+        if not self.synthesis:  # the learned flow alone: every output pixel is a moved input pixel
+            mask = torch.zeros_like(window)
+        elif self.synthesis_region == "mouth":  # the target points (already scaled by intensity) say where
+            mask = opened_mouth_mask(source_points, target_points, flow)
+        else:
+            mask = (raw[:, 2] + 1) * 0.5 * synthesis_window(source_points, target_points, size)
+            if amount is not None:
+                mask = mask * amount[:, None, None]
         colours = raw[:, 3:]
         warped = warp(image.float(), flow, mode="bicubic").clamp(-1, 1)
         output = mask[:, None] * colours + (1 - mask[:, None]) * warped

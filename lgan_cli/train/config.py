@@ -57,6 +57,9 @@ class DataConfig:
     pairs: str = "all"  # "all" ordered pairs or only those through "neutral" (lgan_cli.data.pairs.PAIR_MODES)
     register_pairs: bool = True  # move each target crop onto its source's frame on stable points (data/registration.py)
     identity_pairs: bool = False  # also (photo, photo) pairs with the photo's own label: "no change asked, none made"
+    # all expressions on real photos (DESIGN.md, "Expression geometry from the 3D face model"):
+    synthetic: str = ""  # a prepared `lgan synth` folder whose neutral -> expression pairs join the image pairs
+    geometry_targets: bool = False  # stage I also learns every expression x level 1..4 on the real training crops
 
     def __post_init__(self) -> None:
         if self.pairs not in PAIR_MODES:

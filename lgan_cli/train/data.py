@@ -70,6 +70,21 @@ class PairData:
     def __len__(self) -> int:
         return len(self.target_expressions)
 
+    def join(self, other: PairData) -> PairData:
+        """These pairs and `other`'s (e.g. real and synthetic), one training set at one resolution."""
+        if other.resolution != self.resolution:
+            raise DatasetError(f"cannot train on {self.resolution} px and {other.resolution} px crops together")
+        offset = len(self.crops)
+        self.crops = torch.cat([self.crops, other.crops])
+        self.points = self.all_points = torch.cat([self.points, other.points])
+        self.source_index = torch.cat([self.source_index, other.source_index + offset])
+        self.target_index = torch.cat([self.target_index, other.target_index + offset])
+        self.target_expressions = self.target_expressions + other.target_expressions
+        self.target_intensities = self.target_intensities + other.target_intensities
+        self.source_expressions = self.source_expressions + other.source_expressions
+        self.registration = torch.cat([self.registration, other.registration])
+        return self
+
     def batch(self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None) -> dict:
         """Source and target crops in [-1, 1] (the target registered onto the source), their points,
         and the target labels."""
@@ -96,8 +111,48 @@ class PairData:
         }
 
 
+class PointTargets:
+    """(source crop, target points) samples without a target photo: stage I's training on the
+    3D model's geometry (`lgan_cli.data.geometry_targets`). Batches look like PairData's, less
+    "target"."""
+
+    def __init__(self, targets: list, resolution: int):
+        if not targets:
+            raise DatasetError("no geometry targets to train stage I on")
+        items = sorted({t.source.key: t.source for t in targets}.values(), key=lambda i: i.key)
+        position = {item.key: index for index, item in enumerate(items)}
+        self.resolution = resolution
+        self.crops = torch.from_numpy(np.stack([item.load_crop() for item in items])).permute(0, 3, 1, 2).contiguous()
+        self.points = torch.from_numpy(np.stack([item.points68 for item in items]))
+        self.source_index = torch.tensor([position[t.source.key] for t in targets])
+        self.target_points = torch.from_numpy(np.stack([t.points68 for t in targets]))
+        self.target_expressions = [t.expression for t in targets]
+        self.target_intensities = [t.level for t in targets]
+
+    def __len__(self) -> int:
+        return len(self.target_expressions)
+
+    def batch(self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None) -> dict:
+        index = torch.tensor(indices)
+        source = self.crops[self.source_index[index]].float() / 127.5 - 1
+        source_points = self.points[self.source_index[index]].clone()
+        target_points = self.target_points[index].clone()
+        if augment is not None:
+            source, _, source_points, target_points = augment_pair(
+                source, None, source_points, target_points, augment, generator
+            )
+        return {
+            "source": source,
+            "source_points": source_points,
+            "target_points": target_points,
+            "expressions": [self.target_expressions[i] for i in indices],
+            "intensities": [self.target_intensities[i] for i in indices],
+        }
+
+
 def augment_pair(source, target, source_points, target_points, config: AugmentConfig, generator: torch.Generator | None):
-    """Apply one random flip / affine / colour draw per sample to both images of each pair."""
+    """Apply one random flip / affine / colour draw per sample to both images of each pair
+    (`target` may be None: a sample with target points only)."""
     batch, _, size, _ = source.shape
 
     def uniform(amplitude: float) -> torch.Tensor:
@@ -105,7 +160,7 @@ def augment_pair(source, target, source_points, target_points, config: AugmentCo
 
     if config.flip:
         flip = torch.rand(batch, generator=generator) < 0.5
-        source, target = _flip_where(source, flip), _flip_where(target, flip)
+        source, target = _flip_where(source, flip), (None if target is None else _flip_where(target, flip))
         source_points = _flip_points_where(source_points, flip, size)
         target_points = _flip_points_where(target_points, flip, size)
     if config.rotate or config.scale or config.shift:
@@ -113,13 +168,16 @@ def augment_pair(source, target, source_points, target_points, config: AugmentCo
         zoom = 1 + uniform(config.scale)
         shift = torch.stack([uniform(config.shift), uniform(config.shift)], dim=1) * size
         source, source_points = _affine(source, source_points, angle, zoom, shift)
-        target, target_points = _affine(target, target_points, angle, zoom, shift)
+        if target is None:
+            target_points = _move_points(target_points, _affine_matrices(angle, zoom), shift, size)
+        else:
+            target, target_points = _affine(target, target_points, angle, zoom, shift)
     if config.colour:
         brightness = uniform(config.colour)[:, None, None, None]
         contrast = 1 + uniform(config.colour)[:, None, None, None]
         saturation = 1 + uniform(config.colour)[:, None, None, None]
         source = _colour(source, brightness, contrast, saturation)
-        target = _colour(target, brightness, contrast, saturation)
+        target = None if target is None else _colour(target, brightness, contrast, saturation)
     return source, target, source_points, target_points
 
 

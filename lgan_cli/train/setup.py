@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from lgan_cli.data.geometry_targets import GEOMETRY_LEVELS
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.data.records import RAFD_EXPRESSIONS
@@ -15,6 +16,7 @@ from lgan_cli.fileio import read_json_object
 from lgan_cli.models.config import with_legacy_renderer
 from lgan_cli.train.checkpoint import CONFIG_NAME, STATE_NAME
 from lgan_cli.train.config import RunConfig
+from lgan_cli.train.data import PairData, PointTargets
 
 DATASET_LICENCES = {
     "london": "CC BY 4.0: DeBruine, L., & Jones, B. (2017). Face Research Lab London Set. "
@@ -66,11 +68,33 @@ def ensure_prepared(config: RunConfig) -> PreparedDataset:
 
 
 def with_dataset_labels(config: RunConfig, dataset: PreparedDataset) -> RunConfig:
-    """Fill in the expressions (canonical order) and intensity levels the training data uses."""
+    """Fill in the expressions (canonical order) and intensity levels the training data uses
+    (geometry targets and synthetic pairs bring all eight expressions at levels 1..4)."""
     names = {item.expression for item in dataset.items}
-    ordered = tuple(n for n in RAFD_EXPRESSIONS if n in names) + tuple(sorted(names - set(RAFD_EXPRESSIONS)))
     levels = max((item.intensity or 0 for item in dataset.items), default=0)
+    if config.data.geometry_targets or config.data.synthetic:
+        names, levels = names | set(RAFD_EXPRESSIONS), max(levels, max(GEOMETRY_LEVELS))
+    ordered = tuple(n for n in RAFD_EXPRESSIONS if n in names) + tuple(sorted(names - set(RAFD_EXPRESSIONS)))
     return replace(config, model=replace(config.model, expressions=ordered, intensity_levels=levels))
+
+
+def training_data(config: RunConfig, dataset: PreparedDataset) -> tuple[PairData, PointTargets | None]:
+    """The image pairs (real, plus synthetic ones if asked) and stage I's geometry targets."""
+    data = config.data
+    pairs = PairData(
+        dataset, "train", data.source_expressions, data.target_expressions, data.pairs,
+        register=data.register_pairs, identity_pairs=data.identity_pairs,
+    )
+    if data.synthetic:
+        synthetic = PreparedDataset.load(data.synthetic, resolution=config.model.resolution)
+        pairs.join(PairData(synthetic, "train", source_expressions=("neutral",), register=data.register_pairs))
+    geometry = None
+    if data.geometry_targets:
+        from lgan_cli.data.geometry_targets import geometry_targets
+
+        items = dataset.split("train")
+        geometry = PointTargets(geometry_targets(items, config.model.expressions), dataset.resolution)
+    return pairs, geometry
 
 
 def validation_split(dataset: PreparedDataset) -> str | None:
@@ -78,13 +102,25 @@ def validation_split(dataset: PreparedDataset) -> str | None:
     return "val" if "val" in splits else "test" if "test" in splits else None
 
 
+ICT_GEOMETRY_LICENCE = (
+    "MIT: target landmarks of every expression computed from the ICT Face Model Light "
+    "(ICT-FaceKit, USC Institute for Creative Technologies, MIT licence) fitted to the real photos"
+)
+
+
 def run_info(config: RunConfig) -> dict:
-    """What goes into config.json beside the model settings: the whole run and the data's terms."""
+    """What goes into config.json beside the model settings: the whole run and the data's terms
+    (every source's, when synthetic pairs or 3D-model targets joined the photos)."""
+    terms = [DATASET_LICENCES.get(config.data.dataset, "unknown")]
+    if config.data.synthetic:
+        terms.append(DATASET_LICENCES["ict-synth"])
+    if config.data.geometry_targets:
+        terms.append(ICT_GEOMETRY_LICENCE)
     return {
         "run": config.to_json(),
         "training_data": {
             "dataset": config.data.dataset,
-            "licence": DATASET_LICENCES.get(config.data.dataset, "unknown"),
+            "licence": "; ".join(terms),
             "test_ids": list(config.data.test_ids) if config.data.test_ids else None,
         },
     }

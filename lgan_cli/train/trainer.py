@@ -41,7 +41,7 @@ from lgan_cli.train.checkpoint import (
     remove_stale_temp_files, save_training_checkpoint,
 )
 from lgan_cli.train.config import RunConfig
-from lgan_cli.train.data import PairData, augmented_shapes
+from lgan_cli.train.data import PairData, PointTargets, augmented_shapes
 from lgan_cli.train.distributed import DistInfo, no_sync, unwrap, wrap
 from lgan_cli.train.runs import StatsLog
 
@@ -66,8 +66,10 @@ class Trainer:
         validation_split: str = "test",
         dist_info: DistInfo = DistInfo(),
         info: dict | None = None,
+        geometry: PointTargets | None = None,
     ):
         self.config, self.run_dir, self.data, self.device = config, run_dir, data, device
+        self.geometry = geometry
         self.validation, self.validation_split = validation, validation_split
         self.dist, self.info = dist_info, info or {}
         self.stats_log = StatsLog(run_dir / "stats.jsonl")
@@ -76,7 +78,8 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
 
         self.model = LandmarkGAN(config.model)
-        shapes = augmented_shapes(data.all_points, config.augment, config.model.resolution, seed=config.train.seed)
+        every_shape = data.all_points if geometry is None else torch.cat([data.all_points, geometry.target_points])
+        shapes = augmented_shapes(every_shape, config.augment, config.model.resolution, seed=config.train.seed)
         self.model.g_l.pdm.set_model(fit_pdm(shapes.numpy(), config.model.pdm_components))
         if config.train.init_from:
             self._load_generators(Path(config.train.init_from))
@@ -105,20 +108,40 @@ class Trainer:
         self._stop_requested = False
 
     def _load_generators(self, folder: Path) -> None:
-        """Start from another run's (or a model folder's) generators, PDM included.
+        """Start from another run's (or a model folder's) generators.
 
         G_l is taken when its weights fit this run's; G_e too when it is the same renderer with
-        the same settings (a warp model may start from a U-Net model's trained stage I).
+        the same settings (a warp model may start from a U-Net model's trained stage I). A model
+        that knows fewer labels (London's neutral and happy) passes on what it learned for them:
+        `grow_labels` maps the label inputs by name, new labels start at zero, and G_l's head is
+        re-expressed in this run's point distribution model (which spans the new expressions'
+        shapes), so it predicts the same points. Otherwise the PDM is taken as it is.
         """
         from lgan_cli.train.checkpoint import load_inference
 
         source, _ = load_inference(folder)
         theirs, ours = source.state_dict(), self.model.state_dict()
-        # the synthesis switch changes no weights: a model may go on training with it off
-        same_stage_two = replace(source.config, synthesis=self.config.model.synthesis) == self.config.model
-        taken = {k: v for k, v in theirs.items() if k.startswith("g_l.") or (same_stage_two and k.startswith("g_e."))}
+        # the synthesis switch and region change no weights: a model may go on training with other ones
+        same_stage_two = (
+            replace(source.config, synthesis=self.config.model.synthesis, synthesis_region=self.config.model.synthesis_region,
+                    expressions=self.config.model.expressions, intensity_levels=self.config.model.intensity_levels)
+            == self.config.model
+        )
+        growing = (source.config.expressions, source.config.intensity_levels) != (
+            self.config.model.expressions, self.config.model.intensity_levels
+        )
+        taken = {
+            k: v for k, v in theirs.items()
+            if (k.startswith("g_l.") and not (growing and k.startswith("g_l.pdm."))) or (same_stage_two and k.startswith("g_e."))
+        }
+        if growing:  # new expressions bring new shapes: this run's PDM spans them, the head follows it
+            taken = grow_labels(taken, ours, source.config, self.config.model)
+            head = "g_l.head.4"
+            taken[f"{head}.weight"], taken[f"{head}.bias"] = reexpress_head(
+                taken[f"{head}.weight"], taken[f"{head}.bias"], source.g_l.pdm, self.model.g_l.pdm
+            )
         mismatched = [k for k, v in taken.items() if k not in ours or ours[k].shape != v.shape]
-        if mismatched or source.config.expressions != self.config.model.expressions:
+        if mismatched:
             raise ValueError(f"init_from {folder}: its model settings differ from this run's ({', '.join(mismatched[:3])})")
         self.model.load_state_dict({**ours, **taken})
 
@@ -163,6 +186,29 @@ class Trainer:
         self.scaler_g.step(self.opt_warmup)
         self.scaler_g.update()
         return {"G_l_landmark": float(loss.detach())}
+
+    def geometry_step(self, batch: dict) -> dict:
+        """Stage I alone on target points without a target photo (Eq. 5: D_l and the landmark loss)."""
+        dev = self.device
+        x, target_points = batch["source"].to(dev), batch["target_points"].to(dev)
+        labels = encode_labels(self.config.model, batch["expressions"], batch["intensities"], device=dev)
+        with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.use_amp):
+            points = self.g_l(x, labels).float()
+        fake_landmarks = self.model.landmark_image(x, points)
+        with torch.no_grad():
+            real_landmarks = self.model.landmark_image(x, target_points)
+        d_l_stats = self._discriminator_step(self.d_l, self.opt_dl, real_landmarks, fake_landmarks.detach(), "D_l")
+        self.scaler_d.update()
+        self._set_discriminators_trainable(False)
+        with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.use_amp):
+            logits_l = [t.float() for t in unwrap(self.d_l)(fake_landmarks)]
+        loss, stats = losses.stage1_loss(logits_l, points, target_points, self.config.loss.lambda1, self.config.loss.landmark)
+        self.opt_warmup.zero_grad(set_to_none=True)
+        self.scaler_g.scale(loss).backward()
+        self.scaler_g.step(self.opt_warmup)
+        self.scaler_g.update()
+        self._set_discriminators_trainable(True)
+        return {f"geometry_{k}": float(v) for k, v in {**d_l_stats, **stats}.items()}
 
     def train_step(self, batch: dict) -> dict:
         cfg, dev = self.config, self.device
@@ -265,13 +311,17 @@ class Trainer:
         if self.warmup_step < t.landmark_warmup_steps and self._warm_up(on_progress) == "interrupted":
             return "interrupted"
         while self.epoch < t.epochs and self.step < self.total_steps:
-            for group in (*self.opt_g.param_groups, *self.opt_dl.param_groups, *self.opt_de.param_groups):
+            for group in (*self.opt_g.param_groups, *self.opt_dl.param_groups, *self.opt_de.param_groups,
+                          *(self.opt_warmup.param_groups if self.geometry is not None else ())):
                 group["lr"] = self.learning_rate(self.epoch)
             order = self.epoch_order(self.epoch)
             while self.position < len(order) and self.step < self.total_steps:
                 indices = order[self.position : self.position + batch_size]
                 generator = self._draw_generator(self.epoch * 10_007 + self.position)
                 stats = self.train_step(self.data.batch(indices, self.config.augment, generator))
+                if self.geometry is not None:  # stage I also learns the expressions no photo pair shows
+                    draw = torch.randint(len(self.geometry), (t.landmark_warmup_batch_size,), generator=generator).tolist()
+                    stats.update(self.geometry_step(self.geometry.batch(draw, self.config.augment, generator)))
                 self.position += batch_size
                 self.step += 1
                 self._after_step(stats, on_progress)
@@ -299,8 +349,9 @@ class Trainer:
         t = self.config.train
         while self.warmup_step < t.landmark_warmup_steps:
             generator = self._draw_generator(self.warmup_step)
-            indices = torch.randint(len(self.data), (t.landmark_warmup_batch_size,), generator=generator).tolist()
-            stats = self.warmup_train_step(self.data.batch(indices, self.config.augment, generator))
+            source = self.data if self.geometry is None else self.geometry  # the geometry holds every expression
+            indices = torch.randint(len(source), (t.landmark_warmup_batch_size,), generator=generator).tolist()
+            stats = self.warmup_train_step(source.batch(indices, self.config.augment, generator))
             self.warmup_step += 1
             if self.dist.is_main and (self.warmup_step % t.log_every == 0 or self.warmup_step == 1):
                 self.stats_log.write({"step": 0, "warmup_step": self.warmup_step, "time": round(time.time(), 3), **stats})
@@ -434,3 +485,36 @@ class Trainer:
             self.opt_warmup.load_state_dict(state["opt_warmup"])
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
         self.warmup_step = state.get("warmup_step", self.config.train.landmark_warmup_steps)
+
+
+def grow_labels(taken: dict, ours: dict, theirs_config, our_config) -> dict:
+    """Tensors reading the labels (G_l's label layer, G_e's first convolution) resized to this
+    run's labels: image channels and the columns of labels both models know (by name) copied,
+    the others zero, so a model with more labels starts out as the one it grows from."""
+    old_names = [*theirs_config.expressions, *(f"level{i}" for i in range(1, theirs_config.intensity_levels + 1))]
+    new_names = [*our_config.expressions, *(f"level{i}" for i in range(1, our_config.intensity_levels + 1))]
+    grown = dict(taken)
+    for key, tensor in taken.items():
+        mine = ours.get(key)
+        if mine is None or mine.shape == tensor.shape or tensor.dim() < 2 or mine.shape[0] != tensor.shape[0]:
+            continue
+        leading = tensor.shape[1] - len(old_names)
+        if leading < 0 or mine.shape[1] - len(new_names) != leading or mine.shape[2:] != tensor.shape[2:]:
+            continue
+        resized = torch.zeros_like(mine)
+        resized[:, :leading] = tensor[:, :leading]
+        for column, name in enumerate(new_names):
+            if name in old_names:
+                resized[:, leading + column] = tensor[:, leading + old_names.index(name)]
+        grown[key] = resized
+    return grown
+
+
+def reexpress_head(weight: torch.Tensor, bias: torch.Tensor, old_pdm, new_pdm) -> tuple[torch.Tensor, torch.Tensor]:
+    """G_l's last layer rewritten for another point distribution model: the same points (up to
+    what the new modes cannot express) from the same features."""
+    old_modes, new_modes = old_pdm.modes.double(), new_pdm.modes.double()
+    new_stds = new_pdm.stds.double().clamp_min(1e-8)
+    mixing = (old_pdm.stds.double()[:, None] * (old_modes @ new_modes.T)) / new_stds[None, :]  # (K_old, K_new)
+    offset = ((old_pdm.mean.double() - new_pdm.mean.double()) @ new_modes.T) / new_stds
+    return (mixing.T @ weight.double()).float(), (bias.double() @ mixing + offset).float()
