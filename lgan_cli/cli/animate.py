@@ -9,15 +9,14 @@ import numpy as np
 import typer
 from rich.progress import Progress
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, command, console, load_photo_editor, parse_face_choice
 from lgan_cli.errors import LganError
 from lgan_cli.names import check_expression_name
 
 MAX_SIDE = 720  # animation frames are scaled down to this (a GIF of full-size photos would be huge)
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan animate examples/london_001_neutral.jpg --expr happy --out smile.gif\n\n"

@@ -16,8 +16,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import NAME_MAX, DeviceOption, FaceOption, IntensityOption, ModelOption, OfflineOption, check_path_length, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, IntensityOption, ModelOption, NAME_MAX, OfflineOption, check_path_length, command, console, load_photo_editor, parse_face_choice
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import unwritable_reason
 from lgan_cli.names import check_expression_name
@@ -41,7 +40,7 @@ class Job:
         return [*self.outputs.values(), *([self.grid] if self.grid else [])]
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan batch ./faces --expr happy --out ./happy\n\n"

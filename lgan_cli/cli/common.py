@@ -1,4 +1,4 @@
-"""Small helpers shared by the commands: output-path checks and the --face option."""
+"""Small helpers shared by the commands: the command marker, output-path checks and the shared options."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ from lgan_cli.names import shown
 
 console = Console(stderr=True, highlight=False)
 """Progress and messages go to stderr, so stdout stays clean for data (e.g. `--json -`)."""
+
+
+def command(**settings):
+    """Mark a function as an `lgan` command, with Typer's command settings (name, epilog, ...).
+
+    Nothing is registered here: `lgan_cli.cli.app` lists the commands and registers each with
+    these settings, so no command module imports the app (no import loop).
+    """
+
+    def mark(function):
+        function.command_settings = settings
+        return function
+
+    return mark
 
 
 def results_console() -> Console:

@@ -9,8 +9,7 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_paths, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_paths, command, console, load_photo_editor, parse_face_choice
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import atomic_write_text
 from lgan_cli.names import check_expression_name
@@ -19,7 +18,7 @@ SAVE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 COMPARE_HEIGHT = 512
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan edit examples/london_001_neutral.jpg --expr happy\n\n"

@@ -10,8 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, IntensityOption, check_output_path, console, results_console
+from lgan_cli.cli.common import DeviceOption, IntensityOption, check_output_path, command, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
@@ -20,7 +19,7 @@ from lgan_cli.errors import LganError
 from lgan_cli.fileio import atomic_write_text
 
 
-@app.command(
+@command(
     name="eval",
     epilog=(
         "Examples:\n\n"

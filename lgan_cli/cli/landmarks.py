@@ -10,8 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import ForceOption, check_output_paths, console, parse_face_choice
+from lgan_cli.cli.common import ForceOption, check_output_paths, command, console, parse_face_choice
 from lgan_cli.faces.decode import load_image, save_image
 from lgan_cli.faces.detect import FaceDetector, select_faces
 from lgan_cli.faces.overlay import draw_overlay
@@ -20,7 +19,7 @@ from lgan_cli.fileio import atomic_write_text
 TOP_BLENDSHAPES = 4
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan landmarks examples/london_001_neutral.jpg\n\n"

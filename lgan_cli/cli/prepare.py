@@ -9,8 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import console
+from lgan_cli.cli.common import command, console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.prepare import PrepareConfig, PrepareReport, prepare_dataset
 from lgan_cli.data.splits import parse_id_list
@@ -18,7 +17,7 @@ from lgan_cli.data.splits import parse_id_list
 SHOW_SKIPPED = 20
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan prepare --dataset london --data-root ../shared/datasets/london --out prepared/london-128\n\n"

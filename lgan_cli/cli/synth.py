@@ -9,11 +9,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import console
+from lgan_cli.cli.common import command, console
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan synth --out prepared/ict-synth-128 --identities 100\n\n"

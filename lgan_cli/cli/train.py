@@ -10,8 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import console
+from lgan_cli.cli.common import command, console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.errors import LganError
 
@@ -19,7 +18,7 @@ Opt = typer.Option
 LOG_SECONDS = 30.0
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan train --dataset london --data-root ../shared/datasets/london --resolution 64 --epochs 1\n\n"
