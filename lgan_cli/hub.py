@@ -1,6 +1,6 @@
 """Known models, and getting them from / putting them on the Hugging Face Hub.
 
-A model is a folder holding `config.json` + `model.safetensors` (see `lgan_cli.train.checkpoint`).
+A model is a folder holding `config.json` + `model.safetensors` (see `lgan_cli.model_files`).
 `resolve_model` turns what the user typed into such a folder:
 
 - nothing -> the default model (`DEFAULT_MODEL`);
@@ -29,15 +29,10 @@ from lgan_cli.assets import offline as offline_from_env
 from lgan_cli.assets import sha256_file, weights_dir
 from lgan_cli.errors import LganError
 from lgan_cli.model_card import hub_licence_id, model_card
+from lgan_cli.model_files import CONFIG_NAME, MODEL_FILES, WEIGHTS_NAME, checkpoint_files, read_checkpoint_config
 
 log = logging.getLogger(__name__)
 
-# The two files of an inference checkpoint; equal to CONFIG_NAME / WEIGHTS_NAME in
-# lgan_cli.train.checkpoint (not imported from there: that module imports torch, and
-# `lgan models list` should start quickly).
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 CARD_FILE = "README.md"
 EVAL_FILE = "eval.json"
 
@@ -186,8 +181,6 @@ def _resolve_local(spec: str) -> Path:
         if _looks_like_path(spec):
             raise LganError(f"model {spec!r} not found: no such file or folder")
         raise UnknownModelError(f"unknown model {spec!r}: {known_names_hint()}")
-    from lgan_cli.train.checkpoint import checkpoint_files  # imports torch: only for local checkpoints
-
     config, _ = checkpoint_files(path)
     return config.parent
 
@@ -243,10 +236,10 @@ def _download(
     came from, so the pair can never mix two commits of a branch that moved in between.
     """
     context = _ErrorContext(label=label, repo_id=repo_id, revision=revision or "main", offline=offline)
-    config_path = _fetch_file(repo_id, CONFIG_FILE, revision, cache_dir=cache_dir, offline=offline, context=context)
+    config_path = _fetch_file(repo_id, CONFIG_NAME, revision, cache_dir=cache_dir, offline=offline, context=context)
     commit = config_path.parent.name
     pinned = commit if _COMMIT.fullmatch(commit) else revision
-    weights_path = _fetch_file(repo_id, WEIGHTS_FILE, pinned, cache_dir=cache_dir, offline=offline, context=context)
+    weights_path = _fetch_file(repo_id, WEIGHTS_NAME, pinned, cache_dir=cache_dir, offline=offline, context=context)
     for path in (config_path, weights_path):
         _verify(path, expected.get(path.name), context)
     if config_path.parent != weights_path.parent:  # only if the cache layout ever changes
@@ -391,8 +384,6 @@ def push_model(
     """
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from lgan_cli.train.checkpoint import read_checkpoint_config
-
     folder, config_document = read_checkpoint_config(Path(run_or_checkpoint))
     if offline_from_env():
         raise LganError("cannot push while offline mode is on (LGAN_OFFLINE / HF_HUB_OFFLINE); unset it first")
@@ -401,8 +392,8 @@ def push_model(
     eval_document = _read_eval(folder / EVAL_FILE)
     card = model_card(config_document, eval_document)
     operations = [
-        CommitOperationAdd(path_in_repo=CONFIG_FILE, path_or_fileobj=str(folder / CONFIG_FILE)),
-        CommitOperationAdd(path_in_repo=WEIGHTS_FILE, path_or_fileobj=str(folder / WEIGHTS_FILE)),
+        CommitOperationAdd(path_in_repo=CONFIG_NAME, path_or_fileobj=str(folder / CONFIG_NAME)),
+        CommitOperationAdd(path_in_repo=WEIGHTS_NAME, path_or_fileobj=str(folder / WEIGHTS_NAME)),
         CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=card.encode()),
     ]
     api = HfApi(endpoint=hub_endpoint(), token=token, library_name="lgan")
@@ -417,8 +408,6 @@ def push_model(
 
 def shareable_licence(run_or_checkpoint: Path) -> str | None:
     """A warning when the training data's licence is not an open one, so public weights may break its terms."""
-    from lgan_cli.train.checkpoint import read_checkpoint_config
-
     _, document = read_checkpoint_config(Path(run_or_checkpoint))
     training_data = document.get("training_data")
     licence = training_data.get("licence") if isinstance(training_data, dict) else None

@@ -23,7 +23,8 @@ from lgan_cli.assets import sha256_file
 from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
 from lgan_cli.models.generators import LandmarkGAN
-from lgan_cli.train.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_inference, save_inference
+from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
+from lgan_cli.models.checkpoint import load_inference, save_inference
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = REPO / "lgan_cli" / "models_registry.json"

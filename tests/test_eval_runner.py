@@ -131,7 +131,7 @@ def test_eval_cli_copy_baseline_table_and_json(held_out, tmp_path, capsys):
 def test_eval_cli_accepts_a_trained_checkpoint(held_out, tmp_path, capsys, example_photos):
     from lgan_cli.models.config import ModelConfig
     from lgan_cli.models.generators import LandmarkGAN
-    from lgan_cli.train.checkpoint import save_inference
+    from lgan_cli.models.checkpoint import save_inference
 
     model = LandmarkGAN(ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8))
     save_inference(model, tmp_path / "ckpt")

@@ -56,7 +56,7 @@ class Fixtures:
 def fixtures(tmp_path_factory, example_photos) -> Fixtures:
     from lgan_cli.models.config import ModelConfig
     from lgan_cli.models.generators import LandmarkGAN
-    from lgan_cli.train.checkpoint import save_inference
+    from lgan_cli.models.checkpoint import save_inference
 
     root = tmp_path_factory.mktemp("hostile-fixtures")
     face = root / "face.jpg"

@@ -31,7 +31,8 @@ from lgan_cli.model_card import model_card
 from lgan_cli.models.config import ModelConfig
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.models.load import load_editor
-from lgan_cli.train.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_inference
+from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
+from lgan_cli.models.checkpoint import save_inference
 from lgan_cli.train.setup import DATASET_LICENCES
 
 REPO = "owner/tiny"

@@ -18,7 +18,7 @@ from conftest import prepare_examples
 from lgan_cli.data.prepare import PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.models.config import ModelConfig
-from lgan_cli.train.checkpoint import load_inference, save_inference
+from lgan_cli.models.checkpoint import load_inference, save_inference
 from lgan_cli.train.config import LossConfig, RunConfig, TrainConfig
 from lgan_cli.train.data import PairData
 from lgan_cli.train.trainer import Trainer

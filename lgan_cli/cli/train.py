@@ -177,6 +177,7 @@ def _apply_flags(config, flags: dict):
 
 def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_root_text: str) -> None:
     from lgan_cli.train import setup
+    from lgan_cli.train.checkpoint import STATE_NAME
     from lgan_cli.train.data import PairData
     from lgan_cli.train.trainer import Trainer
 
@@ -199,10 +200,10 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
         if new_run and dist_info.is_main:  # no empty run folder left behind by a refused start
             run_dir.rmdir()
         raise LganError(str(exc)) from None
-    resumed = (run_dir / "training_state.pt").exists()
+    resumed = (run_dir / STATE_NAME).exists()
     note = trainer.resume() if resumed else None
     if dist_info.is_main:
-        from lgan_cli.train.checkpoint import write_config
+        from lgan_cli.models.checkpoint import write_config
 
         # the resolved settings, from the start (and a resumed run's new length, if extended)
         write_config(run_dir, run_config.model, setup.run_info(run_config))

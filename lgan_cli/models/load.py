@@ -19,7 +19,7 @@ def load_editor(spec: str | None, device: torch.device | str, offline: bool = Fa
     if spec in BASELINES:
         return BASELINES[spec]()
     from lgan_cli.hub import UnknownModelError, known_names_hint, model_display_name, resolve_model
-    from lgan_cli.train.checkpoint import load_inference
+    from lgan_cli.models.checkpoint import load_inference
 
     try:
         folder = resolve_model(spec, offline=offline)

@@ -13,7 +13,8 @@ from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.errors import DatasetError, LganError
 from lgan_cli.fileio import read_json_object
 from lgan_cli.models.config import with_legacy_renderer
-from lgan_cli.train.checkpoint import CONFIG_NAME, STATE_NAME
+from lgan_cli.model_files import CONFIG_NAME
+from lgan_cli.train.checkpoint import STATE_NAME
 from lgan_cli.train.config import RunConfig
 
 DATASET_LICENCES = {

@@ -36,9 +36,10 @@ from lgan_cli.models.editor import LandmarkGANEditor
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
 from lgan_cli.train import losses
+from lgan_cli.model_files import WEIGHTS_NAME
+from lgan_cli.models.checkpoint import expected_tensors, read_weights
 from lgan_cli.train.checkpoint import (
-    CHECKPOINT_KEY, STATE_NAME, WEIGHTS_NAME, checkpoint_id, expected_tensors, load_training_state, read_weights,
-    remove_stale_temp_files, save_training_checkpoint,
+    CHECKPOINT_KEY, STATE_NAME, checkpoint_id, load_training_state, remove_stale_temp_files, save_training_checkpoint,
 )
 from lgan_cli.train.config import RunConfig
 from lgan_cli.train.data import PairData, augmented_shapes
@@ -110,7 +111,7 @@ class Trainer:
         G_l is taken when its weights fit this run's; G_e too when it is the same renderer with
         the same settings (a warp model may start from a U-Net model's trained stage I).
         """
-        from lgan_cli.train.checkpoint import load_inference
+        from lgan_cli.models.checkpoint import load_inference
 
         source, _ = load_inference(folder)
         theirs, ours = source.state_dict(), self.model.state_dict()
