@@ -33,7 +33,7 @@ from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.models.load import load_editor
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
 from lgan_cli.models.checkpoint import save_inference
-from lgan_cli.train.setup import DATASET_LICENCES
+from lgan_cli.data.adapters import DATASET_LICENCES
 
 REPO = "owner/tiny"
 

@@ -216,18 +216,38 @@ def test_bundled_recipes_load_and_round_trip(recipe):
         assert config.data.pairs == "neutral" and config.model.labels == "both"
 
 
+def test_command_line_overrides_layer_over_a_recipe():
+    from lgan_cli.train.config import AUGMENT_PRESET, AugmentConfig
+    from lgan_cli.train.setup import with_overrides
+
+    recipe = replace(make_config(epochs=10), name="run")
+    recipe = replace(recipe, data=replace(recipe.data, dataset="london", prepared="prepared/x"))
+    assert with_overrides(recipe, {}) == replace(recipe, name="london")  # nothing given: the recipe, named
+    changed = with_overrides(
+        recipe,
+        {"epochs": 3, "width": 16, "resolution": 64, "no_identity_loss": True, "single_discriminator": True,
+         "augment": True, "test_ids": "001,003", "no_synthesis": False, "name": "mine"},
+    )
+    assert (changed.train.epochs, changed.model.generator_width, changed.model.resolution) == (3, 16, 64)
+    assert changed.loss.identity is False and changed.model.discriminator_layers == recipe.model.discriminator_layers[:1]
+    assert changed.augment == AUGMENT_PRESET and changed.model.synthesis == recipe.model.synthesis
+    assert changed.data.test_ids == ("001", "003") and changed.name == "mine"
+    assert changed.data.prepared == "prepared/london-64"  # a new resolution: a new prepared folder
+    assert with_overrides(changed, {"augment": False}).augment == AugmentConfig()
+
+
 def test_resume_may_lengthen_a_run_but_keeps_its_recipe():
-    from lgan_cli.cli.train import _extend
+    from lgan_cli.train.setup import extended
     from lgan_cli.errors import LganError
 
     config = make_config(epochs=10, lr_decay_epochs=4)
-    assert _extend(config, None, None) == config
-    longer = _extend(config, 16, 3)
+    assert extended(config, None, None) == config
+    longer = extended(config, 16, 3)
     assert (longer.train.epochs, longer.train.lr_decay_epochs) == (16, 3)
     assert longer.model == config.model and longer.loss == config.loss and longer.train.lr == config.train.lr
-    assert _extend(config, 12, None).train.lr_decay_epochs == 4
+    assert extended(config, 12, None).train.lr_decay_epochs == 4
     with pytest.raises(LganError, match="more than"):
-        _extend(config, None, 11)
+        extended(config, None, 11)
 
 
 def _logged(folder: Path) -> list[dict]:

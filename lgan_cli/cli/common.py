@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from lgan_cli.errors import LganError
-from lgan_cli.fileio import unwritable_reason
+from lgan_cli.fileio import NAME_MAX, PATH_MAX, unwritable_reason
 from lgan_cli.names import shown
 
 console = Console(stderr=True, highlight=False)
@@ -45,10 +45,6 @@ def parse_face_choice(value: str) -> str | int:
     if choice.isdigit():
         return int(choice)
     raise LganError(f"--face must be 'largest', 'all' or a face number (0 = largest), not {value!r}")
-
-
-NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
-PATH_MAX = 4095  # bytes in a whole path (Linux)
 
 
 def check_path_length(path: Path, what: str = "output") -> None:

@@ -11,10 +11,10 @@ import typer
 
 from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_paths, command, console, load_photo_editor, parse_face_choice
 from lgan_cli.errors import LganError
+from lgan_cli.faces.decode import IMAGE_SUFFIXES
 from lgan_cli.fileio import atomic_write_text
 from lgan_cli.names import check_expression_name
 
-SAVE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 COMPARE_HEIGHT = 512
 
 
@@ -66,7 +66,7 @@ def edit(
     expr = expr or "neutral"
     check_expression_name(expr, "--expr")
     output = out or default_output(image, expr, "_".join(t for t in (intensity_label(level), au_label(aus)) if t))
-    if output.suffix.lower() not in SAVE_SUFFIXES and not output.is_dir():
+    if output.suffix.lower() not in IMAGE_SUFFIXES and not output.is_dir():
         output = output.with_suffix(".png")
     outputs = [output, *([compare_path(output)] if compare else []), *([save_landmarks] if save_landmarks else [])]
     check_output_paths(outputs, [image], force)
@@ -99,7 +99,7 @@ def edit(
 
 
 def default_output(image: Path, expression: str, tag: str) -> Path:
-    suffix = image.suffix if image.suffix.lower() in SAVE_SUFFIXES else ".png"
+    suffix = image.suffix if image.suffix.lower() in IMAGE_SUFFIXES else ".png"
     return image.with_name(f"{image.stem}_{expression}{'_' + tag if tag else ''}{suffix}")
 
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from lgan_cli.cli.common import DeviceOption, IntensityOption, check_output_path, command, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.pairs import spread_evenly
-from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
+from lgan_cli.data.prepare import PrepareConfig, prepare_if_missing, split_settings
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import atomic_write_text
@@ -80,11 +80,13 @@ def eval_command(
     editor = load_editor(model, torch_device)
     size = editor.resolution or resolution
     prepared_dir = prepared or Path("prepared") / f"{dataset}-{size}"
-    if not (prepared_dir / INDEX_NAME).exists():
-        if data_root is None:
-            raise LganError(f"{prepared_dir} holds no prepared data; give --data-root to prepare {dataset} from")
-        console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)")
-        prepare_dataset(PrepareConfig(dataset=dataset, data_root=str(data_root), resolution=size), prepared_dir)
+    trained_on = ((getattr(editor, "settings", None) or {}).get("run") or {}).get("data") or {}
+    split = split_settings(trained_on) if trained_on.get("dataset") == dataset else {}  # the model's held-out people
+    prepare_if_missing(
+        prepared_dir,
+        PrepareConfig(dataset=dataset, data_root=str(data_root or ""), resolution=size, **split),
+        on_prepare=lambda: console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)"),
+    )
     data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
     pair_count = len(spread_evenly(data.pairs(split, pairs), limit))
 
@@ -150,7 +152,7 @@ def print_report(report) -> None:
 
 def find_photos(paths: list[Path]) -> list[Path]:
     """The photos named, and the photos directly inside the folders named, in a stable order."""
-    from lgan_cli.cli.batch import IMAGE_SUFFIXES
+    from lgan_cli.faces.decode import IMAGE_SUFFIXES
 
     found: list[Path] = []
     for path in paths:

@@ -377,6 +377,21 @@ EXPECTED_NAMES: dict[str, str] = {
 }
 
 
+#: The terms of each dataset, written into every model trained on it (config.json, model card):
+#: the weights carry their training data's licence. `ict-synth` is what `lgan synth` renders.
+DATASET_LICENCES: dict[str, str] = {
+    "london": "CC BY 4.0: DeBruine, L., & Jones, B. (2017). Face Research Lab London Set. "
+    "https://doi.org/10.6084/m9.figshare.5047666.v5",
+    "rafd": "Radboud Faces Database: research use under its own licence; weights trained on it inherit its terms",
+    "jaffe": "JAFFE: non-commercial research use under its own licence; weights trained on it inherit its terms",
+    "bu3dfe": "BU-3DFE: research use under its own licence; weights trained on it inherit its terms",
+    "ferg": "FERG-DB: research use under its own licence; weights trained on it inherit its terms",
+    "folder": "user-supplied data: see its own licence",
+    "ict-synth": "MIT: synthetic faces rendered by `lgan synth` from the ICT Face Model Light "
+    "(ICT-FaceKit, USC Institute for Creative Technologies, MIT licence)",
+}
+
+
 def scan_dataset(name: str, root: Path | str, allow_outside_root: bool = False) -> list[FaceRecord]:
     """Scan `root` with the named adapter, turning every way of finding nothing into a
     one-line `DatasetError` that says what was expected. `allow_outside_root`: a `folder`

@@ -55,6 +55,18 @@ class PrepareConfig:
         return {"dataset": self.dataset, "resolution": self.resolution, "zoom": self.zoom}
 
 
+SPLIT_SETTINGS = ("seed", "test_fraction", "val_fraction", "test_ids")
+"""The PrepareConfig fields that decide the identity split (a training run's data settings hold them too)."""
+
+
+def split_settings(settings: dict) -> dict:
+    """The identity-split settings among `settings` (e.g. a run's data settings), ready for PrepareConfig."""
+    split = {key: settings[key] for key in SPLIT_SETTINGS if key in settings}
+    if split.get("test_ids") is not None:
+        split["test_ids"] = tuple(split["test_ids"])
+    return split
+
+
 @dataclass
 class PrepareReport:
     total: int = 0
@@ -170,6 +182,24 @@ def prepare_dataset(
     report.skipped = list(skipped.values())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def prepare_if_missing(folder: Path, config: PrepareConfig, on_prepare: Callable[[], None] | None = None) -> bool:
+    """Prepare `config`'s dataset into `folder` unless it holds prepared data already; True if it prepared.
+
+    `lgan train` and `lgan eval` both prepare through here, each with the identity split its
+    model is (or was) trained with, so whichever runs first writes the split the other expects.
+    `on_prepare` is called just before preparing (for a message: it takes a while).
+    """
+    folder = Path(folder)
+    if (folder / INDEX_NAME).exists():
+        return False
+    if not config.data_root:
+        raise LganError(f"{folder} holds no prepared data; give --data-root to prepare {config.dataset} from")
+    if on_prepare:
+        on_prepare()
+    prepare_dataset(config, folder)
+    return True
 
 
 def _prepare_one(

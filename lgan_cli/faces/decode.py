@@ -20,7 +20,7 @@ from PIL import ExifTags, Image, ImageChops, ImageOps
 from lgan_cli.errors import ImageError
 from lgan_cli.fileio import atomic_writer
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE", "image_size", "load_image", "save_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE", "IMAGE_SUFFIXES", "image_size", "load_image", "save_image"]
 
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # Pillow's own bomb limit (~89.5 MP)
 """Refuse larger images: 100 MP is above any phone camera and ~300 MB as RGB."""
@@ -44,6 +44,9 @@ SAVE_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+
+IMAGE_SUFFIXES = tuple(SAVE_FORMATS)
+"""The photo suffixes lgan looks for in folders and writes (lower case), one list for every command."""
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "PA")

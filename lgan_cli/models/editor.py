@@ -67,11 +67,13 @@ class LandmarkGANEditor:
 
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
-    can show what stage II's learning adds.
+    can show what stage II's learning adds. `settings` is the checkpoint's config.json document
+    (the run that trained it, its data), when the model was loaded from one.
     """
 
-    def __init__(self, model, name: str, prior_only: bool = False):
+    def __init__(self, model, name: str, prior_only: bool = False, settings: dict | None = None):
         self.model = model
+        self.settings = settings or {}
         self.prior_only = prior_only
         self.name = f"{name} (prior warp only)" if prior_only else name
         self.resolution = model.config.resolution

@@ -26,5 +26,5 @@ def load_editor(spec: str | None, device: torch.device | str, offline: bool = Fa
     except UnknownModelError:
         baselines = ", ".join(sorted(BASELINES))
         raise UnknownModelError(f"unknown model {spec!r}: baselines are {baselines}; {known_names_hint()}") from None
-    model, _ = load_inference(folder, device)
-    return LandmarkGANEditor(model, name=model_display_name(spec))
+    model, document = load_inference(folder, device)
+    return LandmarkGANEditor(model, name=model_display_name(spec), settings=document)

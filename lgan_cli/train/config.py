@@ -43,6 +43,10 @@ class AugmentConfig:
     rotate: float = 0.0  # rotation jitter amplitude in degrees
 
 
+AUGMENT_PRESET = AugmentConfig(flip=True, colour=0.1, shift=0.03, scale=0.05, rotate=3.0)
+"""What `lgan train --augment` switches on: flips, +-10 % colour, small shifts, zooms and turns."""
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "london"
