@@ -20,6 +20,7 @@ from lgan_cli.faces.detect import Face, FaceDetector, select_faces
 from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
 from lgan_cli.faces.paste import face_mask, paste_faces
 from lgan_cli.models.editor import Editor
+from lgan_cli.pixels import to_pictures, to_tensor
 
 
 @dataclass
@@ -96,17 +97,16 @@ def edit_crops(
     results: list[FaceEdit] = []
     for start in range(0, len(requests), batch_size):
         chunk = requests[start : start + batch_size]
-        crops = torch.from_numpy(np.stack([face.crop for face, _, _ in chunk])).permute(0, 3, 1, 2).float()
-        crops = (crops / 127.5 - 1.0).to(device)
+        crops = to_tensor([face.crop for face, _, _ in chunk]).to(device)
         points = torch.from_numpy(np.stack([face.points for face, _, _ in chunk]).astype(np.float32)).to(device)
         intensities = [default_intensity(editor, e, i) for _, e, i in chunk]
         output = editor.edit(crops, points, [e for _, e, _ in chunk], intensities)
-        images = to_uint8_images(output.images)
+        images = to_pictures(output.images)
         generated = output.points68.cpu().numpy() if output.points68 is not None else points.cpu().numpy()
         warp = output.flow is not None
         flows = output.flow.float().cpu().numpy() if warp else None
         masks = output.mask.float().cpu().numpy() if warp else None
-        colours = to_uint8_images(output.colours) if warp else None
+        colours = to_pictures(output.colours) if warp else None
         for index, (face, expression, intensity) in enumerate(chunk):
             results.append(
                 FaceEdit(
@@ -116,12 +116,6 @@ def edit_crops(
                 )
             )
     return results
-
-
-def to_uint8_images(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8, contiguous per image."""
-    array = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return np.ascontiguousarray(array)
 
 
 def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) -> np.ndarray:

@@ -9,20 +9,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_HUB_LICENCES = {"cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "mit": "mit", "apache-2.0": "apache-2.0"}
+from lgan_cli.eval.metric_table import METRICS
 
-# (key in the eval summary, column label, format): the overall metrics of `lgan eval --json`
-_CARD_METRICS = (
-    ("psnr", "PSNR ↑", "{:.2f}"),
-    ("ssim", "SSIM ↑", "{:.4f}"),
-    ("lpips", "LPIPS ↓", "{:.4f}"),
-    ("landmark_distance", "LM dist ↓", "{:.2f}"),
-    ("generated_landmark_distance", "G_l dist ↓", "{:.2f}"),
-    ("identity_cosine", "ID cos ↑", "{:.4f}"),
-    ("verified", "verif. ↑", "{:.1%}"),
-    ("expression_correct", "expr acc ↑", "{:.1%}"),
-    ("smile", "smile", "{:.3f}"),
-)
+_HUB_LICENCES = {"cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "mit": "mit", "apache-2.0": "apache-2.0"}
 
 
 def hub_licence_id(licence: str) -> str:
@@ -220,13 +209,13 @@ def _metrics_section(eval_document: dict | None) -> list[str]:
 
 
 def _table(first_column: str, summaries: dict[str, dict]) -> list[str]:
-    """A markdown table: one row per summary (name -> `lgan eval` summary), the card's metrics as columns."""
+    """A markdown table: one row per summary (name -> `lgan eval` summary), the metrics as columns."""
     lines = [
-        f"| {first_column} | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
-        "|---|---|" + "---|" * len(_CARD_METRICS),
+        f"| {first_column} | pairs | " + " | ".join(metric.title for metric in METRICS) + " |",
+        "|---|---|" + "---|" * len(METRICS),
     ]
     for name, summary in summaries.items():
-        cells = [_cell(summary.get(key), pattern) for key, _, pattern in _CARD_METRICS]
+        cells = [metric.show(summary.get(metric.key)) for metric in METRICS]
         lines.append(f"| {name} | {summary.get('pairs', '-')} | " + " | ".join(cells) + " |")
     return lines
 

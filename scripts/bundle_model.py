@@ -25,6 +25,7 @@ from lgan_cli.model_card import model_card
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
 from lgan_cli.models.checkpoint import load_inference, save_inference
+from lgan_cli.pixels import to_tensor
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = REPO / "lgan_cli" / "models_registry.json"
@@ -44,7 +45,7 @@ def fp16_difference(model, half_folder: Path, size: int) -> float:
             find_faces(detector, load_image(photo), size, "largest", str(photo))[0]
             for photo in sorted((REPO / "examples").glob("london_*.jpg"))
         ]
-    x = torch.from_numpy(np.stack([f.crop for f in faces])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = to_tensor([f.crop for f in faces])
     points = torch.from_numpy(np.stack([f.points for f in faces]))
     labels = model.encode_labels([model.config.expressions[-1]] * len(faces))
     with torch.no_grad():

@@ -11,7 +11,8 @@ import torch
 from conftest import prepare_examples, run_cli
 from lgan_cli.data.registration import register_pairs
 from lgan_cli.errors import LganError
-from lgan_cli.eval.runner import PairScore, crops_to_tensor, evaluate, summarise
+from lgan_cli.eval.runner import PairScore, evaluate, summarise
+from lgan_cli.pixels import to_tensor
 from lgan_cli.models.editor import EditResult
 
 
@@ -33,7 +34,7 @@ class TargetOracle:
         pairs = dataset.pairs("test")
         self.by_source = {(s.key, t.expression): t for s, t in pairs}
         self.sources = {s.key: s for s, _ in pairs}
-        self.crops = {s.key: crops_to_tensor([s.load_crop()])[0] for s, _ in pairs}
+        self.crops = {s.key: to_tensor([s.load_crop()])[0] for s, _ in pairs}
 
     def edit(self, crops, points68, expressions, intensities):
         outputs = []
@@ -41,7 +42,7 @@ class TargetOracle:
             key = next(k for k, c in self.crops.items() if torch.equal(c, crop))
             target = self.by_source[(key, expression)]
             image, _ = register_pairs(
-                crops_to_tensor([target.load_crop()]), torch.from_numpy(target.points68)[None], points[None]
+                to_tensor([target.load_crop()]), torch.from_numpy(target.points68)[None], points[None]
             )
             outputs.append(image[0])
         return EditResult(images=torch.stack(outputs))

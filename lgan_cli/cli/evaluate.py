@@ -81,10 +81,10 @@ def eval_command(
     size = editor.resolution or resolution
     prepared_dir = prepared or Path("prepared") / f"{dataset}-{size}"
     trained_on = ((getattr(editor, "settings", None) or {}).get("run") or {}).get("data") or {}
-    split = split_settings(trained_on) if trained_on.get("dataset") == dataset else {}  # the model's held-out people
+    model_split = split_settings(trained_on) if trained_on.get("dataset") == dataset else {}  # its held-out people
     prepare_if_missing(
         prepared_dir,
-        PrepareConfig(dataset=dataset, data_root=str(data_root or ""), resolution=size, **split),
+        PrepareConfig(dataset=dataset, data_root=str(data_root or ""), resolution=size, **model_split),
         on_prepare=lambda: console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)"),
     )
     data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
@@ -103,21 +103,9 @@ def eval_command(
         console.print(f"wrote {json_path}")
 
 
-def _format(key: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if key in ("verified", "expression_correct", "face_found"):
-        return f"{100 * value:.1f}%"
-    if key == "psnr":
-        return f"{value:.2f}"
-    if key in ("landmark_distance", "generated_landmark_distance"):
-        return f"{value:.2f}"
-    return f"{value:.4f}" if key in ("ssim", "lpips", "identity_cosine") else f"{value:.3f}"
-
-
 def print_report(report) -> None:
     """The Rich table: one row per (target expression, method), then the overall rows."""
-    from lgan_cli.eval.runner import METRICS
+    from lgan_cli.eval.metric_table import METRICS
 
     table = Table(
         title=f"{report.model} on {Path(report.dataset).name} ({report.split} split, {report.pairs} pairs, {report.resolution} px)",
@@ -131,15 +119,14 @@ def print_report(report) -> None:
     table.add_column("target", no_wrap=True)
     table.add_column("method", no_wrap=True)
     table.add_column("pairs", justify="right")
-    for _, label, better in METRICS:
-        arrow = {"higher": " ↑", "lower": " ↓"}.get(better, "")
-        table.add_column(f"{label}{arrow}", justify="right", no_wrap=True)
+    for metric in METRICS:
+        table.add_column(metric.title, justify="right", no_wrap=True)
     groups = [(expression, {"target_expression": expression}) for expression in report.expressions]
     groups += [(f"intensity {level}", {"target_intensity": level}) for level in report.intensities]
     for label, selection in [*groups, ("overall", {})]:
         for name, result in report.methods.items():
             summary = result.summary(**selection)
-            cells = [_format(key, summary[key]) for key, _, _ in METRICS]
+            cells = [metric.show(summary[metric.key]) for metric in METRICS]
             table.add_row(label, name, str(summary["pairs"]), *cells, end_section=name == list(report.methods)[-1])
     output = results_console()
     output.print(table)

@@ -38,6 +38,7 @@ from lgan_cli.faces.decode import load_image, save_image
 from lgan_cli.faces.detect import Face, FaceDetector
 from lgan_cli.faces.ibug68 import OUTER_LIPS
 from lgan_cli.faces.paste import face_mask
+from lgan_cli.pixels import to_tensor
 from lgan_cli.models.editor import Editor
 from lgan_cli.models.flow import ellipse_radius, face_ellipse
 
@@ -156,7 +157,7 @@ class PhotoJudges:
     def read(self, rgb: np.ndarray, face: Face) -> tuple[torch.Tensor, str]:
         """(identity descriptor, face-api's expression class) of one face of a photo."""
         alignment = align_face(face.points68, JUDGE_CROP)
-        crop = torch.from_numpy(alignment.crop(rgb)).permute(2, 0, 1)[None].float().to(self.device) / 127.5 - 1
+        crop = to_tensor(alignment.crop(rgb), device=self.device)
         points = torch.from_numpy(alignment.to_crop(face.points68))[None].to(self.device)
         descriptor = self.identity(identity_chip_from_crop(crop, points))[0]
         probabilities = self.expression(expression_input_from_crop(crop, points))[0]

@@ -35,6 +35,7 @@ from torch import nn
 
 from lgan_cli.facenets.identity import MEAN_RGB, sample_affine
 from lgan_cli.facenets.tfjs_weights import TfjsParams, load_frozen
+from lgan_cli.pixels import pixel_values
 
 WEIGHTS_NAME = "faceapi_expression.safetensors"
 WEIGHTS_SHA256 = "d066e977ded30c81d568456ff7f9246c37709d189a9a7082bfa4aa414ddaf3bd"
@@ -211,7 +212,7 @@ def expression_input_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> t
         ],
         dim=1,
     )
-    images = sample_affine((crops + 1.0) * 127.5, crop_to_out, INPUT_SIZE, padding_mode="zeros")
+    images = sample_affine(pixel_values(crops), crop_to_out, INPUT_SIZE, padding_mode="zeros")
     # black outside the (grown) landmark box, as padToSquare leaves it
     edges = torch.arange(INPUT_SIZE, device=crops.device, dtype=torch.float32) + 0.5  # output pixel centres, edge coords
     inside = []

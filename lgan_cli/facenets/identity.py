@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lgan_cli.facenets.tfjs_weights import TfjsParams, load_frozen
+from lgan_cli.pixels import pixel_values
 
 WEIGHTS_NAME = "faceapi_recognition.safetensors"
 WEIGHTS_SHA256 = "d7dc7a95e5b53cad82e86f77d29b5eab881c07292172e3c30bd03007db870435"
@@ -258,4 +259,4 @@ def identity_chip_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> torc
     template = torch.tensor(CHIP_TEMPLATE_51, dtype=torch.float32, device=crops.device)
     crop_to_chip = similarity_to_template(points68[:, INNER_FIRST:].to(crops.device, torch.float32), template)
     chips = sample_affine(crops, crop_to_chip, CHIP_SIZE, padding_mode="border")
-    return (chips + 1.0) * 127.5
+    return pixel_values(chips)

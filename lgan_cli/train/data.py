@@ -21,6 +21,7 @@ from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.data.registration import apply_matrix, registration_matrix, warp_images
 from lgan_cli.errors import DatasetError
 from lgan_cli.faces.ibug68 import FLIP_PERMUTATION
+from lgan_cli.pixels import channels_first, from_levels
 from lgan_cli.train.config import AugmentConfig
 
 
@@ -50,7 +51,7 @@ class PairData:
             pairs = pairs + [(item, item) for item in items]
         position = {item.key: index for index, item in enumerate(items)}
         self.resolution = dataset.resolution
-        self.crops = torch.from_numpy(np.stack([item.load_crop() for item in items])).permute(0, 3, 1, 2).contiguous()
+        self.crops = channels_first([item.load_crop() for item in items]).contiguous()
         self.points = torch.from_numpy(np.stack([item.points68 for item in items]))
         self.source_index = torch.tensor([position[s.key] for s, _ in pairs])
         self.target_index = torch.tensor([position[t.key] for _, t in pairs])
@@ -74,8 +75,8 @@ class PairData:
         """Source and target crops in [-1, 1] (the target registered onto the source), their points,
         and the target labels."""
         index = torch.tensor(indices)
-        source = self.crops[self.source_index[index]].float() / 127.5 - 1
-        target = self.crops[self.target_index[index]].float() / 127.5 - 1
+        source = from_levels(self.crops[self.source_index[index]])
+        target = from_levels(self.crops[self.target_index[index]])
         source_points = self.points[self.source_index[index]].clone()
         matrices = self.registration[index]
         target = warp_images(target, matrices)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-PIXEL_SCALE = 127.5
-"""Images are in [-1, 1]; Eq. 7 is applied to differences in 8-bit grey levels (x 127.5)."""
+from lgan_cli.pixels import PIXEL_SCALE  # images are in [-1, 1]; Eq. 7 is applied to differences in 8-bit grey levels
 
 
 def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:

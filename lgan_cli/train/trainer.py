@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
 
@@ -35,6 +34,7 @@ from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.editor import LandmarkGANEditor
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
+from lgan_cli.pixels import to_pictures
 from lgan_cli.train import losses
 from lgan_cli.model_files import WEIGHTS_NAME
 from lgan_cli.models.checkpoint import expected_tensors, read_weights
@@ -360,9 +360,9 @@ class Trainer:
         finally:
             self.model.train()
         rows = [torch.cat([x[i], landmarks[i], output[i], batch["target"][i].to(self.device)], dim=2) for i in range(len(x))]
-        grid = ((torch.cat(rows, dim=1).clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        grid = to_pictures(torch.cat(rows, dim=1)[None])[0]
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
-        save_image(np.ascontiguousarray(grid), path, make_parents=True)
+        save_image(grid, path, make_parents=True)
         return path
 
     def save(self) -> None:
