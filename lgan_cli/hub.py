@@ -18,6 +18,7 @@ still honoured. Every failure is a one-line `LganError`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -100,7 +101,10 @@ def _check_entry(model: KnownModel, path: Path) -> None:
         raise LganError(f"{path}: bad entry {model.name!r} (repo_id, or files must map {MODEL_FILES} to sha256 hex)")
 
 
-REGISTRY: dict[str, KnownModel] = load_registry()
+@functools.cache
+def registry() -> dict[str, KnownModel]:
+    """The known models, read from `REGISTRY_PATH` on first use (a broken file breaks no import)."""
+    return load_registry(REGISTRY_PATH)
 
 
 # --------------------------------------------------------------------------- resolving
@@ -120,8 +124,8 @@ def resolve_model(spec: str | None, *, offline: bool = False, cache_dir: str | P
     if spec.startswith(HF_PREFIX):
         repo_id, revision = parse_hf_spec(spec)
         return _download(repo_id, revision, expected={}, offline=offline, cache_dir=cache_dir, label=spec)
-    if spec in REGISTRY:
-        return _resolve_known(REGISTRY[spec], offline=offline, cache_dir=cache_dir)
+    if spec in registry():
+        return _resolve_known(registry()[spec], offline=offline, cache_dir=cache_dir)
     return _resolve_local(spec)
 
 
@@ -130,7 +134,7 @@ def download_model(name: str, *, cache_dir: str | Path | None = None, offline: b
 
     A registry model that is bundled and intact needs no download: its bundled folder is returned.
     """
-    if name not in REGISTRY and not name.startswith(HF_PREFIX):
+    if name not in registry() and not name.startswith(HF_PREFIX):
         raise UnknownModelError(f"unknown model {name!r}: {known_names_hint()}")
     return resolve_model(name, offline=offline, cache_dir=cache_dir)
 
@@ -141,7 +145,7 @@ def model_display_name(spec: str | None) -> str:
         return DEFAULT_MODEL
     if spec.startswith(HF_PREFIX):
         return spec[len(HF_PREFIX) :]
-    if spec in REGISTRY:
+    if spec in registry():
         return spec
     path = Path(spec).expanduser()
     return path.name if path.is_dir() else path.parent.name
@@ -190,7 +194,7 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def known_names_hint() -> str:
-    names = ", ".join(sorted(REGISTRY)) or "none"
+    names = ", ".join(sorted(registry())) or "none"
     return (
         f"known models are {names}; a run or checkpoint folder (or its config.json / model.safetensors) "
         "and hf:owner/repo[@revision] work too (see `lgan models list`)"
@@ -306,7 +310,8 @@ def _as_lgan_error(exc: Exception, filename: str, context: _ErrorContext) -> Exc
             f"{repo} is gated: accept its terms on the Hub page, then set HF_TOKEN to a token of that account"
         )
     if isinstance(exc, RepositoryNotFoundError):
-        unpublished = " (this model is not published yet)" if label in REGISTRY and not REGISTRY[label].published else ""
+        known = registry().get(label)
+        unpublished = " (this model is not published yet)" if known is not None and not known.published else ""
         return LganError(
             f"Hub repository {repo} not found{unpublished}; if it is private, set HF_TOKEN to a token that can read it"
         )
@@ -442,6 +447,3 @@ def _as_push_error(exc: Exception, context: _ErrorContext) -> Exception:
     if _is_network_error(exc):
         return LganError(f"cannot reach the Hugging Face Hub to upload {repo}; check the network and HF_ENDPOINT")
     return exc
-
-
-# --------------------------------------------------------------------------- the model card

@@ -15,7 +15,7 @@ Method
      mirror, i.e. the left/right pair (i, j = FLIP_PERMUTATION[i]) gets the vertices (v, m[v])
      minimising cost_i[v] + cost_j[m[v]], where m is the mesh's own left/right vertex mirror
      (found from the mean 3D mesh). Without this, near-ties (e.g. the inner mouth corners)
-     can pick vertices that are not each other's mirror, and flip_points would stop matching
+     can pick vertices that are not each other's mirror, and FLIP_PERMUTATION would stop matching
      a detection on the flipped photo. The jaw is a contour that slides with head pose, so no
      vertex matches it exactly; its residual error is expected.
   4. Report the NME (mean over photos of the mean over points of ||p - q|| / iod) on the

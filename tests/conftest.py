@@ -97,3 +97,9 @@ def run_cli(args: list, capsys) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def pdm_coefficients(decoder, points):
+    """Least-squares PDM coefficients of shapes (B, 68, 2) (the decoder's modes are orthonormal)."""
+    flat = points.reshape(points.shape[0], -1) - decoder.mean
+    return (flat @ decoder.modes.T) / decoder.stds.clamp(min=1e-8)

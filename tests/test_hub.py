@@ -231,7 +231,7 @@ def sha256s(files: dict[str, bytes]) -> dict[str, str]:
 
 def register(monkeypatch, name: str, **fields) -> KnownModel:
     model = KnownModel(name=name, **{"repo_id": REPO, "revision": "main", "licence": "CC BY 4.0", **fields})
-    monkeypatch.setitem(hub.REGISTRY, name, model)
+    monkeypatch.setitem(hub.registry(), name, model)
     return model
 
 
@@ -239,7 +239,7 @@ def register(monkeypatch, name: str, **fields) -> KnownModel:
 
 
 def test_registry_lists_the_default_model():
-    model = hub.REGISTRY[hub.DEFAULT_MODEL]
+    model = hub.registry()[hub.DEFAULT_MODEL]
     assert hub.DEFAULT_MODEL == "london-warp-128"
     assert model.repo_id == "lgan-project/landmarkgan-london-warp-128" and model.expressions == ("neutral", "happy")
     assert model.bundled_dir == "lgan-london-warp-128" and "CC BY 4.0" in model.licence
@@ -249,6 +249,28 @@ def test_registry_lists_the_default_model():
     assert all(sha256_file(bundled / name) == digest for name, digest in model.files.items())
     assert resolve_model(None, offline=True) == bundled
     assert hub.MODEL_FILES == (CONFIG_NAME, WEIGHTS_NAME)
+
+
+def test_a_broken_registry_breaks_no_import():
+    """The registry is read on first use: with an unreadable file every module still imports
+    (so commands on local checkpoints still start); only a registry look-up fails, in one line."""
+    import subprocess
+    import sys
+
+    script = (
+        "import pathlib\n"
+        "real = pathlib.Path.read_text\n"
+        "def damaged(self, *args, **kwargs):\n"
+        "    if self.name == 'models_registry.json':\n"
+        "        raise OSError('damaged')\n"
+        "    return real(self, *args, **kwargs)\n"
+        "pathlib.Path.read_text = damaged\n"
+        "import lgan_cli.hub as hub, lgan_cli.cli.app, lgan_cli.models.load\n"
+        "try:\n    hub.registry()\nexcept hub.LganError as exc:\n    print('refused:', exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused: cannot read the model registry") and len(result.stdout.splitlines()) == 1
 
 
 def test_local_paths_resolve_to_their_folder(checkpoint, fake_hub):
@@ -392,13 +414,13 @@ def test_models_list_and_download_cli(checkpoint, fake_hub, monkeypatch, capsys)
     files = checkpoint_files(checkpoint)
     fake_hub.add_repo(REPO, files)
     register(monkeypatch, "tiny", files=sha256s(files))
-    assert hub.model_location(hub.REGISTRY["tiny"]) == "remote"
+    assert hub.model_location(hub.registry()["tiny"]) == "remote"
     code, out, err = run_cli(["models", "download", "tiny", "--offline"], capsys)
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1 and "offline" in err
     code, out, err = run_cli(["models", "download", "tiny"], capsys)
     assert code == 0, err
     assert (Path(out.strip()) / WEIGHTS_NAME).is_file()
-    assert hub.model_location(hub.REGISTRY["tiny"]) == "cached"
+    assert hub.model_location(hub.registry()["tiny"]) == "cached"
     code, out, err = run_cli(["models", "download", f"hf:{REPO}", "--offline"], capsys)
     assert code == 0, err
     code, out, _ = run_cli(["models", "list"], capsys)
@@ -489,6 +511,6 @@ def test_push_cli_warns_about_restricted_data(checkpoint, fake_hub, tmp_path, ca
 
 
 def test_known_models_are_frozen():
-    model = hub.REGISTRY[hub.DEFAULT_MODEL]
+    model = hub.registry()[hub.DEFAULT_MODEL]
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.revision = "x"  # type: ignore[misc]

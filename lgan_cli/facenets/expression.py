@@ -222,10 +222,3 @@ def expression_input_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> t
         inside.append(((edges[None] >= lo[:, None]) & (edges[None] <= hi[:, None])).float())
     mask = (inside[1][:, :, None] * inside[0][:, None, :]).to(images.dtype)  # (B, H, W)
     return images * mask[:, None]
-
-
-@torch.no_grad()
-def classify_expressions(net: ExpressionNet, images: torch.Tensor) -> list[dict[str, float]]:
-    """Per image, {class name: probability} for (B, 3, 112, 112) RGB inputs in [0, 255]."""
-    probs = net.probabilities(images).cpu()
-    return [{name: float(p) for name, p in zip(EXPRESSION_CLASSES, row)} for row in probs]

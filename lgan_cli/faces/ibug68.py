@@ -64,20 +64,7 @@ def mesh_to_ibug68(mesh: np.ndarray) -> np.ndarray:
     return np.asarray(mesh)[list(MESH_TO_IBUG68), :2].astype(np.float32)
 
 
-def flip_points(points: np.ndarray, width: float) -> np.ndarray:
-    """Mirror 68 points horizontally in an image of `width` pixels, keeping iBUG semantics."""
-    mirrored = np.asarray(points, dtype=np.float32).copy()
-    mirrored[..., 0] = (width - 1) - mirrored[..., 0]
-    return mirrored[..., list(FLIP_PERMUTATION), :]
-
-
 def eye_centres(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(right eye centre, left eye centre) in image coordinates: image-left eye first."""
     pts = np.asarray(points, dtype=np.float64)
     return pts[list(RIGHT_EYE)].mean(axis=0), pts[list(LEFT_EYE)].mean(axis=0)
-
-
-def interocular_distance(points: np.ndarray) -> float:
-    """Distance between the outer eye corners (36, 45), the 300-W normaliser."""
-    pts = np.asarray(points, dtype=np.float64)
-    return float(np.linalg.norm(pts[36] - pts[45]))

@@ -48,21 +48,6 @@ class Fragments:
         out[covered] = np.einsum("nk,nkc->nc", weights, corner_values[tri].astype(np.float32))
         return out
 
-    def interpolate_vertices(self, triangles: np.ndarray, vertex_values: np.ndarray) -> np.ndarray:
-        """Per-pixel values from per-vertex values (V, C) -> (H, W, C)."""
-        height, width = self.triangle.shape
-        out = np.zeros((height, width, vertex_values.shape[-1]), dtype=np.float32)
-        covered = self.mask
-        corners = triangles[self.triangle[covered]]  # (n, 3) vertex ids
-        weights = self.bary[covered]
-        values = vertex_values.astype(np.float32, copy=False)
-        out[covered] = (
-            weights[:, 0:1] * values[corners[:, 0]]
-            + weights[:, 1:2] * values[corners[:, 1]]
-            + weights[:, 2:3] * values[corners[:, 2]]
-        )
-        return out
-
 
 def signed_area2(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Twice the signed screen area of each triangle, in pixel coordinates (y down).

@@ -23,11 +23,6 @@ def discriminator_half_loss(logits: list[torch.Tensor], real: bool) -> torch.Ten
     return sum(0.5 * _bce(item, real) for item in logits)
 
 
-def discriminator_loss(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    """L(D) = 1/2 [BCE(D(real), 1) + BCE(D(fake), 0)] per discriminator (halved to slow D down), summed."""
-    return discriminator_half_loss(real_logits, True) + discriminator_half_loss(fake_logits, False)
-
-
 def discriminator_stats(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor], name: str) -> dict:
     """Each discriminator's loss and how often it is right on real and on fake inputs."""
     stats = {}

@@ -3,7 +3,8 @@
 Each step: stage I forward (G_l -> points -> landmark image), D_l step; stage II forward
 (G_e), D_e step; then one generator step on L = L_1 + L_2 (Eq. 5 + Eq. 9). That last
 backward runs end to end: stage II's losses reach G_l through the differentiable landmark
-image. Discriminator losses are halved (inside `discriminator_loss`).
+image. Discriminator losses are halved (`losses.discriminator_half_loss`, real and fake
+passes apart).
 
 Optionally (`landmark_warmup_steps`) G_l first trains alone on the landmark loss (Eq. 4):
 a warm start for stage I, whose steps cost a tenth of a joint step. On small data this gets
