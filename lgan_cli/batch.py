@@ -103,7 +103,9 @@ def check_collisions(jobs: list[Job]) -> None:
             owner.setdefault(key, job)
     if clashes:
         more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
-        raise LganError(f"photos whose outputs would replace each other; rename one of each: {'; '.join(clashes[:3])}{more}")
+        raise LganError(
+            f"photos whose outputs would replace each other; rename one of each: {'; '.join(clashes[:3])}{more}"
+        )
 
 
 def output_problem(job: Job, out: Path, folder: Path) -> str | None:
@@ -149,7 +151,9 @@ class BatchRunner:
     def _load(self, job: Job) -> str | None:
         try:
             job.rgb = load_image(job.source)
-            job.faces = find_faces(self._detector(), job.rgb, self.editor.resolution, self.which, job.relative.as_posix())
+            job.faces = find_faces(
+                self._detector(), job.rgb, self.editor.resolution, self.which, job.relative.as_posix()
+            )
             return None
         except LganError as exc:
             return str(exc)

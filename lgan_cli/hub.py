@@ -38,6 +38,8 @@ CARD_FILE = "README.md"
 EVAL_FILE = "eval.json"
 
 HF_PREFIX = "hf:"
+
+
 class UnknownModelError(LganError):
     """A --model value that is no registry name, no existing path and no hf: spec."""
 
@@ -168,7 +170,9 @@ def _resolve_known(model: KnownModel, *, offline: bool, cache_dir: str | Path | 
         if not mismatched:
             return bundled
         log.warning("%s: %s do not match the registry's sha256; using the Hub copy", bundled, ", ".join(mismatched))
-    return _download(model.repo_id, model.revision, expected=model.files, offline=offline, cache_dir=cache_dir, label=model.name)
+    return _download(
+        model.repo_id, model.revision, expected=model.files, offline=offline, cache_dir=cache_dir, label=model.name
+    )
 
 
 def bundled_folder(model: KnownModel) -> Path | None:
@@ -252,7 +256,13 @@ def _download(
 
 
 def _fetch_file(
-    repo_id: str, filename: str, revision: str | None, *, cache_dir: str | Path | None, offline: bool, context: _ErrorContext
+    repo_id: str,
+    filename: str,
+    revision: str | None,
+    *,
+    cache_dir: str | Path | None,
+    offline: bool,
+    context: _ErrorContext,
 ) -> Path:
     from huggingface_hub import hf_hub_download
 
@@ -436,7 +446,9 @@ def _as_push_error(exc: Exception, context: _ErrorContext) -> Exception:
 
     repo = context.repo_id
     if isinstance(exc, RevisionNotFoundError):
-        return LganError(f"branch {context.revision!r} does not exist in {repo}; create it first or leave out the revision")
+        return LganError(
+            f"branch {context.revision!r} does not exist in {repo}; create it first or leave out the revision"
+        )
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(exc, RepositoryNotFoundError) or status in (401, 403):
         return LganError(

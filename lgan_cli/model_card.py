@@ -11,6 +11,7 @@ from pathlib import Path
 
 from lgan_cli.eval.metric_table import METRICS
 
+CONTINUOUS_INTENSITY = "none (continuous intensity: landmark displacement and label blended)"
 _HUB_LICENCES = {"cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "mit": "mit", "apache-2.0": "apache-2.0"}
 
 
@@ -67,7 +68,7 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         "",
         f"- Resolution: {resolution} x {resolution} px aligned face crops.",
         f"- Expressions: {', '.join(expressions) or 'none recorded'}.",
-        f"- Intensity levels: {model.get('intensity_levels', 0) or 'none (continuous intensity: landmark displacement and label blended)'}.",
+        f"- Intensity levels: {model.get('intensity_levels', 0) or CONTINUOUS_INTENSITY}.",
         "",
         "## Training data and licence",
         "",
@@ -90,8 +91,10 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         f"- Trained on one dataset at {resolution} px: expect lower quality on other cameras, lighting, ages and "
         "ethnicities than the training people cover, and on faces far from frontal.",
         *(
-            ["- Trained only on synthetic renders of a morphable head model: on real photos, expect the "
-             "expression's geometry to transfer better than its skin detail, and a visibly rendered look."]
+            [
+                "- Trained only on synthetic renders of a morphable head model: on real photos, expect the "
+                "expression's geometry to transfer better than its skin detail, and a visibly rendered look."
+            ]
             if dataset == "ict-synth"
             else []
         ),
@@ -151,8 +154,9 @@ def _photo_section(document: dict | None) -> list[str]:
         m = result.get("medians") or {}
         read = "-" if m.get("expression_correct") is None else f"{m['expression_correct']:.0%}"
         lines.append(
-            f"| {name} | {m.get('photos', '-')} | {_cell(m.get('kept'), '{:.3f}')} | {_cell(m.get('min_kept'), '{:.3f}')} | "
-            f"{_cell(m.get('input_expression_score'), '{:.2f}')} -> {_cell(m.get('expression_score'), '{:.2f}')} | {read} | "
+            f"| {name} | {m.get('photos', '-')} | {_cell(m.get('kept'), '{:.3f}')} | "
+            f"{_cell(m.get('min_kept'), '{:.3f}')} | {_cell(m.get('input_expression_score'), '{:.2f}')} -> "
+            f"{_cell(m.get('expression_score'), '{:.2f}')} | {read} | "
             f"{_cell(m.get('identity_distance'), '{:.3f}')} | {m.get('total_changed_far', '-')} |"
         )
     return lines
@@ -191,9 +195,12 @@ def _metrics_section(eval_document: dict | None) -> list[str]:
     """A markdown table of the overall metrics per method from `lgan eval --json`, or a note."""
     methods = (eval_document or {}).get("methods") or {}
     if not methods:
-        return ["No evaluation was recorded with this model (`lgan eval --model RUN ... --json RUN/eval.json` adds one)."]
+        return [
+            "No evaluation was recorded with this model (`lgan eval --model RUN ... --json RUN/eval.json` adds one)."
+        ]
     lines = [
-        f"`lgan eval` on `{Path(str(eval_document.get('dataset', '?'))).name}`, {eval_document.get('split', '?')} split, "
+        f"`lgan eval` on `{Path(str(eval_document.get('dataset', '?'))).name}`, "
+        f"{eval_document.get('split', '?')} split, "
         f"{eval_document.get('pairs', '?')} (source, target) pairs at {eval_document.get('resolution', '?')} px; "
         "overall means (LM dist: landmarks re-detected in the output vs the target's, pixels at 256 px; G_l dist: "
         "the generated target landmarks vs the target's; verif.: identity verification rate).",

@@ -38,5 +38,5 @@ def read_checkpoint_config(path: Path) -> tuple[Path, dict]:
     if document.get("format") != CHECKPOINT_FORMAT:
         raise LganError(f"{config_path} is not an lgan model config")
     if not isinstance(document.get("model"), dict):
-        raise LganError(f"{config_path} has no model settings (its \"model\" object is missing)")
+        raise LganError(f'{config_path} has no model settings (its "model" object is missing)')
     return config_path.parent, document

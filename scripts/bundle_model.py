@@ -22,9 +22,9 @@ import torch
 from lgan_cli.assets import sha256_file
 from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
-from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
 from lgan_cli.models.checkpoint import load_inference, save_inference
+from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.pixels import to_tensor
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,7 +59,8 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, help="lgan eval --json output to put in the model card")
     parser.add_argument("--photos-eval", type=Path, help="lgan eval --photos --json output to put in the model card")
     parser.add_argument(
-        "--no-synthesis", action="store_true",
+        "--no-synthesis",
+        action="store_true",
         help="ship a warp model with its synthesis mask switched off (the learned flow alone moves the pixels)",
     )
     args = parser.parse_args()
@@ -99,7 +100,9 @@ def main() -> None:
             "sha256": digest,
             "size": (target / name).stat().st_size,
             "what": f"lgan model '{args.name}': {entry['description']}",
-            "source": f"trained by lgan from {args.run.name} (recipe in configs/), exported fp16 by scripts/bundle_model.py",
+            "source": (
+                f"trained by lgan from {args.run.name} (recipe in configs/), exported fp16 by scripts/bundle_model.py"
+            ),
             "licence": licence,
             "attribution": licence,
             "script": "scripts/bundle_model.py",

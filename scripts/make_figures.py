@@ -11,7 +11,8 @@ docs/<name>-fullres.jpg   held-out people at full resolution: zoomed input | out
 
 For a model trained with intensity levels (Eq. 10; e.g. on lgan synth data) instead:
 
-    python scripts/make_figures.py --model runs/00002-ict-synth-128 --prepared prepared/ict-synth-128 --sweep-person synth0000 \
+    python scripts/make_figures.py --model runs/00002-ict-synth-128 --prepared prepared/ict-synth-128 \
+        --sweep-person synth0000 \
         --photo examples/synth0000_neutral.png --expression surprised
 
 docs/<name>-levels.png    one held-out person: neutral input | levels 1..4 | real level-4 render, per expression
@@ -64,8 +65,18 @@ def heldout_figure(editor, dataset: PreparedDataset, people: int) -> np.ndarray:
             (result,) = edit_crops(editor, [(aligned(source), target.expression, None)], torch.device("cpu"))
             labels = ("input", "generated landmarks", "output", "real target photo") if not rows else (None,) * 4
             pictures = [source.load_crop(), result.landmark_image(), result.crop, target.load_crop()]
-            tiles = [tile(p, l) for p, l in zip(pictures, labels)]
-            row = np.hstack([tiles[0], gap(tiles[0].shape[0]), tiles[1], gap(tiles[0].shape[0]), tiles[2], gap(tiles[0].shape[0]), tiles[3]])
+            tiles = [tile(picture, label) for picture, label in zip(pictures, labels)]
+            row = np.hstack(
+                [
+                    tiles[0],
+                    gap(tiles[0].shape[0]),
+                    tiles[1],
+                    gap(tiles[0].shape[0]),
+                    tiles[2],
+                    gap(tiles[0].shape[0]),
+                    tiles[3],
+                ]
+            )
             rows.append(row)
             rows.append(np.full((6, row.shape[1], 3), 255, np.uint8))
     return np.vstack(rows[:-1])
@@ -150,7 +161,9 @@ def fullres_figure(editor, london: Path, people: list[str], expression: str) -> 
             real_points = detector.detect(real)[0].points68
             edited = compose(rgb, edit_crops(editor, [(face, expression, None)], torch.device("cpu")))
             zooms = zoomed_faces([rgb, edited], face.face.points68) + zoomed_faces([real], real_points)
-            details = [_detail_pair(rgb, edited, face.face.points68, indices) for indices in (range(48, 68), range(36, 42))]
+            details = [
+                _detail_pair(rgb, edited, face.face.points68, indices) for indices in (range(48, 68), range(36, 42))
+            ]
             parts = []
             for picture in [*zooms, *details]:
                 parts += [picture, gap(SHEET_HEIGHT)]
@@ -158,8 +171,10 @@ def fullres_figure(editor, london: Path, people: list[str], expression: str) -> 
             rows += [row, np.full((6, row.shape[1], 3), 255, np.uint8)]
     header = np.full((26, rows[0].shape[1], 3), 255, np.uint8)
     x = 0
-    for label, width in zip(("input", "output", "real smiling photo", "mouth 1:1 (in / out)", "eye 1:1 (in / out)"),
-                            [SHEET_HEIGHT] * 3 + [SHEET_HEIGHT // 2 * 3] * 2):
+    for label, width in zip(
+        ("input", "output", "real smiling photo", "mouth 1:1 (in / out)", "eye 1:1 (in / out)"),
+        [SHEET_HEIGHT] * 3 + [SHEET_HEIGHT // 2 * 3] * 2,
+    ):
         cv2.putText(header, label, (x + 4, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
         x += width + 6
     return np.vstack([header, *rows[:-1]])
@@ -186,7 +201,9 @@ def main() -> None:
     parser.add_argument("--expression", default="happy")
     parser.add_argument("--photo", type=Path, default=REPO / "examples" / "london_001_neutral.jpg")
     parser.add_argument("--london", type=Path, default=None, help="the London set, for the full-resolution figure")
-    parser.add_argument("--fullres-people", default="001,042,064", help="held-out people for the full-resolution figure")
+    parser.add_argument(
+        "--fullres-people", default="001,042,064", help="held-out people for the full-resolution figure"
+    )
     args = parser.parse_args()
     editor = load_editor(args.model, torch.device("cpu"))
     dataset = PreparedDataset.load(args.prepared)

@@ -80,7 +80,11 @@ def prepare_examples(root: Path, photos: list[Path], test_ids: tuple[str, ...] |
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     out = root / "prepared"
     config = PrepareConfig(
-        dataset="folder", data_root=str(root), resolution=size, test_fraction=0.0 if not test_ids else 0.2, test_ids=test_ids
+        dataset="folder",
+        data_root=str(root),
+        resolution=size,
+        test_fraction=0.0 if not test_ids else 0.2,
+        test_ids=test_ids,
     )
     prepare_dataset(config, out)
     return PreparedDataset.load(out)

@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import blob_centroid, blob_image
 from lgan_cli.faces.align import Alignment, align_face
 from lgan_cli.faces.ibug68 import eye_centres
+
+from conftest import blob_centroid, blob_image
 
 
 @pytest.mark.parametrize("size", [64, 128, 256, 512])
@@ -59,7 +60,9 @@ def test_image_round_trip_is_subpixel(size):
     alignment = align_face(points, size)
     crop = alignment.crop(np.dstack([photo] * 3))
     height, width = photo_size
-    back = cv2.warpAffine(crop, alignment.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    back = cv2.warpAffine(
+        crop, alignment.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     inside = np.ones((size, size), dtype=np.float32)
     coverage = cv2.warpAffine(inside, alignment.inverse, (width, height), flags=cv2.INTER_LINEAR, borderValue=0)
     for centre in centres:

@@ -8,12 +8,13 @@ import math
 import pytest
 import torch
 
-from conftest import prepare_examples, run_cli
 from lgan_cli.data.registration import register_pairs
 from lgan_cli.errors import LganError
 from lgan_cli.eval.runner import PairScore, evaluate, summarise
-from lgan_cli.pixels import to_tensor
 from lgan_cli.models.editor import EditResult
+from lgan_cli.pixels import to_tensor
+
+from conftest import prepare_examples, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,11 @@ def test_copy_and_oracle(held_out):
     report = evaluate(TargetOracle(held_out), held_out, "test")
     assert report.pairs == 2 and set(report.methods) == {"oracle", "copy"}
     oracle, copy = report.methods["oracle"].summary(), report.methods["copy"].summary()
-    assert oracle["psnr"] == 100.0 and oracle["ssim"] == pytest.approx(1.0) and oracle["lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert (
+        oracle["psnr"] == 100.0
+        and oracle["ssim"] == pytest.approx(1.0)
+        and oracle["lpips"] == pytest.approx(0.0, abs=1e-6)
+    )
     # the output chip follows its re-detected landmarks, the target chip the prepared ones: near 1
     assert oracle["identity_cosine"] == pytest.approx(1.0, abs=1e-3) and oracle["verified"] == 1.0
     assert oracle["landmark_distance"] < 4.0  # re-detection on the target itself: only detector noise
@@ -82,11 +87,21 @@ def test_ceiling_scores_the_real_targets(held_out):
 def test_summary_known_values():
     def score(**changes):
         base = dict(
-            source="a", target="b", source_expression="neutral", target_expression="happy", target_intensity=None,
-            psnr=20.0, ssim=0.5,
-            lpips=0.2, landmark_distance=4.0, generated_landmark_distance=None, identity_cosine=0.9, verified=True,
+            source="a",
+            target="b",
+            source_expression="neutral",
+            target_expression="happy",
+            target_intensity=None,
+            psnr=20.0,
+            ssim=0.5,
+            lpips=0.2,
+            landmark_distance=4.0,
+            generated_landmark_distance=None,
+            identity_cosine=0.9,
+            verified=True,
             expression_predicted="happy",
-            expression_correct=True, smile=0.5,
+            expression_correct=True,
+            smile=0.5,
         )
         return PairScore(**{**base, **changes})
 
@@ -118,8 +133,21 @@ def test_model_must_know_the_expressions(held_out):
 def test_eval_cli_copy_baseline_table_and_json(held_out, tmp_path, capsys):
     out = tmp_path / "eval.json"
     code, stdout, stderr = run_cli(
-        ["eval", "--model", "copy", "--dataset", "folder", "--data-root", tmp_path, "--prepared", held_out.root,
-         "--json", out, "--device", "cpu"],
+        [
+            "eval",
+            "--model",
+            "copy",
+            "--dataset",
+            "folder",
+            "--data-root",
+            tmp_path,
+            "--prepared",
+            held_out.root,
+            "--json",
+            out,
+            "--device",
+            "cpu",
+        ],
         capsys,
     )
     assert code == 0, stderr
@@ -130,20 +158,33 @@ def test_eval_cli_copy_baseline_table_and_json(held_out, tmp_path, capsys):
 
 
 def test_eval_cli_accepts_a_trained_checkpoint(held_out, tmp_path, capsys, example_photos):
+    from lgan_cli.models.checkpoint import save_inference
     from lgan_cli.models.config import ModelConfig
     from lgan_cli.models.generators import LandmarkGAN
-    from lgan_cli.models.checkpoint import save_inference
 
     model = LandmarkGAN(ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8))
     save_inference(model, tmp_path / "ckpt")
     code, stdout, stderr = run_cli(
-        ["eval", "--model", tmp_path / "ckpt", "--dataset", "folder", "--data-root", tmp_path,
-         "--prepared", held_out.root, "--device", "cpu"],
+        [
+            "eval",
+            "--model",
+            tmp_path / "ckpt",
+            "--dataset",
+            "folder",
+            "--data-root",
+            tmp_path,
+            "--prepared",
+            held_out.root,
+            "--device",
+            "cpu",
+        ],
         capsys,
     )
     assert code == 0, stderr
     assert "ckpt" in stdout and "copy" in stdout
-    code, stdout, stderr = run_cli(["eval", "--model", "nonsense", "--dataset", "folder", "--data-root", tmp_path], capsys)
+    code, stdout, stderr = run_cli(
+        ["eval", "--model", "nonsense", "--dataset", "folder", "--data-root", tmp_path], capsys
+    )
     assert code == 1 and stderr.startswith("error: unknown model")
 
 
@@ -154,6 +195,7 @@ def test_fid_is_reported_when_asked(held_out):
         inception_path()
     except LganError as exc:
         pytest.skip(f"FID Inception not fetched: {exc}")
+
     class Grey:
         name, resolution, expressions = "grey", None, None
 

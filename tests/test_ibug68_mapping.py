@@ -31,6 +31,8 @@ def flip_points(points: np.ndarray, width: float) -> np.ndarray:
     mirrored = np.asarray(points, dtype=np.float32).copy()
     mirrored[..., 0] = (width - 1) - mirrored[..., 0]
     return mirrored[..., list(FLIP_PERMUTATION), :]
+
+
 LONDON = REPO.parent / "shared" / "datasets" / "london"
 VALIDATION_IDS = ("002", "004", "008", "010", "012")  # the first five even ids (the script's validation half)
 

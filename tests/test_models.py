@@ -7,12 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import pdm_coefficients
 from lgan_cli.models.blocks import PatchDiscriminator, UNetDecoder, UNetEncoder, check_size
 from lgan_cli.models.config import ModelConfig
 from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
+
+from conftest import pdm_coefficients
 
 EXPRESSIONS = ("neutral", "happy", "surprised")
 

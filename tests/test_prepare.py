@@ -110,8 +110,11 @@ def test_prepare_london_subset_end_to_end(london_root, tmp_path, capsys):
     assert len(index["splits"]) == 89
     by_expression = {(i["identity"], i["expression"]): i for i in index["items"]}
     neutral, happy = by_expression[("002", "neutral")], by_expression[("002", "happy")]
+
     # smiling widens the mouth (48 -> 54) relative to the eye distance, in aligned crops
-    width = lambda item: np.ptp(np.array(item["points68"])[[48, 54], 0])
+    def width(item):
+        return np.ptp(np.array(item["points68"])[[48, 54], 0])
+
     assert width(happy) > 1.1 * width(neutral)
     assert happy["blendshapes"]["mouthSmileLeft"] > 0.3 > neutral["blendshapes"]["mouthSmileLeft"]
     assert Image.open(out / neutral["crop"]).size == (128, 128)
@@ -120,7 +123,19 @@ def test_prepare_london_subset_end_to_end(london_root, tmp_path, capsys):
 def test_prepare_cli_prints_report(folder_dataset, tmp_path, capsys):
     out = tmp_path / "cli"
     try:
-        main(["prepare", "--dataset", "folder", "--data-root", str(folder_dataset), "--out", str(out), "--resolution", "64"])
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "folder",
+                "--data-root",
+                str(folder_dataset),
+                "--out",
+                str(out),
+                "--resolution",
+                "64",
+            ]
+        )
     except SystemExit as exc:
         assert exc.code in (0, None)
     err = capsys.readouterr().err
@@ -131,8 +146,9 @@ def test_prepare_cli_prints_report(folder_dataset, tmp_path, capsys):
 
 def test_prepared_crops_can_be_served_smaller(tmp_path, example_photos):
     """A set prepared at 128 px serves 64 px crops equal to preparing at 64 px (one alignment frame)."""
-    from conftest import prepare_examples
     from lgan_cli.data.prepared import PreparedDataset
+
+    from conftest import prepare_examples
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -9,7 +9,18 @@ import numpy as np
 import typer
 from rich.progress import Progress
 
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, command, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import (
+    DeviceOption,
+    FaceOption,
+    ForceOption,
+    ModelOption,
+    OfflineOption,
+    check_output_path,
+    command,
+    console,
+    load_photo_editor,
+    parse_face_choice,
+)
 from lgan_cli.errors import LganError
 from lgan_cli.names import check_expression_name
 

@@ -10,10 +10,22 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.common import DeviceOption, FaceOption, IntensityOption, ModelOption, OfflineOption, check_path_length, command, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import (
+    DeviceOption,
+    FaceOption,
+    IntensityOption,
+    ModelOption,
+    OfflineOption,
+    check_path_length,
+    command,
+    console,
+    load_photo_editor,
+    parse_face_choice,
+)
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import unwritable_reason
 from lgan_cli.names import check_expression_name
+
 
 @command(
     epilog=(
@@ -26,13 +38,21 @@ from lgan_cli.names import check_expression_name
 def batch(
     folder: Annotated[Path, typer.Argument(help="Folder of photos (searched recursively).", show_default=False)],
     out: Annotated[Path, typer.Option(help="Output folder; its tree mirrors the input's.", show_default=False)],
-    expr: Annotated[Optional[list[str]], typer.Option("--expr", help="Target expression (repeatable).", show_default=False)] = None,
-    all_expressions: Annotated[bool, typer.Option("--all-expressions", help="Every expression the model knows.")] = False,
+    expr: Annotated[
+        Optional[list[str]], typer.Option("--expr", help="Target expression (repeatable).", show_default=False)
+    ] = None,
+    all_expressions: Annotated[
+        bool, typer.Option("--all-expressions", help="Every expression the model knows.")
+    ] = False,
     intensity: IntensityOption = None,
     model: ModelOption = None,
-    skip_existing: Annotated[bool, typer.Option("--skip-existing", help="Skip photos whose outputs all exist (resume).")] = False,
+    skip_existing: Annotated[
+        bool, typer.Option("--skip-existing", help="Skip photos whose outputs all exist (resume).")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing outputs.")] = False,
-    grid: Annotated[bool, typer.Option("--grid", help="Also a contact sheet per face: input and every expression.")] = False,
+    grid: Annotated[
+        bool, typer.Option("--grid", help="Also a contact sheet per face: input and every expression.")
+    ] = False,
     workers: Annotated[int, typer.Option(min=1, help="Threads for decoding, detection and saving.")] = 2,
     batch_size: Annotated[int, typer.Option(min=1, help="Faces per forward pass.")] = 8,
     face: FaceOption = "largest",
@@ -43,7 +63,15 @@ def batch(
     summary and in failures.csv. Outputs are written atomically, so an interrupted batch resumes
     with --skip-existing and leaves no half-written files.
     """
-    from lgan_cli.batch import FAILURES_NAME, BatchRunner, check_collisions, find_images, make_job, plan_jobs, write_failures
+    from lgan_cli.batch import (
+        FAILURES_NAME,
+        BatchRunner,
+        check_collisions,
+        find_images,
+        make_job,
+        plan_jobs,
+        write_failures,
+    )
     from lgan_cli.device import resolve_device
     from lgan_cli.editing import check_expressions, intensity_label, parse_intensity
     from lgan_cli.faces.decode import IMAGE_SUFFIXES
@@ -72,8 +100,14 @@ def batch(
     todo, skipped, failures = plan_jobs(jobs, out, folder, skip_existing, force)
     summary = {"done": 0, "skipped": skipped, "failed": 0}
 
-    columns = (TextColumn("[bold]batch[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[name]}"),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]batch[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[name]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     runner = BatchRunner(editor, torch_device, which, expressions, level, batch_size, workers)
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("batch", total=len(todo), name="")

@@ -96,20 +96,31 @@ def load_photo_editor(spec: str | None, device, offline: bool):
 
     editor = load_editor(spec, device, offline=offline)
     if editor.resolution is None:
-        raise LganError(f"--model {spec} is a baseline for `lgan eval`; editing photos needs a trained model (see `lgan models list`)")
+        raise LganError(
+            f"--model {spec} is a baseline for `lgan eval`; "
+            "editing photos needs a trained model (see `lgan models list`)"
+        )
     return editor
 
 
 # Options shared by the commands that run a model on photos (one definition, one help text).
 ModelOption = Annotated[
     Optional[str],
-    typer.Option("--model", help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].", show_default=False),
+    typer.Option(
+        "--model",
+        help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].",
+        show_default=False,
+    ),
 ]
 IntensityOption = Annotated[
     Optional[str],
-    typer.Option("--intensity", help="Level 1..4 (4 = full) or a fraction in [0, 1] such as 0.5 [full].", show_default=False),
+    typer.Option(
+        "--intensity", help="Level 1..4 (4 = full) or a fraction in [0, 1] such as 0.5 [full].", show_default=False
+    ),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 FaceOption = Annotated[str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")]
-OfflineOption = Annotated[bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")]
+OfflineOption = Annotated[
+    bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")
+]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]

@@ -9,7 +9,19 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_paths, command, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import (
+    DeviceOption,
+    FaceOption,
+    ForceOption,
+    IntensityOption,
+    ModelOption,
+    OfflineOption,
+    check_output_paths,
+    command,
+    console,
+    load_photo_editor,
+    parse_face_choice,
+)
 from lgan_cli.errors import LganError
 from lgan_cli.faces.decode import IMAGE_SUFFIXES
 from lgan_cli.fileio import atomic_write_text

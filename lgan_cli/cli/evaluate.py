@@ -24,35 +24,76 @@ from lgan_cli.fileio import atomic_write_text
     epilog=(
         "Examples:\n\n"
         "  lgan eval --model copy --dataset london --data-root ../shared/datasets/london --split test\n\n"
-        "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london --json eval.json\n\n"
-        "  lgan eval --model runs/00004-ict-synth --dataset ict-synth --prepared prepared/ict-synth-128 --pairs neutral\n\n"
+        "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london "
+        "--json eval.json\n\n"
+        "  lgan eval --model runs/00004-ict-synth --dataset ict-synth --prepared prepared/ict-synth-128 "
+        "--pairs neutral\n\n"
         "  lgan eval --photos examples --expr happy --sheet happy-sheet.png --json happy-photos.json"
     ),
 )
 def eval_command(
-    model: Annotated[Optional[str], typer.Option(help="Model: 'copy' (baseline), a registry name, a run folder or a checkpoint [the default model].", show_default=False)] = None,
-    dataset: Annotated[Optional[str], typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Model: 'copy' (baseline), a registry name, a run folder or a checkpoint [the default model].",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)
+    ] = None,
     photos: Annotated[
         Optional[list[Path]],
-        typer.Option(help="Evaluate full-resolution edits of these photos or folders of photos instead (repeatable; needs --expr).", show_default=False),
+        typer.Option(
+            help="Evaluate full-resolution edits of these photos or folders of photos instead "
+            "(repeatable; needs --expr).",
+            show_default=False,
+        ),
     ] = None,
-    expr: Annotated[Optional[str], typer.Option("--expr", help="With --photos: the target expression.", show_default=False)] = None,
+    expr: Annotated[
+        Optional[str], typer.Option("--expr", help="With --photos: the target expression.", show_default=False)
+    ] = None,
     intensity: IntensityOption = None,
-    sheet: Annotated[Optional[Path], typer.Option(help="With --photos: write a contact sheet of zoomed before/after faces (PNG).", show_default=False)] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="Folder holding the dataset (needed only to prepare it).", show_default=False)] = None,
+    sheet: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="With --photos: write a contact sheet of zoomed before/after faces (PNG).", show_default=False
+        ),
+    ] = None,
+    data_root: Annotated[
+        Optional[Path], typer.Option(help="Folder holding the dataset (needed only to prepare it).", show_default=False)
+    ] = None,
     prepared: Annotated[
-        Optional[Path], typer.Option(help="Prepared-data folder (default: prepared/<dataset>-<resolution>).", show_default=False)
+        Optional[Path],
+        typer.Option(help="Prepared-data folder (default: prepared/<dataset>-<resolution>).", show_default=False),
     ] = None,
     split: Annotated[str, typer.Option(help="Which identity split to evaluate on.")] = "test",
     resolution: Annotated[int, typer.Option(min=64, max=512, help="Crop size when the model does not fix one.")] = 128,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write all results (and per-pair scores) as JSON.", show_default=False)] = None,
+    json_path: Annotated[
+        Optional[Path],
+        typer.Option("--json", help="Also write all results (and per-pair scores) as JSON.", show_default=False),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Pairs per forward pass.")] = 8,
     device: DeviceOption = "auto",
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only N pairs, spread evenly over the split.", show_default=False)] = None,
-    pairs: Annotated[str, typer.Option(help="Which pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral).")] = "all",
-    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")] = True,
-    ceiling: Annotated[bool, typer.Option("--ceiling", help="Also score the real target photos (expression accuracy and smile of genuine photos).")] = False,
-    fid: Annotated[bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")] = False,
+    limit: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Evaluate only N pairs, spread evenly over the split.", show_default=False),
+    ] = None,
+    pairs: Annotated[
+        str, typer.Option(help="Which pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral).")
+    ] = "all",
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")
+    ] = True,
+    ceiling: Annotated[
+        bool,
+        typer.Option(
+            "--ceiling", help="Also score the real target photos (expression accuracy and smile of genuine photos)."
+        ),
+    ] = False,
+    fid: Annotated[
+        bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --json file.")] = False,
 ) -> None:
     """Score a model on every (source, target) pair of held-out people: PSNR, SSIM, LPIPS,
@@ -90,12 +131,27 @@ def eval_command(
     data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
     pair_count = len(spread_evenly(data.pairs(split, pairs), limit))
 
-    columns = (TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]eval[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("eval", total=pair_count)
         report = evaluate(
-            editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit, pair_mode=pairs,
-            on_progress=lambda n: progress.update(task, advance=n), fid=fid, ceiling=ceiling,
+            editor,
+            data,
+            split,
+            device=torch_device,
+            batch_size=batch_size,
+            baseline=baseline,
+            limit=limit,
+            pair_mode=pairs,
+            on_progress=lambda n: progress.update(task, advance=n),
+            fid=fid,
+            ceiling=ceiling,
         )
     print_report(report)
     if json_path is not None:
@@ -108,7 +164,10 @@ def print_report(report) -> None:
     from lgan_cli.eval.metric_table import METRICS
 
     table = Table(
-        title=f"{report.model} on {Path(report.dataset).name} ({report.split} split, {report.pairs} pairs, {report.resolution} px)",
+        title=(
+            f"{report.model} on {Path(report.dataset).name} "
+            f"({report.split} split, {report.pairs} pairs, {report.resolution} px)"
+        ),
         caption=(
             f"LM dist: mean landmark distance, px at 256 px, over outputs with a face found; "
             f"G_l dist: the model's generated target points vs the real target's, px at 256 px; "
@@ -144,7 +203,11 @@ def find_photos(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            found += sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            )
         elif path.is_file():
             found.append(path)
         else:
@@ -173,11 +236,23 @@ def _evaluate_photos(model, paths, expression, intensity, device, json_path, she
     if isinstance(editor, LandmarkGANEditor):  # what stage II's learning adds over moving the pixels by G_l's points
         editors.append(LandmarkGANEditor(editor.model, editor.name, prior_only=True))
     rows: list = []
-    columns = (TextColumn("[bold]photos[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]photos[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("photos", total=len(photos))
         report = evaluate_photos(
-            editors, photos, expression, level, torch_device, on_progress=lambda: progress.update(task, advance=1), sheet=rows
+            editors,
+            photos,
+            expression,
+            level,
+            torch_device,
+            on_progress=lambda: progress.update(task, advance=1),
+            sheet=rows,
         )
     print_photo_report(report)
     if json_path is not None:
@@ -196,14 +271,24 @@ def print_photo_report(report) -> None:
     table = Table(
         title=f"{report.expression} edits of {len(next(iter(report.methods.values())))} photos at full resolution",
         caption=(
-            "kept: SSIM of input and output over the face minus the mouth, after DIS optical flow moves the output back; "
+            "kept: SSIM of input and output over the face minus the mouth, "
+            "after DIS optical flow moves the output back; "
             f"score: mean of {', '.join(judged) if judged else 'no blendshapes (neutral)'} (input -> output); "
             "read: face-api's class of the output; ID dist: descriptor distance to the input (< 0.6 same person); "
             "far px: pixels changed beyond the face and a margin"
         ),
     )
-    for name, justify in (("photo", "left"), ("method", "left"), ("kept ↑", "right"), ("score", "right"), ("smile", "right"),
-                          ("read", "left"), ("ID dist ↓", "right"), ("far px", "right"), ("size+format", "left")):
+    for name, justify in (
+        ("photo", "left"),
+        ("method", "left"),
+        ("kept ↑", "right"),
+        ("score", "right"),
+        ("smile", "right"),
+        ("read", "left"),
+        ("ID dist ↓", "right"),
+        ("far px", "right"),
+        ("size+format", "left"),
+    ):
         table.add_column(name, justify=justify, no_wrap=True)
     number = lambda value, digits=3: "-" if value is None else f"{value:.{digits}f}"  # noqa: E731
     methods = list(report.methods)
@@ -211,19 +296,29 @@ def print_photo_report(report) -> None:
         for name in methods:
             s = report.methods[name][index]
             table.add_row(
-                Path(s.photo).name, name, number(s.kept), f"{number(s.input_expression_score, 2)} -> {number(s.expression_score, 2)}",
-                f"{number(s.input_smile, 2)} -> {number(s.smile, 2)}", s.expression_predicted or "no face",
-                number(s.identity_distance), str(s.changed_far), "ok" if s.same_size and s.same_format else "DIFFERS",
+                Path(s.photo).name,
+                name,
+                number(s.kept),
+                f"{number(s.input_expression_score, 2)} -> {number(s.expression_score, 2)}",
+                f"{number(s.input_smile, 2)} -> {number(s.smile, 2)}",
+                s.expression_predicted or "no face",
+                number(s.identity_distance),
+                str(s.changed_far),
+                "ok" if s.same_size and s.same_format else "DIFFERS",
                 end_section=name == methods[-1],
             )
     for name in methods:
         m = report.summary(name)
         read = "-" if m["expression_correct"] is None else f"{100 * m['expression_correct']:.0f}% right"
         table.add_row(
-            "median", name, f"{number(m['kept'])} (min {number(m['min_kept'])})",
+            "median",
+            name,
+            f"{number(m['kept'])} (min {number(m['min_kept'])})",
             f"{number(m['input_expression_score'], 2)} -> {number(m['expression_score'], 2)}",
-            f"{number(m['input_smile'], 2)} -> {number(m['smile'], 2)}", read,
-            f"{number(m['identity_distance'])} (max {number(m['max_identity_distance'])})", str(m["total_changed_far"]),
+            f"{number(m['input_smile'], 2)} -> {number(m['smile'], 2)}",
+            read,
+            f"{number(m['identity_distance'])} (max {number(m['max_identity_distance'])})",
+            str(m["total_changed_far"]),
             "ok" if m["same_size_and_format"] else "DIFFERS",
         )
     results_console().print(table)

@@ -28,15 +28,26 @@ TOP_BLENDSHAPES = 4
     )
 )
 def landmarks(
-    image: Annotated[Path, typer.Argument(help="Photo to analyse (JPEG, PNG, WebP, ...; EXIF rotation is applied).", show_default=False)],
+    image: Annotated[
+        Path,
+        typer.Argument(help="Photo to analyse (JPEG, PNG, WebP, ...; EXIF rotation is applied).", show_default=False),
+    ],
     json_path: Annotated[
-        Optional[Path], typer.Option("--json", help="Write the points as JSON to this file ('-' for stdout).", show_default=False)
+        Optional[Path],
+        typer.Option("--json", help="Write the points as JSON to this file ('-' for stdout).", show_default=False),
     ] = None,
     overlay: Annotated[
-        Optional[Path], typer.Option("--overlay", help="Write a picture with the mesh, 68 points and contours drawn.", show_default=False)
+        Optional[Path],
+        typer.Option(
+            "--overlay", help="Write a picture with the mesh, 68 points and contours drawn.", show_default=False
+        ),
     ] = None,
-    face: Annotated[str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")] = "largest",
-    mesh: Annotated[bool, typer.Option("--mesh/--no-mesh", help="Include the 478-point mesh in JSON and overlay.")] = True,
+    face: Annotated[
+        str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")
+    ] = "largest",
+    mesh: Annotated[
+        bool, typer.Option("--mesh/--no-mesh", help="Include the 478-point mesh in JSON and overlay.")
+    ] = True,
     force: ForceOption = False,
 ) -> None:
     """Find faces in a photo and report their 68 iBUG landmarks (and MediaPipe's 478-point mesh)."""

@@ -27,13 +27,21 @@ SHOW_SKIPPED = 20
 )
 def prepare(
     dataset: Annotated[str, typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)],
-    data_root: Annotated[Path, typer.Option(help="Folder holding the dataset (for 'folder': its CSV).", show_default=False)],
+    data_root: Annotated[
+        Path, typer.Option(help="Folder holding the dataset (for 'folder': its CSV).", show_default=False)
+    ],
     out: Annotated[Path, typer.Option(help="Folder for the prepared crops and index.json.", show_default=False)],
     resolution: Annotated[int, typer.Option(min=64, max=512, help="Crop size S in pixels (S x S).")] = 128,
-    zoom: Annotated[float, typer.Option(min=0.5, max=2.0, help="Crop tightness: >1 tighter around the face, <1 looser.")] = 1.0,
+    zoom: Annotated[
+        float, typer.Option(min=0.5, max=2.0, help="Crop tightness: >1 tighter around the face, <1 looser.")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the identity split.")] = 0,
-    test_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for testing.")] = 0.2,
-    val_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for validation.")] = 0.0,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for testing.")
+    ] = 0.2,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for validation.")
+    ] = 0.0,
     test_ids: Annotated[
         Optional[str],
         typer.Option(help="Fixed test identities: 'id1,id2,...' or a file with one id per line.", show_default=False),
@@ -60,8 +68,12 @@ def prepare(
         allow_outside_root=allow_outside_root,
     )
     columns = (
-        TextColumn("[bold]prepare[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]prepare[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("prepare", total=None, status="")

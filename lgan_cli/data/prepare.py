@@ -102,7 +102,9 @@ def check_crop_keys(records: Sequence[FaceRecord], root: Path) -> None:
         seen.setdefault(key, record.path)
     if clashes:
         more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
-        raise DatasetError(f"these photos would share one crop name; rename one of each: {'; '.join(clashes[:3])}{more}")
+        raise DatasetError(
+            f"these photos would share one crop name; rename one of each: {'; '.join(clashes[:3])}{more}"
+        )
 
 
 def prepare_dataset(
@@ -274,7 +276,10 @@ def _load_previous(out_dir: Path, config: PrepareConfig) -> dict[str, dict]:
     try:
         old_config = PrepareConfig(**{**document["config"], "test_ids": None})
     except TypeError:  # another kind of index (e.g. `lgan synth`'s)
-        raise DatasetError(f"{out_dir} holds data prepared another way ({shown(document['config'].get('dataset'))}); use another --out folder") from None
+        raise DatasetError(
+            f"{out_dir} holds data prepared another way ({shown(document['config'].get('dataset'))}); "
+            "use another --out folder"
+        ) from None
     if old_config.content_key() != config.content_key():
         raise DatasetError(
             f"{out_dir} holds data prepared with {old_config.content_key()}, not {config.content_key()}; "
@@ -314,7 +319,9 @@ def _index_problem(document: dict) -> str | None:
     if not isinstance(resolution, int) or isinstance(resolution, bool) or not MIN_SIZE <= resolution <= MAX_SIZE:
         return f"its config needs a crop resolution in {MIN_SIZE}..{MAX_SIZE}"
     for part in ("items", "skipped"):
-        if not isinstance(document.get(part), list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str) for e in document[part]):
+        if not isinstance(document.get(part), list) or not all(
+            isinstance(e, dict) and isinstance(e.get("key"), str) for e in document[part]
+        ):
             return f"{part!r} must be a list of entries with a key"
     for number, entry in enumerate(document["items"]):
         problem = _item_problem(entry)
@@ -333,13 +340,21 @@ def _item_problem(entry: dict) -> str | None:
     if not is_safe_name(entry["expression"]):
         return f"expression {shown(entry['expression'])} is not a usable name ({SAFE_NAME_RULE})"
     intensity = entry.get("intensity")
-    if intensity is not None and (not isinstance(intensity, int) or isinstance(intensity, bool) or not 0 <= intensity <= 16):
+    if intensity is not None and (
+        not isinstance(intensity, int) or isinstance(intensity, bool) or not 0 <= intensity <= 16
+    ):
         return "intensity must be a level 0..16 or null"
     points = entry.get("points68")
-    if not (isinstance(points, list) and len(points) == 68 and all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
-        for p in points
-    )):
+    if not (
+        isinstance(points, list)
+        and len(points) == 68
+        and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+            for p in points
+        )
+    ):
         return "points68 must be 68 [x, y] pairs of numbers"
     for name in ("attrs", "blendshapes"):
         if not isinstance(entry.get(name, {}), dict):

@@ -122,7 +122,9 @@ class InceptionFeatures:
     Runs under inference mode in batches of `batch_size`; results come back on the CPU.
     """
 
-    def __init__(self, device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None, batch_size: int = 32):
+    def __init__(
+        self, device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None, batch_size: int = 32
+    ):
         self.device = torch.device(device)
         self.batch_size = batch_size
         with warnings.catch_warnings():

@@ -27,7 +27,12 @@ from lgan_cli.data.registration import register_pairs
 from lgan_cli.errors import LganError
 from lgan_cli.eval.landmarks import REFERENCE_SIZE, landmark_distance
 from lgan_cli.eval.metrics import psnr, ssim
-from lgan_cli.facenets.expression import DATASET_TO_CLASS, EXPRESSION_CLASSES, expression_input_from_crop, load_expression_net
+from lgan_cli.facenets.expression import (
+    DATASET_TO_CLASS,
+    EXPRESSION_CLASSES,
+    expression_input_from_crop,
+    load_expression_net,
+)
 from lgan_cli.facenets.identity import identity_chip_from_crop, load_identity_net
 from lgan_cli.facenets.lpips import load_lpips
 from lgan_cli.faces.detect import FaceDetector
@@ -39,6 +44,7 @@ REAL = "real"
 
 VERIFICATION_THRESHOLD = 0.6
 """dlib's same-person rule: descriptors closer than 0.6 (Euclidean) belong to one person."""
+
 
 @dataclass
 class PairScore:
@@ -312,8 +318,12 @@ def evaluate(
                 results[method.name].seconds += time.perf_counter() - edit_started
                 scores = judges.score(output.images, target_images, target_points, sources, targets)
                 if output.points68 is not None:  # stage I on its own: generated vs real target points
-                    for score, points, target_points68 in zip(scores, output.points68.cpu().numpy(), target_points.numpy()):
-                        score.generated_landmark_distance = landmark_distance(points, target_points68, dataset.resolution)
+                    for score, points, target_points68 in zip(
+                        scores, output.points68.cpu().numpy(), target_points.numpy()
+                    ):
+                        score.generated_landmark_distance = landmark_distance(
+                            points, target_points68, dataset.resolution
+                        )
                 results[method.name].scores += scores
                 if inception is not None:
                     features[method.name].append(inception(output.images.clamp(-1, 1)))

@@ -86,9 +86,10 @@ def align_face(points68: np.ndarray, size: int, zoom: float = 1.0) -> Alignment:
     # x axis: the eye line blended with the perpendicular of the eye-to-mouth vector
     x_axis = eye_to_eye + np.array([eye_to_mouth[1], -eye_to_mouth[0]])
     x_axis /= np.hypot(*x_axis)
-    half_side = max(
-        np.hypot(*eye_to_eye) * HALF_SIDE_PER_EYE_DISTANCE, np.hypot(*eye_to_mouth) * HALF_SIDE_PER_EYE_TO_MOUTH
-    ) / zoom
+    half_side = (
+        max(np.hypot(*eye_to_eye) * HALF_SIDE_PER_EYE_DISTANCE, np.hypot(*eye_to_mouth) * HALF_SIDE_PER_EYE_TO_MOUTH)
+        / zoom
+    )
     centre = eye_mid + CENTRE_TOWARDS_MOUTH * eye_to_mouth
 
     scale = (size / 2) / half_side

@@ -178,8 +178,7 @@ def _check_min_side(path: Path, size: tuple[int, int], min_side: int) -> None:
     if min(width, height) < min_side:
         raise _error(
             path,
-            f"image is {width}x{height} pixels, too small to contain a face "
-            f"(need at least {min_side} px on each side)",
+            f"image is {width}x{height} pixels, too small to contain a face (need at least {min_side} px on each side)",
         )
 
 
@@ -348,9 +347,7 @@ def _as_pil(image: np.ndarray | Image.Image) -> Image.Image:
     if array.dtype != np.uint8:
         raise ValueError(f"save_image expects a uint8 array, got {array.dtype}")
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
-        raise ValueError(
-            f"save_image expects an (H, W), (H, W, 3) or (H, W, 4) array, got {array.shape}"
-        )
+        raise ValueError(f"save_image expects an (H, W), (H, W, 3) or (H, W, 4) array, got {array.shape}")
     return Image.fromarray(np.ascontiguousarray(array))
 
 

@@ -89,13 +89,21 @@ class LandmarkGANEditor:
             labels = self._blend_towards_neutral(labels, fractions)
         if self.prior_only:  # the ablation: stage I's points moving the pixels, nothing learned in stage II
             flow, _ = prior_flow(points68, points, crops.shape[-1])
-            rendering = {"image": warp(crops, flow, mode="bicubic").clamp(-1, 1), "flow": flow, "mask": flow.new_zeros(flow.shape[:3]), "colours": crops}
+            rendering = {
+                "image": warp(crops, flow, mode="bicubic").clamp(-1, 1),
+                "flow": flow,
+                "mask": flow.new_zeros(flow.shape[:3]),
+                "colours": crops,
+            }
         else:
             amount = None if (fractions == 1).all() else fractions
             _, rendering = self.model.render(crops, points, labels, points68, amount=amount)
         return EditResult(
-            images=rendering["image"], points68=points, flow=rendering.get("flow"),
-            mask=rendering.get("mask"), colours=rendering.get("colours"),
+            images=rendering["image"],
+            points68=points,
+            flow=rendering.get("flow"),
+            mask=rendering.get("mask"),
+            colours=rendering.get("colours"),
         )
 
     def _blend_towards_neutral(self, labels: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:

@@ -78,7 +78,9 @@ def load_training_state(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors of every kind
-        raise LganError(f"{path} is not a training state lgan can load safely (damaged or foreign file: {type(exc).__name__})") from None
+        raise LganError(
+            f"{path} is not a training state lgan can load safely (damaged or foreign file: {type(exc).__name__})"
+        ) from None
     _check_state(path, state)
     return state
 

@@ -74,8 +74,11 @@ def identity_loss(fake_descriptors: torch.Tensor, real_descriptors: torch.Tensor
 
 
 def stage1_loss(
-    fake_logits: list[torch.Tensor], predicted_points: torch.Tensor, target_points: torch.Tensor,
-    lambda1: float = 2.0, use_landmark_loss: bool = True,
+    fake_logits: list[torch.Tensor],
+    predicted_points: torch.Tensor,
+    target_points: torch.Tensor,
+    lambda1: float = 2.0,
+    use_landmark_loss: bool = True,
 ) -> tuple[torch.Tensor, dict]:
     """Eq. 5: L_1 = L_cGAN(G_l, D_l) + lambda1 * L_landmark(G_l)."""
     adversarial = generator_adversarial_loss(fake_logits)
@@ -85,9 +88,14 @@ def stage1_loss(
 
 
 def stage2_loss(
-    fake_logits: list[torch.Tensor], fake: torch.Tensor, real: torch.Tensor,
-    fake_descriptors: torch.Tensor | None, real_descriptors: torch.Tensor | None,
-    lambda2: float = 100.0, lambda3: float = 0.1, reconstruction: str = "l12",
+    fake_logits: list[torch.Tensor],
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    fake_descriptors: torch.Tensor | None,
+    real_descriptors: torch.Tensor | None,
+    lambda2: float = 100.0,
+    lambda3: float = 0.1,
+    reconstruction: str = "l12",
 ) -> tuple[torch.Tensor, dict]:
     """Eq. 9: L_2 = L_LGAN(G_e, D_e) + lambda2 * L_L1,2(G_e) + lambda3 * L_identity(G_e).
 

@@ -95,7 +95,16 @@ def with_overrides(config: RunConfig, overrides: dict) -> RunConfig:
         loss = replace(loss, identity=False)
     if overrides.get("no_landmark_loss"):
         loss = replace(loss, landmark=False)
-    for key in ("epochs", "batch_size", "max_steps", "lr_decay_epochs", "seed", "sample_every", "checkpoint_every", "landmark_warmup_steps"):
+    for key in (
+        "epochs",
+        "batch_size",
+        "max_steps",
+        "lr_decay_epochs",
+        "seed",
+        "sample_every",
+        "checkpoint_every",
+        "landmark_warmup_steps",
+    ):
         if given(key):
             train_cfg = replace(train_cfg, **{key: overrides[key]})
     if given("init_from"):
@@ -132,7 +141,9 @@ def extended(config: RunConfig, epochs: int | None, lr_decay_epochs: int | None)
         lr_decay_epochs=config.train.lr_decay_epochs if lr_decay_epochs is None else lr_decay_epochs,
     )
     if train_cfg.lr_decay_epochs > train_cfg.epochs:
-        raise LganError(f"--lr-decay-epochs {train_cfg.lr_decay_epochs} is more than the run's {train_cfg.epochs} epochs")
+        raise LganError(
+            f"--lr-decay-epochs {train_cfg.lr_decay_epochs} is more than the run's {train_cfg.epochs} epochs"
+        )
     return replace(config, train=train_cfg)
 
 
@@ -151,7 +162,10 @@ def ensure_prepared(config: RunConfig) -> PreparedDataset:
     data = config.data
     folder = Path(data.prepared)
     split = split_settings(asdict(data))
-    prepare_if_missing(folder, PrepareConfig(dataset=data.dataset, data_root=data.data_root, resolution=config.model.resolution, **split))
+    prepare_if_missing(
+        folder,
+        PrepareConfig(dataset=data.dataset, data_root=data.data_root, resolution=config.model.resolution, **split),
+    )
     try:
         dataset = PreparedDataset.load(folder, resolution=config.model.resolution)
     except DatasetError as exc:
@@ -190,8 +204,13 @@ def open_run(
 
     data = config.data
     pairs = PairData(
-        dataset, "train", data.source_expressions, data.target_expressions, data.pairs,
-        register=data.register_pairs, identity_pairs=data.identity_pairs,
+        dataset,
+        "train",
+        data.source_expressions,
+        data.target_expressions,
+        data.pairs,
+        register=data.register_pairs,
+        identity_pairs=data.identity_pairs,
     )
     new_run = run_dir is None
     if new_run:
@@ -199,9 +218,14 @@ def open_run(
     split = validation_split(dataset)
     try:
         trainer = Trainer(
-            config, run_dir, pairs, device,
-            validation=dataset if split else None, validation_split=split or "test",
-            dist_info=info, info=run_info(config),
+            config,
+            run_dir,
+            pairs,
+            device,
+            validation=dataset if split else None,
+            validation_split=split or "test",
+            dist_info=info,
+            info=run_info(config),
         )
     except (ValueError, LganError) as exc:
         if new_run and info.is_main:  # no empty run folder left behind by a refused start

@@ -31,16 +31,21 @@ from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.errors import LganError
 from lgan_cli.faces.decode import save_image
+from lgan_cli.model_files import WEIGHTS_NAME
+from lgan_cli.models.checkpoint import expected_tensors, read_weights
 from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.editor import LandmarkGANEditor
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
 from lgan_cli.pixels import to_pictures
 from lgan_cli.train import losses
-from lgan_cli.model_files import WEIGHTS_NAME
-from lgan_cli.models.checkpoint import expected_tensors, read_weights
 from lgan_cli.train.checkpoint import (
-    CHECKPOINT_KEY, STATE_NAME, checkpoint_id, load_training_state, remove_stale_temp_files, save_training_checkpoint,
+    CHECKPOINT_KEY,
+    STATE_NAME,
+    checkpoint_id,
+    load_training_state,
+    remove_stale_temp_files,
+    save_training_checkpoint,
 )
 from lgan_cli.train.config import RunConfig
 from lgan_cli.train.data import PairData, augmented_shapes
