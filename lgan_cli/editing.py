@@ -1,9 +1,11 @@
 """Editing real photos: detect and align faces, run the model on the crops, paste the results back.
 
-Detection and alignment happen once per photo (`find_faces`); the model then runs on any
-number of (face, expression, intensity) requests in batches (`edit_crops`), and each result
-is pasted into the original full-resolution photo (`compose`). `lgan edit`, `lgan batch` and
-`lgan animate` are thin loops around these three steps.
+The file reads in the order the data flows. The request is checked first (`parse_intensity`,
+`check_expressions`); then detection and alignment happen once per photo (`find_faces`: the
+photo's faces as `AlignedFace`s); the model runs on any number of (face, expression,
+intensity) requests in batches (`edit_crops`: `FaceEdit`s); and each result is put into the
+original full-resolution photo (`compose`). `lgan edit`, `lgan batch` and `lgan animate` are
+thin loops around these three steps.
 """
 
 from __future__ import annotations
@@ -22,6 +24,50 @@ from lgan_cli.faces.paste import face_mask, paste_faces
 from lgan_cli.models.editor import Editor
 from lgan_cli.pixels import to_pictures, to_tensor
 
+# ----- the request: intensity and expressions, checked before any work
+
+
+def parse_intensity(text: str | None) -> int | float | None:
+    """'1'..'4' are the paper's levels (4 = full); a decimal such as 0.5 or 1.0 is a fraction in [0, 1]
+    (0: no change, with a warp model the photo comes back as it was)."""
+    if text is None:
+        return None
+    value = text.strip()
+    try:
+        if value.isdigit() and value != "0":
+            level = int(value)
+            if 1 <= level <= 4:
+                return level
+        else:
+            fraction = float(value)
+            if 0.0 <= fraction <= 1.0:
+                return fraction
+    except ValueError:
+        pass
+    raise LganError(f"--intensity must be a level 1..4 or a fraction in [0, 1] such as 0.5, not {text!r}")
+
+
+def intensity_label(intensity: int | float | None) -> str:
+    """A short tag for file names: '' (full), 'i3' (level 3), 'a0.5' (fraction)."""
+    if intensity is None:
+        return ""
+    return f"i{intensity}" if isinstance(intensity, int) else f"a{intensity:g}"
+
+
+def check_expressions(editor: Editor, expressions: list[str]) -> None:
+    """Refuse, in one line, expressions the model does not know (any name, for a model without a list)."""
+    if editor.expressions is None:
+        return
+    unknown = [e for e in expressions if e not in editor.expressions]
+    if unknown:
+        raise LganError(
+            f"model '{editor.name}' does not know the expression {', '.join(repr(u) for u in unknown)}; "
+            f"it knows: {', '.join(editor.expressions)}"
+        )
+
+
+# ----- 1. find the faces: detect, pick and align, once per photo
+
 
 @dataclass
 class AlignedFace:
@@ -31,6 +77,19 @@ class AlignedFace:
     alignment: Alignment
     crop: np.ndarray  # (S, S, 3) uint8
     points: np.ndarray  # (68, 2) in crop pixels
+
+
+def find_faces(detector: FaceDetector, rgb: np.ndarray, size: int, which: str | int, source: str) -> list[AlignedFace]:
+    """Detect, pick (--face) and align the faces of one photo."""
+    chosen = select_faces(detector.detect(rgb), which, source=source)
+    aligned = []
+    for face in chosen:
+        alignment = align_face(face.points68, size)
+        aligned.append(AlignedFace(face, alignment, alignment.crop(rgb), alignment.to_crop(face.points68)))
+    return aligned
+
+
+# ----- 2. run the model: (face, expression, intensity) requests, batched
 
 
 @dataclass
@@ -54,27 +113,6 @@ class FaceEdit:
 
     def points_in_photo(self) -> np.ndarray:
         return self.source.alignment.to_photo(self.points)
-
-
-def find_faces(detector: FaceDetector, rgb: np.ndarray, size: int, which: str | int, source: str) -> list[AlignedFace]:
-    """Detect, pick (--face) and align the faces of one photo."""
-    chosen = select_faces(detector.detect(rgb), which, source=source)
-    aligned = []
-    for face in chosen:
-        alignment = align_face(face.points68, size)
-        aligned.append(AlignedFace(face, alignment, alignment.crop(rgb), alignment.to_crop(face.points68)))
-    return aligned
-
-
-def check_expressions(editor: Editor, expressions: list[str]) -> None:
-    if editor.expressions is None:
-        return
-    unknown = [e for e in expressions if e not in editor.expressions]
-    if unknown:
-        raise LganError(
-            f"model '{editor.name}' does not know the expression {', '.join(repr(u) for u in unknown)}; "
-            f"it knows: {', '.join(editor.expressions)}"
-        )
 
 
 def default_intensity(editor: Editor, expression: str, intensity: int | float | None) -> int | float | None:
@@ -118,6 +156,9 @@ def edit_crops(
     return results
 
 
+# ----- 3. compose: every edit into the photo, at its own resolution
+
+
 def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) -> np.ndarray:
     """The photo with every edit applied at its own resolution, face after face.
 
@@ -135,30 +176,3 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
             mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])
             out = paste_faces(out, [(edit.crop, alignment, mask, edit.source.crop)], keep_detail=keep_detail)
     return out.copy() if out is photo else out
-
-
-def parse_intensity(text: str | None) -> int | float | None:
-    """'1'..'4' are the paper's levels (4 = full); a decimal such as 0.5 or 1.0 is a fraction in [0, 1]
-    (0: no change, with a warp model the photo comes back as it was)."""
-    if text is None:
-        return None
-    value = text.strip()
-    try:
-        if value.isdigit() and value != "0":
-            level = int(value)
-            if 1 <= level <= 4:
-                return level
-        else:
-            fraction = float(value)
-            if 0.0 <= fraction <= 1.0:
-                return fraction
-    except ValueError:
-        pass
-    raise LganError(f"--intensity must be a level 1..4 or a fraction in [0, 1] such as 0.5, not {text!r}")
-
-
-def intensity_label(intensity: int | float | None) -> str:
-    """A short tag for file names: '' (full), 'i3' (level 3), 'a0.5' (fraction)."""
-    if intensity is None:
-        return ""
-    return f"i{intensity}" if isinstance(intensity, int) else f"a{intensity:g}"
