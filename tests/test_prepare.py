@@ -164,3 +164,31 @@ def test_prepared_crops_can_be_served_smaller(tmp_path, example_photos):
         assert np.abs(crop_a - crop_b).mean() < 3
     with pytest.raises(DatasetError, match="cannot serve"):
         PreparedDataset.load(small.root, resolution=128)
+
+
+def test_train_and_eval_prepare_the_split_the_model_was_trained_with(folder_dataset, tmp_path):
+    """One "prepare if missing" for train and eval: given a run's data settings (eval reads them
+    from the model's config.json), it writes their identity split; an existing cache is kept."""
+    from dataclasses import asdict
+
+    from lgan_cli.data.prepare import prepare_if_missing, split_settings
+    from lgan_cli.errors import LganError
+    from lgan_cli.train.config import DataConfig
+
+    run_data = DataConfig(dataset="folder", data_root=str(folder_dataset), test_ids=("030",))
+    recorded = json.loads(json.dumps(asdict(run_data)))  # as config.json holds it: test_ids a list
+    assert (
+        split_settings(asdict(run_data))
+        == split_settings(recorded)
+        == {"seed": 0, "test_fraction": 0.2, "val_fraction": 0.0, "test_ids": ("030",)}
+    )
+    out = tmp_path / "prepared"
+    with pytest.raises(LganError, match="give --data-root"):
+        prepare_if_missing(out, PrepareConfig(dataset="folder", data_root="", resolution=64))
+    config = PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=64, **split_settings(recorded))
+    assert prepare_if_missing(out, config) is True
+    splits = {item["identity"]: item["split"] for item in read_index(out)["items"]}
+    assert splits["030"] == "test" and {s for i, s in splits.items() if i != "030"} == {"train"}
+    assert (
+        prepare_if_missing(out, PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=64)) is False
+    )
