@@ -29,7 +29,19 @@ def time_edit_process(model: str | None, out_dir: Path, repeats: int) -> list[fl
     times = []
     for index in range(repeats):
         out = out_dir / f"edit{index}.jpg"
-        command = [sys.executable, "-m", "lgan_cli", "edit", str(PHOTO), "--expr", "happy", "--out", str(out), "--device", "cpu"]
+        command = [
+            sys.executable,
+            "-m",
+            "lgan_cli",
+            "edit",
+            str(PHOTO),
+            "--expr",
+            "happy",
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+        ]
         if model:
             command += ["--model", model]
         started = time.perf_counter()
@@ -98,8 +110,18 @@ def time_batch(model: str | None, copies: int, batch_size: int, work: Path) -> f
     source.mkdir()
     for index in range(copies):
         shutil.copy(PHOTO, source / f"face{index:03d}.jpg")
-    args = ["batch", str(source), "--expr", "happy", "--out", str(work / f"out{batch_size}"), "--batch-size",
-            str(batch_size), "--device", "cpu"]
+    args = [
+        "batch",
+        str(source),
+        "--expr",
+        "happy",
+        "--out",
+        str(work / f"out{batch_size}"),
+        "--batch-size",
+        str(batch_size),
+        "--device",
+        "cpu",
+    ]
     if model:
         args += ["--model", model]
     started = time.perf_counter()
@@ -114,7 +136,9 @@ def time_batch(model: str | None, copies: int, batch_size: int, work: Path) -> f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--model", action="append", default=None,
+        "--model",
+        action="append",
+        default=None,
         help="model spec, repeatable (default: london-128, the paper's U-Net renderer, and the default model)",
     )
     parser.add_argument("--repeats", type=int, default=3)
@@ -125,7 +149,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             times = time_edit_process(model, work, args.repeats)
-            print(f"lgan edit, 1350x1350, whole process: {min(times):.2f} s best, {sum(times) / len(times):.2f} s mean of {len(times)}")
+            print(
+                f"lgan edit, 1350x1350, whole process: {min(times):.2f} s best, "
+                f"{sum(times) / len(times):.2f} s mean of {len(times)}"
+            )
             for stage, seconds in time_stages(model).items():
                 print(f"  {stage:18s} {seconds * 1000:8.1f} ms")
             for batch_size in (1, 8):

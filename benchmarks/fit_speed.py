@@ -64,12 +64,16 @@ def photos_report(repeats: int) -> None:
         fits.append(fit_median)
         transfers.append(tr_median)
         iod = np.linalg.norm(points[36] - points[45])
-        print(f"{photo.name:28s} {fit_best:10.1f} / {fit_median:6.1f} {tr_best:8.1f} / {tr_median:6.1f} "
-              f"{fit.residual_px:12.2f} {iod:7.0f}")
+        print(
+            f"{photo.name:28s} {fit_best:10.1f} / {fit_median:6.1f} {tr_best:8.1f} / {tr_median:6.1f} "
+            f"{fit.residual_px:12.2f} {iod:7.0f}"
+        )
     if fits:
         total = statistics.mean(fits) + statistics.mean(transfers)
-        print(f"mean per face: fit {statistics.mean(fits):.1f} ms + 32 transfers {statistics.mean(transfers):.1f} ms "
-              f"= {total:.1f} ms")
+        print(
+            f"mean per face: fit {statistics.mean(fits):.1f} ms + 32 transfers {statistics.mean(transfers):.1f} ms "
+            f"= {total:.1f} ms"
+        )
 
 
 def synthetic_report(count: int) -> None:
@@ -81,16 +85,20 @@ def synthetic_report(count: int) -> None:
             identity = rng.normal(size=len(basis.identity))
             expression = EXPRESSIONS[rng.integers(len(EXPRESSIONS))]
             level = int(rng.integers(1, 5))
-            pose = Pose.from_angles(rng.normal(0, 8), rng.normal(0, 5), rng.normal(0, 3), 12.0, 128 + rng.normal(0, 5, 2))
+            pose = Pose.from_angles(
+                rng.normal(0, 8), rng.normal(0, 5), rng.normal(0, 3), 12.0, 128 + rng.normal(0, 5, 2)
+            )
             points = pose.project(basis.shape(identity, blendshape_weights(expression, level)))
             truth = pose.project(basis.shape(identity))
             fit = fit_face(points, basis, config)
             reprojection.append(fit.residual_px)
             neutral.append(np.linalg.norm(fit.neutral_points - truth, axis=1).mean())
             moved.append(np.linalg.norm(points - truth, axis=1).mean())
-        print(f"synthetic ({count} faces, {label}): reprojection mean {np.mean(reprojection):.2f} px "
-              f"(max {np.max(reprojection):.2f}); neutral face mean {np.mean(neutral):.2f} px "
-              f"(max {np.max(neutral):.2f}; the expression had moved the points {np.mean(moved):.2f} px on average)")
+        print(
+            f"synthetic ({count} faces, {label}): reprojection mean {np.mean(reprojection):.2f} px "
+            f"(max {np.max(reprojection):.2f}); neutral face mean {np.mean(neutral):.2f} px "
+            f"(max {np.max(neutral):.2f}; the expression had moved the points {np.mean(moved):.2f} px on average)"
+        )
 
 
 def main() -> None:

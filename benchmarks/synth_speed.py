@@ -45,8 +45,11 @@ def main() -> None:
     started = time.perf_counter()
     scenes = [sample_identity_scene(renderer, np.random.default_rng([0, i])) for i in range(args.identities)]
     scene_s = (time.perf_counter() - started) / args.identities
-    jobs = [(scene, blendshape_weights(expression, 4) if expression != "neutral" else {})
-            for scene in scenes for expression in RECIPES]
+    jobs = [
+        (scene, blendshape_weights(expression, 4) if expression != "neutral" else {})
+        for scene in scenes
+        for expression in RECIPES
+    ]
     results = {"threads": args.threads, "renderer_setup_s": round(setup_s, 2), "identity_setup_s": round(scene_s, 3)}
     for size in args.sizes:
         renderer.render(*jobs[0], size)  # warm-up
@@ -55,8 +58,10 @@ def main() -> None:
             renderer.render(*jobs[index % len(jobs)], size)
         seconds = (time.perf_counter() - started) / args.images
         results[f"{size}px"] = {"s_per_image": round(seconds, 3), "images_per_s": round(1 / seconds, 2)}
-        print(f"{size:4d} px: {1 / seconds:5.2f} images/s ({seconds * 1000:.0f} ms/image, {args.threads} thread(s))",
-              file=sys.stderr)
+        print(
+            f"{size:4d} px: {1 / seconds:5.2f} images/s ({seconds * 1000:.0f} ms/image, {args.threads} thread(s))",
+            file=sys.stderr,
+        )
     print(json.dumps(results, indent=1))
 
 

@@ -51,7 +51,9 @@ class _SyntheticPairs:
 
 def time_landmarkgan(size: int, batch: int, repeats: int, device: torch.device, width: int, tmp) -> float:
     config = RunConfig(
-        model=ModelConfig(resolution=size, expressions=("neutral", "happy"), generator_width=width, discriminator_width=width),
+        model=ModelConfig(
+            resolution=size, expressions=("neutral", "happy"), generator_width=width, discriminator_width=width
+        ),
         loss=LossConfig(),
         train=TrainConfig(batch_size=batch, device=str(device)),
     )
@@ -81,7 +83,9 @@ def time_pix2pix(size: int, batch: int, repeats: int, device: torch.device, widt
     def step():
         fake = decoder(encoder(x))
         opt_d.zero_grad()
-        loss_d = 0.5 * (bce(discriminator(torch.cat([y, x], 1)), True) + bce(discriminator(torch.cat([fake.detach(), x], 1)), False))
+        loss_d = 0.5 * (
+            bce(discriminator(torch.cat([y, x], 1)), True) + bce(discriminator(torch.cat([fake.detach(), x], 1)), False)
+        )
         loss_d.backward()
         opt_d.step()
         for p in discriminator.parameters():

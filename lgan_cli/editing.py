@@ -1,9 +1,11 @@
 """Editing real photos: detect and align faces, run the model on the crops, paste the results back.
 
-Detection and alignment happen once per photo (`find_faces`); the model then runs on any
-number of (face, expression, intensity) requests in batches (`edit_crops`), and each result
-is pasted into the original full-resolution photo (`compose`). `lgan edit`, `lgan batch` and
-`lgan animate` are thin loops around these three steps.
+The file reads in the order the data flows. The request is checked first (`parse_intensity`,
+`check_expressions`); then detection and alignment happen once per photo (`find_faces`: the
+photo's faces as `AlignedFace`s); the model runs on any number of (face, expression,
+intensity) requests in batches (`edit_crops`: `FaceEdit`s); and each result is put into the
+original full-resolution photo (`compose`). `lgan edit`, `lgan batch` and `lgan animate` are
+thin loops around these three steps.
 """
 
 from __future__ import annotations
@@ -20,127 +22,9 @@ from lgan_cli.faces.detect import Face, FaceDetector, select_faces
 from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
 from lgan_cli.faces.paste import face_mask, paste_faces
 from lgan_cli.models.editor import Editor
+from lgan_cli.pixels import to_pictures, to_tensor
 
-
-@dataclass
-class AlignedFace:
-    """A face found in a photo, aligned to the model's crop size."""
-
-    face: Face
-    alignment: Alignment
-    crop: np.ndarray  # (S, S, 3) uint8
-    points: np.ndarray  # (68, 2) in crop pixels
-
-
-@dataclass
-class FaceEdit:
-    """One edited face: the generated crop and landmarks, ready to paste back."""
-
-    source: AlignedFace
-    expression: str
-    intensity: int | float | None
-    crop: np.ndarray  # (S, S, 3) uint8, the model's output
-    points: np.ndarray  # (68, 2) generated target landmarks, crop pixels
-    # how a warp renderer made the crop, so the photo itself can be moved (None: a re-rendering model)
-    flow: np.ndarray | None = None  # (S, S, 2) float32 backward flow, crop pixels
-    mask: np.ndarray | None = None  # (S, S) float32 synthesis mask m
-    colours: np.ndarray | None = None  # (S, S, 3) uint8 synthesised colours c
-
-    def landmark_image(self) -> np.ndarray:
-        """The paper's landmark image of the generated points, coloured from the input crop."""
-        colours = sample_colours(self.source.crop, self.points)
-        return render_landmark_image(self.points, self.source.crop.shape[0], colours)
-
-    def points_in_photo(self) -> np.ndarray:
-        return self.source.alignment.to_photo(self.points)
-
-
-def find_faces(detector: FaceDetector, rgb: np.ndarray, size: int, which: str | int, source: str) -> list[AlignedFace]:
-    """Detect, pick (--face) and align the faces of one photo."""
-    chosen = select_faces(detector.detect(rgb), which, source=source)
-    aligned = []
-    for face in chosen:
-        alignment = align_face(face.points68, size)
-        aligned.append(AlignedFace(face, alignment, alignment.crop(rgb), alignment.to_crop(face.points68)))
-    return aligned
-
-
-def check_expressions(editor: Editor, expressions: list[str]) -> None:
-    if editor.expressions is None:
-        return
-    unknown = [e for e in expressions if e not in editor.expressions]
-    if unknown:
-        raise LganError(
-            f"model '{editor.name}' does not know the expression {', '.join(repr(u) for u in unknown)}; "
-            f"it knows: {', '.join(editor.expressions)}"
-        )
-
-
-def default_intensity(editor: Editor, expression: str, intensity: int | float | None) -> int | float | None:
-    """Without --intensity, a model trained with levels gets its top level (neutral: no level)."""
-    levels = getattr(getattr(editor, "model", None), "config", None)
-    levels = getattr(levels, "intensity_levels", 0)
-    if intensity is None and levels and expression != "neutral":
-        return levels
-    return intensity
-
-
-@torch.no_grad()
-def edit_crops(
-    editor: Editor,
-    requests: list[tuple[AlignedFace, str, int | float | None]],
-    device: torch.device,
-    batch_size: int = 8,
-) -> list[FaceEdit]:
-    """Run the model over (face, expression, intensity) requests, `batch_size` crops per forward pass."""
-    results: list[FaceEdit] = []
-    for start in range(0, len(requests), batch_size):
-        chunk = requests[start : start + batch_size]
-        crops = torch.from_numpy(np.stack([face.crop for face, _, _ in chunk])).permute(0, 3, 1, 2).float()
-        crops = (crops / 127.5 - 1.0).to(device)
-        points = torch.from_numpy(np.stack([face.points for face, _, _ in chunk]).astype(np.float32)).to(device)
-        intensities = [default_intensity(editor, e, i) for _, e, i in chunk]
-        output = editor.edit(crops, points, [e for _, e, _ in chunk], intensities)
-        images = to_uint8_images(output.images)
-        generated = output.points68.cpu().numpy() if output.points68 is not None else points.cpu().numpy()
-        warp = output.flow is not None
-        flows = output.flow.float().cpu().numpy() if warp else None
-        masks = output.mask.float().cpu().numpy() if warp else None
-        colours = to_uint8_images(output.colours) if warp else None
-        for index, (face, expression, intensity) in enumerate(chunk):
-            results.append(
-                FaceEdit(
-                    face, expression, intensity, images[index], generated[index],
-                    flow=flows[index] if warp else None, mask=masks[index] if warp else None,
-                    colours=colours[index] if warp else None,
-                )
-            )
-    return results
-
-
-def to_uint8_images(images: torch.Tensor) -> np.ndarray:
-    """(B, 3, S, S) in [-1, 1] -> (B, S, S, 3) uint8, contiguous per image."""
-    array = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return np.ascontiguousarray(array)
-
-
-def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) -> np.ndarray:
-    """The photo with every edit applied at its own resolution, face after face.
-
-    A warp renderer's edit moves the photo's own pixels by its flow, lifted from the crop, and
-    blends in only what it synthesised (`compose_warp`). A re-rendering model's crop (the
-    paper's U-Net) is pasted back through a feathered face mask, colour matched, with the
-    photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`).
-    """
-    out = photo
-    for edit in edits:
-        alignment = edit.source.alignment
-        if edit.flow is not None:
-            out = compose_warp(out, alignment, edit.flow, edit.mask, edit.colours)
-        else:
-            mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])
-            out = paste_faces(out, [(edit.crop, alignment, mask, edit.source.crop)], keep_detail=keep_detail)
-    return out.copy() if out is photo else out
+# ----- the request: intensity and expressions, checked before any work
 
 
 def parse_intensity(text: str | None) -> int | float | None:
@@ -168,3 +52,132 @@ def intensity_label(intensity: int | float | None) -> str:
     if intensity is None:
         return ""
     return f"i{intensity}" if isinstance(intensity, int) else f"a{intensity:g}"
+
+
+def check_expressions(editor: Editor, expressions: list[str]) -> None:
+    """Refuse, in one line, expressions the model does not know (any name, for a model without a list)."""
+    if editor.expressions is None:
+        return
+    unknown = [e for e in expressions if e not in editor.expressions]
+    if unknown:
+        raise LganError(
+            f"model '{editor.name}' does not know the expression {', '.join(repr(u) for u in unknown)}; "
+            f"it knows: {', '.join(editor.expressions)}"
+        )
+
+
+# ----- 1. find the faces: detect, pick and align, once per photo
+
+
+@dataclass
+class AlignedFace:
+    """A face found in a photo, aligned to the model's crop size."""
+
+    face: Face
+    alignment: Alignment
+    crop: np.ndarray  # (S, S, 3) uint8
+    points: np.ndarray  # (68, 2) in crop pixels
+
+
+def find_faces(detector: FaceDetector, rgb: np.ndarray, size: int, which: str | int, source: str) -> list[AlignedFace]:
+    """Detect, pick (--face) and align the faces of one photo."""
+    chosen = select_faces(detector.detect(rgb), which, source=source)
+    aligned = []
+    for face in chosen:
+        alignment = align_face(face.points68, size)
+        aligned.append(AlignedFace(face, alignment, alignment.crop(rgb), alignment.to_crop(face.points68)))
+    return aligned
+
+
+# ----- 2. run the model: (face, expression, intensity) requests, batched
+
+
+@dataclass
+class FaceEdit:
+    """One edited face: the generated crop and landmarks, ready to paste back."""
+
+    source: AlignedFace
+    expression: str
+    intensity: int | float | None
+    crop: np.ndarray  # (S, S, 3) uint8, the model's output
+    points: np.ndarray  # (68, 2) generated target landmarks, crop pixels
+    # how a warp renderer made the crop, so the photo itself can be moved (None: a re-rendering model)
+    flow: np.ndarray | None = None  # (S, S, 2) float32 backward flow, crop pixels
+    mask: np.ndarray | None = None  # (S, S) float32 synthesis mask m
+    colours: np.ndarray | None = None  # (S, S, 3) uint8 synthesised colours c
+
+    def landmark_image(self) -> np.ndarray:
+        """The paper's landmark image of the generated points, coloured from the input crop."""
+        colours = sample_colours(self.source.crop, self.points)
+        return render_landmark_image(self.points, self.source.crop.shape[0], colours)
+
+    def points_in_photo(self) -> np.ndarray:
+        return self.source.alignment.to_photo(self.points)
+
+
+def default_intensity(editor: Editor, expression: str, intensity: int | float | None) -> int | float | None:
+    """Without --intensity, a model trained with levels gets its top level (neutral: no level)."""
+    levels = getattr(getattr(editor, "model", None), "config", None)
+    levels = getattr(levels, "intensity_levels", 0)
+    if intensity is None and levels and expression != "neutral":
+        return levels
+    return intensity
+
+
+@torch.no_grad()
+def edit_crops(
+    editor: Editor,
+    requests: list[tuple[AlignedFace, str, int | float | None]],
+    device: torch.device,
+    batch_size: int = 8,
+) -> list[FaceEdit]:
+    """Run the model over (face, expression, intensity) requests, `batch_size` crops per forward pass."""
+    results: list[FaceEdit] = []
+    for start in range(0, len(requests), batch_size):
+        chunk = requests[start : start + batch_size]
+        crops = to_tensor([face.crop for face, _, _ in chunk]).to(device)
+        points = torch.from_numpy(np.stack([face.points for face, _, _ in chunk]).astype(np.float32)).to(device)
+        intensities = [default_intensity(editor, e, i) for _, e, i in chunk]
+        output = editor.edit(crops, points, [e for _, e, _ in chunk], intensities)
+        images = to_pictures(output.images)
+        generated = output.points68.cpu().numpy() if output.points68 is not None else points.cpu().numpy()
+        warp = output.flow is not None
+        flows = output.flow.float().cpu().numpy() if warp else None
+        masks = output.mask.float().cpu().numpy() if warp else None
+        colours = to_pictures(output.colours) if warp else None
+        for index, (face, expression, intensity) in enumerate(chunk):
+            results.append(
+                FaceEdit(
+                    face,
+                    expression,
+                    intensity,
+                    images[index],
+                    generated[index],
+                    flow=flows[index] if warp else None,
+                    mask=masks[index] if warp else None,
+                    colours=colours[index] if warp else None,
+                )
+            )
+    return results
+
+
+# ----- 3. compose: every edit into the photo, at its own resolution
+
+
+def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) -> np.ndarray:
+    """The photo with every edit applied at its own resolution, face after face.
+
+    A warp renderer's edit moves the photo's own pixels by its flow, lifted from the crop, and
+    blends in only what it synthesised (`compose_warp`). A re-rendering model's crop (the
+    paper's U-Net) is pasted back through a feathered face mask, colour matched, with the
+    photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`).
+    """
+    out = photo
+    for edit in edits:
+        alignment = edit.source.alignment
+        if edit.flow is not None:
+            out = compose_warp(out, alignment, edit.flow, edit.mask, edit.colours)
+        else:
+            mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])
+            out = paste_faces(out, [(edit.crop, alignment, mask, edit.source.crop)], keep_detail=keep_detail)
+    return out.copy() if out is photo else out

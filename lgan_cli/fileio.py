@@ -15,6 +15,9 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
+PATH_MAX = 4095  # bytes in a whole path (Linux)
+
 
 def _create_temp(target: Path) -> tuple[int, Path]:
     """A new hidden temp file next to `target` (same folder, so the rename is atomic).

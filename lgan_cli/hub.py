@@ -1,6 +1,6 @@
 """Known models, and getting them from / putting them on the Hugging Face Hub.
 
-A model is a folder holding `config.json` + `model.safetensors` (see `lgan_cli.train.checkpoint`).
+A model is a folder holding `config.json` + `model.safetensors` (see `lgan_cli.model_files`).
 `resolve_model` turns what the user typed into such a folder:
 
 - nothing -> the default model (`DEFAULT_MODEL`);
@@ -18,6 +18,7 @@ still honoured. Every failure is a one-line `LganError`.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -29,19 +30,16 @@ from lgan_cli.assets import offline as offline_from_env
 from lgan_cli.assets import sha256_file, weights_dir
 from lgan_cli.errors import LganError
 from lgan_cli.model_card import hub_licence_id, model_card
+from lgan_cli.model_files import CONFIG_NAME, MODEL_FILES, WEIGHTS_NAME, checkpoint_files, read_checkpoint_config
 
 log = logging.getLogger(__name__)
 
-# The two files of an inference checkpoint; equal to CONFIG_NAME / WEIGHTS_NAME in
-# lgan_cli.train.checkpoint (not imported from there: that module imports torch, and
-# `lgan models list` should start quickly).
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-MODEL_FILES = (CONFIG_FILE, WEIGHTS_FILE)
 CARD_FILE = "README.md"
 EVAL_FILE = "eval.json"
 
 HF_PREFIX = "hf:"
+
+
 class UnknownModelError(LganError):
     """A --model value that is no registry name, no existing path and no hf: spec."""
 
@@ -105,7 +103,10 @@ def _check_entry(model: KnownModel, path: Path) -> None:
         raise LganError(f"{path}: bad entry {model.name!r} (repo_id, or files must map {MODEL_FILES} to sha256 hex)")
 
 
-REGISTRY: dict[str, KnownModel] = load_registry()
+@functools.cache
+def registry() -> dict[str, KnownModel]:
+    """The known models, read from `REGISTRY_PATH` on first use (a broken file breaks no import)."""
+    return load_registry(REGISTRY_PATH)
 
 
 # --------------------------------------------------------------------------- resolving
@@ -125,8 +126,8 @@ def resolve_model(spec: str | None, *, offline: bool = False, cache_dir: str | P
     if spec.startswith(HF_PREFIX):
         repo_id, revision = parse_hf_spec(spec)
         return _download(repo_id, revision, expected={}, offline=offline, cache_dir=cache_dir, label=spec)
-    if spec in REGISTRY:
-        return _resolve_known(REGISTRY[spec], offline=offline, cache_dir=cache_dir)
+    if spec in registry():
+        return _resolve_known(registry()[spec], offline=offline, cache_dir=cache_dir)
     return _resolve_local(spec)
 
 
@@ -135,7 +136,7 @@ def download_model(name: str, *, cache_dir: str | Path | None = None, offline: b
 
     A registry model that is bundled and intact needs no download: its bundled folder is returned.
     """
-    if name not in REGISTRY and not name.startswith(HF_PREFIX):
+    if name not in registry() and not name.startswith(HF_PREFIX):
         raise UnknownModelError(f"unknown model {name!r}: {known_names_hint()}")
     return resolve_model(name, offline=offline, cache_dir=cache_dir)
 
@@ -146,7 +147,7 @@ def model_display_name(spec: str | None) -> str:
         return DEFAULT_MODEL
     if spec.startswith(HF_PREFIX):
         return spec[len(HF_PREFIX) :]
-    if spec in REGISTRY:
+    if spec in registry():
         return spec
     path = Path(spec).expanduser()
     return path.name if path.is_dir() else path.parent.name
@@ -169,7 +170,9 @@ def _resolve_known(model: KnownModel, *, offline: bool, cache_dir: str | Path | 
         if not mismatched:
             return bundled
         log.warning("%s: %s do not match the registry's sha256; using the Hub copy", bundled, ", ".join(mismatched))
-    return _download(model.repo_id, model.revision, expected=model.files, offline=offline, cache_dir=cache_dir, label=model.name)
+    return _download(
+        model.repo_id, model.revision, expected=model.files, offline=offline, cache_dir=cache_dir, label=model.name
+    )
 
 
 def bundled_folder(model: KnownModel) -> Path | None:
@@ -186,8 +189,6 @@ def _resolve_local(spec: str) -> Path:
         if _looks_like_path(spec):
             raise LganError(f"model {spec!r} not found: no such file or folder")
         raise UnknownModelError(f"unknown model {spec!r}: {known_names_hint()}")
-    from lgan_cli.train.checkpoint import checkpoint_files  # imports torch: only for local checkpoints
-
     config, _ = checkpoint_files(path)
     return config.parent
 
@@ -197,7 +198,7 @@ def _looks_like_path(spec: str) -> bool:
 
 
 def known_names_hint() -> str:
-    names = ", ".join(sorted(REGISTRY)) or "none"
+    names = ", ".join(sorted(registry())) or "none"
     return (
         f"known models are {names}; a run or checkpoint folder (or its config.json / model.safetensors) "
         "and hf:owner/repo[@revision] work too (see `lgan models list`)"
@@ -243,10 +244,10 @@ def _download(
     came from, so the pair can never mix two commits of a branch that moved in between.
     """
     context = _ErrorContext(label=label, repo_id=repo_id, revision=revision or "main", offline=offline)
-    config_path = _fetch_file(repo_id, CONFIG_FILE, revision, cache_dir=cache_dir, offline=offline, context=context)
+    config_path = _fetch_file(repo_id, CONFIG_NAME, revision, cache_dir=cache_dir, offline=offline, context=context)
     commit = config_path.parent.name
     pinned = commit if _COMMIT.fullmatch(commit) else revision
-    weights_path = _fetch_file(repo_id, WEIGHTS_FILE, pinned, cache_dir=cache_dir, offline=offline, context=context)
+    weights_path = _fetch_file(repo_id, WEIGHTS_NAME, pinned, cache_dir=cache_dir, offline=offline, context=context)
     for path in (config_path, weights_path):
         _verify(path, expected.get(path.name), context)
     if config_path.parent != weights_path.parent:  # only if the cache layout ever changes
@@ -255,7 +256,13 @@ def _download(
 
 
 def _fetch_file(
-    repo_id: str, filename: str, revision: str | None, *, cache_dir: str | Path | None, offline: bool, context: _ErrorContext
+    repo_id: str,
+    filename: str,
+    revision: str | None,
+    *,
+    cache_dir: str | Path | None,
+    offline: bool,
+    context: _ErrorContext,
 ) -> Path:
     from huggingface_hub import hf_hub_download
 
@@ -313,7 +320,8 @@ def _as_lgan_error(exc: Exception, filename: str, context: _ErrorContext) -> Exc
             f"{repo} is gated: accept its terms on the Hub page, then set HF_TOKEN to a token of that account"
         )
     if isinstance(exc, RepositoryNotFoundError):
-        unpublished = " (this model is not published yet)" if label in REGISTRY and not REGISTRY[label].published else ""
+        known = registry().get(label)
+        unpublished = " (this model is not published yet)" if known is not None and not known.published else ""
         return LganError(
             f"Hub repository {repo} not found{unpublished}; if it is private, set HF_TOKEN to a token that can read it"
         )
@@ -391,8 +399,6 @@ def push_model(
     """
     from huggingface_hub import CommitOperationAdd, HfApi
 
-    from lgan_cli.train.checkpoint import read_checkpoint_config
-
     folder, config_document = read_checkpoint_config(Path(run_or_checkpoint))
     if offline_from_env():
         raise LganError("cannot push while offline mode is on (LGAN_OFFLINE / HF_HUB_OFFLINE); unset it first")
@@ -401,8 +407,8 @@ def push_model(
     eval_document = _read_eval(folder / EVAL_FILE)
     card = model_card(config_document, eval_document)
     operations = [
-        CommitOperationAdd(path_in_repo=CONFIG_FILE, path_or_fileobj=str(folder / CONFIG_FILE)),
-        CommitOperationAdd(path_in_repo=WEIGHTS_FILE, path_or_fileobj=str(folder / WEIGHTS_FILE)),
+        CommitOperationAdd(path_in_repo=CONFIG_NAME, path_or_fileobj=str(folder / CONFIG_NAME)),
+        CommitOperationAdd(path_in_repo=WEIGHTS_NAME, path_or_fileobj=str(folder / WEIGHTS_NAME)),
         CommitOperationAdd(path_in_repo=CARD_FILE, path_or_fileobj=card.encode()),
     ]
     api = HfApi(endpoint=hub_endpoint(), token=token, library_name="lgan")
@@ -417,8 +423,6 @@ def push_model(
 
 def shareable_licence(run_or_checkpoint: Path) -> str | None:
     """A warning when the training data's licence is not an open one, so public weights may break its terms."""
-    from lgan_cli.train.checkpoint import read_checkpoint_config
-
     _, document = read_checkpoint_config(Path(run_or_checkpoint))
     training_data = document.get("training_data")
     licence = training_data.get("licence") if isinstance(training_data, dict) else None
@@ -442,7 +446,9 @@ def _as_push_error(exc: Exception, context: _ErrorContext) -> Exception:
 
     repo = context.repo_id
     if isinstance(exc, RevisionNotFoundError):
-        return LganError(f"branch {context.revision!r} does not exist in {repo}; create it first or leave out the revision")
+        return LganError(
+            f"branch {context.revision!r} does not exist in {repo}; create it first or leave out the revision"
+        )
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(exc, RepositoryNotFoundError) or status in (401, 403):
         return LganError(
@@ -453,6 +459,3 @@ def _as_push_error(exc: Exception, context: _ErrorContext) -> Exception:
     if _is_network_error(exc):
         return LganError(f"cannot reach the Hugging Face Hub to upload {repo}; check the network and HF_ENDPOINT")
     return exc
-
-
-# --------------------------------------------------------------------------- the model card

@@ -9,20 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-_HUB_LICENCES = {"cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "mit": "mit", "apache-2.0": "apache-2.0"}
+from lgan_cli.eval.metric_table import METRICS
 
-# (key in the eval summary, column label, format): the overall metrics of `lgan eval --json`
-_CARD_METRICS = (
-    ("psnr", "PSNR ↑", "{:.2f}"),
-    ("ssim", "SSIM ↑", "{:.4f}"),
-    ("lpips", "LPIPS ↓", "{:.4f}"),
-    ("landmark_distance", "LM dist ↓", "{:.2f}"),
-    ("generated_landmark_distance", "G_l dist ↓", "{:.2f}"),
-    ("identity_cosine", "ID cos ↑", "{:.4f}"),
-    ("verified", "verif. ↑", "{:.1%}"),
-    ("expression_correct", "expr acc ↑", "{:.1%}"),
-    ("smile", "smile", "{:.3f}"),
-)
+CONTINUOUS_INTENSITY = "none (continuous intensity: landmark displacement and label blended)"
+_HUB_LICENCES = {"cc by 4.0": "cc-by-4.0", "cc-by-4.0": "cc-by-4.0", "mit": "mit", "apache-2.0": "apache-2.0"}
 
 
 def hub_licence_id(licence: str) -> str:
@@ -67,7 +57,9 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         "expression, stage I generates the person's facial landmarks for that expression and stage II renders "
         "their face with it, guided by those landmarks; `lgan` puts the result back into the photo.",
         "",
-        _renderer_line(model.get("renderer", "unet"), model.get("synthesis", True), model.get("synthesis_region", "face")),
+        _renderer_line(
+            model.get("renderer", "unet"), model.get("synthesis", True), model.get("synthesis_region", "face")
+        ),
         "",
         "## Files",
         "",
@@ -78,7 +70,7 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         "",
         f"- Resolution: {resolution} x {resolution} px aligned face crops.",
         f"- Expressions: {', '.join(expressions) or 'none recorded'}.",
-        f"- Intensity levels: {model.get('intensity_levels', 0) or 'none (continuous intensity: landmark displacement and label blended)'}.",
+        f"- Intensity levels: {model.get('intensity_levels', 0) or CONTINUOUS_INTENSITY}.",
         "",
         "## Training data and licence",
         "",
@@ -101,8 +93,10 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         f"- Trained on one dataset at {resolution} px: expect lower quality on other cameras, lighting, ages and "
         "ethnicities than the training people cover, and on faces far from frontal.",
         *(
-            ["- Trained only on synthetic renders of a morphable head model: on real photos, expect the "
-             "expression's geometry to transfer better than its skin detail, and a visibly rendered look."]
+            [
+                "- Trained only on synthetic renders of a morphable head model: on real photos, expect the "
+                "expression's geometry to transfer better than its skin detail, and a visibly rendered look."
+            ]
             if dataset == "ict-synth"
             else []
         ),
@@ -168,7 +162,8 @@ def _photo_grid_section(reports: list[dict]) -> list[str]:
         for name, result in (report.get("methods") or {}).items():
             m = result.get("medians") or {}
             lines.append(
-                f"| {report.get('expression')} | {report.get('intensity') or 'full'} | {name} | {_cell(m.get('kept'), '{:.3f}')} | "
+                f"| {report.get('expression')} | {report.get('intensity') or 'full'} | {name} | "
+                f"{_cell(m.get('kept'), '{:.3f}')} | "
                 f"{_cell(m.get('input_expression_score'), '{:.2f}')} -> {_cell(m.get('expression_score'), '{:.2f}')} | "
                 f"{_cell(m.get('score_rises'), '{:.0%}')} | {_cell(m.get('expression_correct'), '{:.0%}')} "
                 f"({_cell(m.get('input_correct'), '{:.0%}')}) | {_cell(m.get('identity_distance'), '{:.3f}')} "
@@ -199,8 +194,9 @@ def _photo_section(document: dict | None) -> list[str]:
         m = result.get("medians") or {}
         read = "-" if m.get("expression_correct") is None else f"{m['expression_correct']:.0%}"
         lines.append(
-            f"| {name} | {m.get('photos', '-')} | {_cell(m.get('kept'), '{:.3f}')} | {_cell(m.get('min_kept'), '{:.3f}')} | "
-            f"{_cell(m.get('input_expression_score'), '{:.2f}')} -> {_cell(m.get('expression_score'), '{:.2f}')} | {read} | "
+            f"| {name} | {m.get('photos', '-')} | {_cell(m.get('kept'), '{:.3f}')} | "
+            f"{_cell(m.get('min_kept'), '{:.3f}')} | {_cell(m.get('input_expression_score'), '{:.2f}')} -> "
+            f"{_cell(m.get('expression_score'), '{:.2f}')} | {read} | "
             f"{_cell(m.get('identity_distance'), '{:.3f}')} | {m.get('total_changed_far', '-')} |"
         )
     return lines
@@ -239,9 +235,12 @@ def _metrics_section(eval_document: dict | None) -> list[str]:
     """A markdown table of the overall metrics per method from `lgan eval --json`, or a note."""
     methods = (eval_document or {}).get("methods") or {}
     if not methods:
-        return ["No evaluation was recorded with this model (`lgan eval --model RUN ... --json RUN/eval.json` adds one)."]
+        return [
+            "No evaluation was recorded with this model (`lgan eval --model RUN ... --json RUN/eval.json` adds one)."
+        ]
     lines = [
-        f"`lgan eval` on `{Path(str(eval_document.get('dataset', '?'))).name}`, {eval_document.get('split', '?')} split, "
+        f"`lgan eval` on `{Path(str(eval_document.get('dataset', '?'))).name}`, "
+        f"{eval_document.get('split', '?')} split, "
         f"{eval_document.get('pairs', '?')} (source, target) pairs at {eval_document.get('resolution', '?')} px; "
         "overall means (LM dist: landmarks re-detected in the output vs the target's, pixels at 256 px; G_l dist: "
         "the generated target landmarks vs the target's; verif.: identity verification rate).",
@@ -257,13 +256,13 @@ def _metrics_section(eval_document: dict | None) -> list[str]:
 
 
 def _table(first_column: str, summaries: dict[str, dict]) -> list[str]:
-    """A markdown table: one row per summary (name -> `lgan eval` summary), the card's metrics as columns."""
+    """A markdown table: one row per summary (name -> `lgan eval` summary), the metrics as columns."""
     lines = [
-        f"| {first_column} | pairs | " + " | ".join(label for _, label, _ in _CARD_METRICS) + " |",
-        "|---|---|" + "---|" * len(_CARD_METRICS),
+        f"| {first_column} | pairs | " + " | ".join(metric.title for metric in METRICS) + " |",
+        "|---|---|" + "---|" * len(METRICS),
     ]
     for name, summary in summaries.items():
-        cells = [_cell(summary.get(key), pattern) for key, _, pattern in _CARD_METRICS]
+        cells = [metric.show(summary.get(metric.key)) for metric in METRICS]
         lines.append(f"| {name} | {summary.get('pairs', '-')} | " + " | ".join(cells) + " |")
     return lines
 

@@ -30,7 +30,9 @@ def check_fields(cls: type, data: object, where: str) -> dict:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = [key for key in data if key not in known]
     if unknown:
-        raise ConfigError(f"{where}: unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(shown(k) for k in unknown[:4])}")
+        raise ConfigError(
+            f"{where}: unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(shown(k) for k in unknown[:4])}"
+        )
     for name, value in data.items():
         if not _fits(value, hints[name]):
             raise ConfigError(f"{where}.{name} must be {describe(hints[name])}, not {kind_of(value)}")
@@ -49,7 +51,12 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) < 1e15
+        return (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and abs(value) < 1e15
+        )
     if hint is str:
         return isinstance(value, str) and len(value) <= MAX_TEXT
     if origin is tuple:

@@ -22,8 +22,10 @@ import torch
 from lgan_cli.assets import sha256_file
 from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
+from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
+from lgan_cli.models.checkpoint import load_inference, save_inference
 from lgan_cli.models.generators import LandmarkGAN
-from lgan_cli.train.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_inference, save_inference
+from lgan_cli.pixels import to_tensor
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTRY = REPO / "lgan_cli" / "models_registry.json"
@@ -43,7 +45,7 @@ def fp16_difference(model, half_folder: Path, size: int) -> float:
             find_faces(detector, load_image(photo), size, "largest", str(photo))[0]
             for photo in sorted((REPO / "examples").glob("london_*.jpg"))
         ]
-    x = torch.from_numpy(np.stack([f.crop for f in faces])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    x = to_tensor([f.crop for f in faces])
     points = torch.from_numpy(np.stack([f.points for f in faces]))
     labels = model.encode_labels([model.config.expressions[-1]] * len(faces))
     with torch.no_grad():
@@ -57,7 +59,8 @@ def main() -> None:
     parser.add_argument("--eval", type=Path, help="lgan eval --json output to put in the model card")
     parser.add_argument("--photos-eval", type=Path, help="lgan eval --photos --json output to put in the model card")
     parser.add_argument(
-        "--no-synthesis", action="store_true",
+        "--no-synthesis",
+        action="store_true",
         help="ship a warp model with its synthesis mask switched off (the learned flow alone moves the pixels)",
     )
     args = parser.parse_args()
@@ -74,7 +77,10 @@ def main() -> None:
     if isinstance(info.get("run"), dict):  # the data's terms as the current code states them (every source)
         from lgan_cli.train.setup import read_run_config, run_info
 
-        info["training_data"] = {**info.get("training_data", {}), **run_info(read_run_config(args.run))["training_data"]}
+        info["training_data"] = {
+            **info.get("training_data", {}),
+            **run_info(read_run_config(args.run))["training_data"],
+        }
     save_inference(model, target, info, half=True)
     evaluation = json.loads(args.eval.read_text()) if args.eval else None
     if evaluation:
@@ -102,7 +108,9 @@ def main() -> None:
             "sha256": digest,
             "size": (target / name).stat().st_size,
             "what": f"lgan model '{args.name}': {entry['description']}",
-            "source": f"trained by lgan from {args.run.name} (recipe in configs/), exported fp16 by scripts/bundle_model.py",
+            "source": (
+                f"trained by lgan from {args.run.name} (recipe in configs/), exported fp16 by scripts/bundle_model.py"
+            ),
             "licence": licence,
             "attribution": licence,
             "script": "scripts/bundle_model.py",

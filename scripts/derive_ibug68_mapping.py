@@ -15,7 +15,7 @@ Method
      mirror, i.e. the left/right pair (i, j = FLIP_PERMUTATION[i]) gets the vertices (v, m[v])
      minimising cost_i[v] + cost_j[m[v]], where m is the mesh's own left/right vertex mirror
      (found from the mean 3D mesh). Without this, near-ties (e.g. the inner mouth corners)
-     can pick vertices that are not each other's mirror, and flip_points would stop matching
+     can pick vertices that are not each other's mirror, and FLIP_PERMUTATION would stop matching
      a detection on the flipped photo. The jaw is a contour that slides with head pose, so no
      vertex matches it exactly; its residual error is expected.
   4. Report the NME (mean over photos of the mean over points of ||p - q|| / iod) on the
@@ -52,8 +52,12 @@ IBUG68_PY = REPO / "lgan_cli" / "faces" / "ibug68.py"
 DEFAULT_LONDON = REPO.parent / "shared" / "datasets" / "london"
 EXPRESSIONS = (("neutral_front", "03"), ("smiling_front", "08"))
 REGIONS = {
-    "jaw": range(0, 17), "brows": range(17, 27), "nose": range(27, 36),
-    "eyes": range(36, 48), "outer lips": range(48, 60), "inner lips": range(60, 68),
+    "jaw": range(0, 17),
+    "brows": range(17, 27),
+    "nose": range(27, 36),
+    "eyes": range(36, 48),
+    "outer lips": range(48, 60),
+    "inner lips": range(60, 68),
 }
 DOWNSCALE = 4  # dlib's HOG detector runs on a 1/4-size copy for speed
 
@@ -103,8 +107,13 @@ def collect(london: Path) -> dict[str, np.ndarray]:
                 meshes.append(faces[0].mesh)
                 dlib68.append(pts)
                 dlib_box.append(found)
-    return {"ids": np.array(ids), "expr": np.array(expr), "mesh": np.array(meshes, np.float32),
-            "dlib": np.array(dlib68, np.float32), "dlib_box": np.array(dlib_box)}
+    return {
+        "ids": np.array(ids),
+        "expr": np.array(expr),
+        "mesh": np.array(meshes, np.float32),
+        "dlib": np.array(dlib68, np.float32),
+        "dlib_box": np.array(dlib_box),
+    }
 
 
 def nme(pred: np.ndarray, ref: np.ndarray, points=range(68)) -> float:
@@ -135,8 +144,9 @@ def derive(mesh: np.ndarray, ref: np.ndarray, mirror: np.ndarray | None = None) 
     """Per iBUG point, the mesh vertex with the lowest mean iod-normalised distance to dlib;
     with `mirror`, left/right pairs are chosen jointly as mirror vertices (see the docstring)."""
     iod = np.linalg.norm(ref[:, 36] - ref[:, 45], axis=-1)
-    cost = np.stack([(np.linalg.norm(mesh - ref[:, i : i + 1], axis=-1) / iod[:, None]).mean(0)
-                     for i in range(68)])  # (68, 478)
+    cost = np.stack(
+        [(np.linalg.norm(mesh - ref[:, i : i + 1], axis=-1) / iod[:, None]).mean(0) for i in range(68)]
+    )  # (68, 478)
     if mirror is not None:
         cost = cost + cost[list(ibug68.FLIP_PERMUTATION)][:, mirror]
     return tuple(int(v) for v in cost.argmin(1))
@@ -190,17 +200,24 @@ def main() -> None:
         print(f"{name} table mirror-symmetric: {'yes' if not flips else f'no, points {flips}'}")
     ref = data["dlib"][val]
     tables = {"current": current, "derived": derived}
-    scores = {name: {"all 68": nme(mesh[val][:, list(t)], ref),
-                     "inner 51": nme(mesh[val][:, list(t)], ref, ibug68.INNER_51),
-                     **{r: nme(mesh[val][:, list(t)], ref, pts) for r, pts in REGIONS.items()}}
-              for name, t in tables.items()}
+    scores = {
+        name: {
+            "all 68": nme(mesh[val][:, list(t)], ref),
+            "inner 51": nme(mesh[val][:, list(t)], ref, ibug68.INNER_51),
+            **{r: nme(mesh[val][:, list(t)], ref, pts) for r, pts in REGIONS.items()},
+        }
+        for name, t in tables.items()
+    }
 
     print("\nvalidation NME (/ dlib inter-ocular distance)")
     print(f"  {'':12s}{'current':>10s}{'derived':>10s}")
     for key in scores["current"]:
         print(f"  {key:12s}{scores['current'][key]:10.4f}{scores['derived'][key]:10.4f}")
     changed = [i for i in range(68) if current[i] != derived[i]]
-    print(f"\nchanged indices ({len(changed)}): " + (", ".join(f"{i}: {current[i]}->{derived[i]}" for i in changed) or "none"))
+    print(
+        f"\nchanged indices ({len(changed)}): "
+        + (", ".join(f"{i}: {current[i]}->{derived[i]}" for i in changed) or "none")
+    )
 
     if args.write:
         if scores["derived"]["inner 51"] < scores["current"]["inner 51"]:

@@ -11,7 +11,8 @@ docs/<name>-fullres.jpg   held-out people at full resolution: zoomed input | out
 
 For a model trained with intensity levels (Eq. 10; e.g. on lgan synth data) instead:
 
-    python scripts/make_figures.py --model runs/00002-ict-synth-128 --prepared prepared/ict-synth-128 --sweep-person synth0000 \
+    python scripts/make_figures.py --model runs/00002-ict-synth-128 --prepared prepared/ict-synth-128 \
+        --sweep-person synth0000 \
         --photo examples/synth0000_neutral.png --expression surprised
 
 For a model of every expression on real photos (geometry targets; london-all-warp-128):
@@ -73,8 +74,18 @@ def heldout_figure(editor, dataset: PreparedDataset, people: int) -> np.ndarray:
             (result,) = edit_crops(editor, [(aligned(source), target.expression, None)], torch.device("cpu"))
             labels = ("input", "generated landmarks", "output", "real target photo") if not rows else (None,) * 4
             pictures = [source.load_crop(), result.landmark_image(), result.crop, target.load_crop()]
-            tiles = [tile(p, l) for p, l in zip(pictures, labels)]
-            row = np.hstack([tiles[0], gap(tiles[0].shape[0]), tiles[1], gap(tiles[0].shape[0]), tiles[2], gap(tiles[0].shape[0]), tiles[3]])
+            tiles = [tile(picture, label) for picture, label in zip(pictures, labels)]
+            row = np.hstack(
+                [
+                    tiles[0],
+                    gap(tiles[0].shape[0]),
+                    tiles[1],
+                    gap(tiles[0].shape[0]),
+                    tiles[2],
+                    gap(tiles[0].shape[0]),
+                    tiles[3],
+                ]
+            )
             rows.append(row)
             rows.append(np.full((6, row.shape[1], 3), 255, np.uint8))
     return np.vstack(rows[:-1])
@@ -159,7 +170,9 @@ def fullres_figure(editor, london: Path, people: list[str], expression: str) -> 
             real_points = detector.detect(real)[0].points68
             edited = compose(rgb, edit_crops(editor, [(face, expression, None)], torch.device("cpu")))
             zooms = zoomed_faces([rgb, edited], face.face.points68) + zoomed_faces([real], real_points)
-            details = [_detail_pair(rgb, edited, face.face.points68, indices) for indices in (range(48, 68), range(36, 42))]
+            details = [
+                _detail_pair(rgb, edited, face.face.points68, indices) for indices in (range(48, 68), range(36, 42))
+            ]
             parts = []
             for picture in [*zooms, *details]:
                 parts += [picture, gap(SHEET_HEIGHT)]
@@ -167,8 +180,10 @@ def fullres_figure(editor, london: Path, people: list[str], expression: str) -> 
             rows += [row, np.full((6, row.shape[1], 3), 255, np.uint8)]
     header = np.full((26, rows[0].shape[1], 3), 255, np.uint8)
     x = 0
-    for label, width in zip(("input", "output", "real smiling photo", "mouth 1:1 (in / out)", "eye 1:1 (in / out)"),
-                            [SHEET_HEIGHT] * 3 + [SHEET_HEIGHT // 2 * 3] * 2):
+    for label, width in zip(
+        ("input", "output", "real smiling photo", "mouth 1:1 (in / out)", "eye 1:1 (in / out)"),
+        [SHEET_HEIGHT] * 3 + [SHEET_HEIGHT // 2 * 3] * 2,
+    ):
         cv2.putText(header, label, (x + 4, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
         x += width + 6
     return np.vstack([header, *rows[:-1]])
@@ -189,9 +204,14 @@ def expressions_figure(editor, photo: Path, expressions: list[str], cell: int = 
     labels = ["input", *[f"level {level}" for level in range(1, 5)], "geometry only, 4"]
     rows = [_label_band(labels, cell)]
     for expression in expressions:
-        pictures = [rgb] + [compose(rgb, edit_crops(editor, [(face, expression, level)], device)) for level in range(1, 5)]
+        pictures = [rgb] + [
+            compose(rgb, edit_crops(editor, [(face, expression, level)], device)) for level in range(1, 5)
+        ]
         pictures.append(compose(rgb, edit_crops(baseline, [(face_256, expression, 4)], device)))
-        zooms = [cv2.resize(z, (cell, cell), interpolation=cv2.INTER_AREA) for z in zoomed_faces(pictures, face.face.points68)]
+        zooms = [
+            cv2.resize(z, (cell, cell), interpolation=cv2.INTER_AREA)
+            for z in zoomed_faces(pictures, face.face.points68)
+        ]
         row = np.hstack([z for picture in zooms for z in (picture, gap(cell))][:-1])
         name_band = np.full((22, row.shape[1], 3), 255, np.uint8)
         cv2.putText(name_band, expression, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
@@ -212,10 +232,19 @@ def aus_figure(editor, photo: Path, mixes: list[str], cell: int = 256) -> np.nda
     for mix in mixes:
         expression, _, spec = mix.rpartition(":")
         au_editor = with_action_units(editor, parse_au_spec(spec))
-        pictures.append(compose(rgb, edit_crops(au_editor, [(face, expression or "neutral", None)], torch.device("cpu"))))
-    zooms = [cv2.resize(z, (cell, cell), interpolation=cv2.INTER_AREA) for z in zoomed_faces(pictures, face.face.points68)]
-    labels = ["input", *[f"--au {m.rpartition(':')[2]}" + (f" --expr {m.rpartition(':')[0]}" if ":" in m else "") for m in mixes]]
-    return np.vstack([_label_band(labels, cell), np.hstack([z for picture in zooms for z in (picture, gap(cell))][:-1])])
+        pictures.append(
+            compose(rgb, edit_crops(au_editor, [(face, expression or "neutral", None)], torch.device("cpu")))
+        )
+    zooms = [
+        cv2.resize(z, (cell, cell), interpolation=cv2.INTER_AREA) for z in zoomed_faces(pictures, face.face.points68)
+    ]
+    labels = [
+        "input",
+        *[f"--au {m.rpartition(':')[2]}" + (f" --expr {m.rpartition(':')[0]}" if ":" in m else "") for m in mixes],
+    ]
+    return np.vstack(
+        [_label_band(labels, cell), np.hstack([z for picture in zooms for z in (picture, gap(cell))][:-1])]
+    )
 
 
 def _label_band(labels: list[str], cell: int) -> np.ndarray:
@@ -246,9 +275,16 @@ def main() -> None:
     parser.add_argument("--expression", default="happy")
     parser.add_argument("--photo", type=Path, default=REPO / "examples" / "london_001_neutral.jpg")
     parser.add_argument("--london", type=Path, default=None, help="the London set, for the full-resolution figure")
-    parser.add_argument("--fullres-people", default="001,042,064", help="held-out people for the full-resolution figure")
-    parser.add_argument("--expressions-photo", type=Path, default=None,
-                        help="a held-out real photo: every expression at levels 1..4 and AU mixes (docs/<name>-expressions.jpg, -aus.jpg)")
+    parser.add_argument(
+        "--fullres-people", default="001,042,064", help="held-out people for the full-resolution figure"
+    )
+    parser.add_argument(
+        "--expressions-photo",
+        type=Path,
+        default=None,
+        help="a held-out real photo: every expression at levels 1..4 and AU mixes "
+        "(docs/<name>-expressions.jpg, -aus.jpg)",
+    )
     args = parser.parse_args()
     editor = load_editor(args.model, torch.device("cpu"))
     dataset = PreparedDataset.load(args.prepared)
@@ -259,7 +295,9 @@ def main() -> None:
         known = [e for e in editor.expressions if e != "neutral"]
         outputs = {
             docs / f"{name}-expressions.jpg": expressions_figure(editor, args.expressions_photo, known),
-            docs / f"{name}-aus.jpg": aus_figure(editor, args.expressions_photo, ["12=1,6=1", "26=1", "1=1,2=1,5=0.6", "4=1,7=0.6", "happy:26=0.6"]),
+            docs / f"{name}-aus.jpg": aus_figure(
+                editor, args.expressions_photo, ["12=1,6=1", "26=1", "1=1,2=1,5=0.6", "4=1,7=0.6", "happy:26=0.6"]
+            ),
         }
     elif editor.model.config.intensity_levels:
         outputs = {

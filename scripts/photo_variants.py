@@ -61,7 +61,12 @@ def main() -> None:
     rng = np.random.default_rng(0)
     images = [(path, load_image(path)) for path in args.photos]
     for path, rgb in images:
-        for name, variant in (("dim", dim(rgb, rng)), ("tilt", tilt(rgb)), ("small", small(rgb)), ("selfie", selfie(rgb))):
+        for name, variant in (
+            ("dim", dim(rgb, rng)),
+            ("tilt", tilt(rgb)),
+            ("small", small(rgb)),
+            ("selfie", selfie(rgb)),
+        ):
             save_image(variant, args.out / f"{path.stem}_{name}.jpg")
     if len(images) >= 2:
         save_image(pair(images[0][1], images[1][1]), args.out / f"{images[0][0].stem}_{images[1][0].stem}_pair.jpg")

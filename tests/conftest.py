@@ -80,7 +80,11 @@ def prepare_examples(root: Path, photos: list[Path], test_ids: tuple[str, ...] |
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     out = root / "prepared"
     config = PrepareConfig(
-        dataset="folder", data_root=str(root), resolution=size, test_fraction=0.0 if not test_ids else 0.2, test_ids=test_ids
+        dataset="folder",
+        data_root=str(root),
+        resolution=size,
+        test_fraction=0.0 if not test_ids else 0.2,
+        test_ids=test_ids,
     )
     prepare_dataset(config, out)
     return PreparedDataset.load(out)
@@ -97,3 +101,9 @@ def run_cli(args: list, capsys) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def pdm_coefficients(decoder, points):
+    """Least-squares PDM coefficients of shapes (B, 68, 2) (the decoder's modes are orthonormal)."""
+    flat = points.reshape(points.shape[0], -1) - decoder.mean
+    return (flat @ decoder.modes.T) / decoder.stds.clamp(min=1e-8)

@@ -81,14 +81,16 @@ def test_rafd_parses_camera_subject_expression_gaze(tmp_path):
         "Rafd090_01_Caucasian_female_angry_up.jpg",  # no such gaze
     )
     assert labels(scan_rafd(tmp_path)) == [
-        ("Rafd090_01_Caucasian_female_angry_frontal.jpg", "01", "angry", None,
-         {"camera": "090", "gaze": "frontal"}),
-        ("Rafd045_01_Caucasian_female_neutral_left.JPG", "01", "neutral", None,
-         {"camera": "045", "gaze": "left"}),
-        ("Rafd180_12_Moroccan_male_contemptuous_right.png", "12", "contemptuous", None,
-         {"camera": "180", "gaze": "right"}),
-        ("Rafd000_12_Kid_male_surprised_frontal.jpg", "12", "surprised", None,
-         {"camera": "000", "gaze": "frontal"}),
+        ("Rafd090_01_Caucasian_female_angry_frontal.jpg", "01", "angry", None, {"camera": "090", "gaze": "frontal"}),
+        ("Rafd045_01_Caucasian_female_neutral_left.JPG", "01", "neutral", None, {"camera": "045", "gaze": "left"}),
+        (
+            "Rafd180_12_Moroccan_male_contemptuous_right.png",
+            "12",
+            "contemptuous",
+            None,
+            {"camera": "180", "gaze": "right"},
+        ),
+        ("Rafd000_12_Kid_male_surprised_frontal.jpg", "12", "surprised", None, {"camera": "000", "gaze": "frontal"}),
     ]
 
 
@@ -104,8 +106,15 @@ def test_rafd_every_expression(tmp_path, expression):
 
 @pytest.mark.parametrize(
     ("code", "expression"),
-    [("AN", "angry"), ("DI", "disgusted"), ("FE", "fearful"), ("HA", "happy"),
-     ("NE", "neutral"), ("SA", "sad"), ("SU", "surprised")],
+    [
+        ("AN", "angry"),
+        ("DI", "disgusted"),
+        ("FE", "fearful"),
+        ("HA", "happy"),
+        ("NE", "neutral"),
+        ("SA", "sad"),
+        ("SU", "surprised"),
+    ],
 )
 def test_jaffe_expression_codes(tmp_path, code, expression):
     touch(tmp_path, f"KA.{code}1.39.tiff")
@@ -186,8 +195,15 @@ def test_ferg_either_root(tmp_path, nested):
 
 @pytest.mark.parametrize(
     ("emotion", "expression"),
-    [("anger", "angry"), ("disgust", "disgusted"), ("fear", "fearful"), ("joy", "happy"),
-     ("neutral", "neutral"), ("sadness", "sad"), ("surprise", "surprised")],
+    [
+        ("anger", "angry"),
+        ("disgust", "disgusted"),
+        ("fear", "fearful"),
+        ("joy", "happy"),
+        ("neutral", "neutral"),
+        ("sadness", "sad"),
+        ("surprise", "surprised"),
+    ],
 )
 def test_ferg_emotion_names(tmp_path, emotion, expression):
     touch(tmp_path, f"FERG_DB_256/bonnie/bonnie_{emotion}/bonnie_{emotion}_5.png")
@@ -332,8 +348,13 @@ def test_root_is_a_file(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "example"),
-    [("rafd", "Rafd090_01_Caucasian_female_angry_frontal.jpg"), ("jaffe", "KA.AN1.39.tiff"),
-     ("bu3dfe", "F0001_AN01WH_F2D.bmp"), ("ferg", "FERG_DB_256"), ("london", "neutral_front")],
+    [
+        ("rafd", "Rafd090_01_Caucasian_female_angry_frontal.jpg"),
+        ("jaffe", "KA.AN1.39.tiff"),
+        ("bu3dfe", "F0001_AN01WH_F2D.bmp"),
+        ("ferg", "FERG_DB_256"),
+        ("london", "neutral_front"),
+    ],
 )
 def test_no_matching_images_says_what_was_expected(tmp_path, name, example):
     touch(tmp_path, *JUNK, "photo.jpg")

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import prepare_examples
 from lgan_cli.data.geometry_targets import GEOMETRY_LEVELS, geometry_targets
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.eval.photos import mouth_interior_brightness
-from lgan_cli.faces.ibug68 import INNER_LIPS, OUTER_LIPS
+from lgan_cli.faces.ibug68 import INNER_LIPS
 from lgan_cli.models.config import ModelConfig
 from lgan_cli.models.flow import opened_mouth_mask, polygon_coverage
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
@@ -23,12 +23,16 @@ from lgan_cli.train.config import DataConfig, LossConfig, RunConfig, TrainConfig
 from lgan_cli.train.data import PairData, PointTargets
 from lgan_cli.train.trainer import Trainer, grow_labels, reexpress_head
 
-from pathlib import Path
+from conftest import prepare_examples
 
-ICT_NPZ = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ict_facekit" / "ict_face_model_light.npz"
+ICT_NPZ = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ict_facekit" / "ict_face_model_light.npz"
+)
 
 
-needs_ict = pytest.mark.skipif(not ICT_NPZ.is_file(), reason="../shared/datasets/ict_facekit not present (CI without the shared data)")
+needs_ict = pytest.mark.skipif(
+    not ICT_NPZ.is_file(), reason="../shared/datasets/ict_facekit not present (CI without the shared data)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +81,9 @@ def test_opened_mouth_mask_marks_only_where_the_mouth_opens(crop_points):
 
 
 def test_mouth_renderer_paints_only_inside_the_opened_mouth(crop_points):
-    config = ModelConfig(resolution=64, expressions=("neutral", "surprised"), generator_width=8, synthesis_region="mouth")
+    config = ModelConfig(
+        resolution=64, expressions=("neutral", "surprised"), generator_width=8, synthesis_region="mouth"
+    )
     model = LandmarkGAN(config).eval()
     crop = torch.rand(1, 3, 64, 64) * 2 - 1
     source = torch.from_numpy(_mouth(crop_points, 0.0))[None]
@@ -89,7 +95,9 @@ def test_mouth_renderer_paints_only_inside_the_opened_mouth(crop_points):
         off.load_state_dict(model.state_dict())
         _, plain = off.render(crop, target, labels, source)
     inner = polygon_coverage(target[:, list(INNER_LIPS)], 64)
-    outside = torch.nn.functional.max_pool2d(inner[:, None], 3, stride=1, padding=1)[0, 0] == 0  # beyond a pixel's feather
+    outside = (
+        torch.nn.functional.max_pool2d(inner[:, None], 3, stride=1, padding=1)[0, 0] == 0
+    )  # beyond a pixel's feather
     assert rendering["mask"].sum() > 0 and rendering["mask"][0][outside].max() == 0
     assert torch.equal(rendering["image"][0][:, outside], plain["image"][0][:, outside])
     assert plain["mask"].abs().sum() == 0
@@ -101,7 +109,7 @@ def test_mouth_renderer_paints_only_inside_the_opened_mouth(crop_points):
 def test_a_request_without_a_level_is_the_full_expression():
     config = ModelConfig(expressions=RAFD_EXPRESSIONS, intensity_levels=4)
     labels = encode_labels(config, ["happy", "neutral", "sad"], [None, None, 2])
-    levels = labels[:, len(RAFD_EXPRESSIONS):]
+    levels = labels[:, len(RAFD_EXPRESSIONS) :]
     assert levels[0].tolist() == [0, 0, 0, 1] and levels[1].sum() == 0 and levels[2].tolist() == [0, 1, 0, 0]
     with pytest.raises(ValueError, match="1..4"):
         encode_labels(config, ["happy"], [5])
@@ -147,12 +155,25 @@ def test_point_targets_batch_moves_points_with_the_crop(example_pairs):
 @needs_ict
 def test_training_with_geometry_targets_and_synthetic_pairs_runs_a_real_step(example_pairs, tmp_path):
     config = RunConfig(
-        model=ModelConfig(resolution=64, expressions=RAFD_EXPRESSIONS, intensity_levels=4, generator_width=8,
-                          discriminator_width=8, synthesis_region="mouth"),
+        model=ModelConfig(
+            resolution=64,
+            expressions=RAFD_EXPRESSIONS,
+            intensity_levels=4,
+            generator_width=8,
+            discriminator_width=8,
+            synthesis_region="mouth",
+        ),
         loss=LossConfig(identity=False, mask_sparsity=0, mask_smoothness=0),
         data=DataConfig(geometry_targets=True),
-        train=TrainConfig(epochs=1, max_steps=2, log_every=1, sample_every=0, validate_every=0, checkpoint_every=0,
-                          landmark_warmup_batch_size=4),
+        train=TrainConfig(
+            epochs=1,
+            max_steps=2,
+            log_every=1,
+            sample_every=0,
+            validate_every=0,
+            checkpoint_every=0,
+            landmark_warmup_batch_size=4,
+        ),
     )
     geometry = PointTargets(geometry_targets(example_pairs.split("train"), RAFD_EXPRESSIONS), 64)
     trainer = Trainer(config, tmp_path, PairData(example_pairs, "train"), torch.device("cpu"), geometry=geometry)
@@ -189,7 +210,7 @@ def test_a_two_label_model_grows_into_eight_labels_with_the_same_outputs():
     with torch.no_grad():
         small_points = source.g_l(crop, source.encode_labels(["happy", "neutral"]))
         big_labels = encode_labels(big, ["happy", "neutral"], [None, None])
-        big_labels[:, len(RAFD_EXPRESSIONS):] = 0  # the old model had no level inputs
+        big_labels[:, len(RAFD_EXPRESSIONS) :] = 0  # the old model had no level inputs
         big_points = grown.g_l(crop, big_labels)
         assert torch.allclose(big_points, small_points, atol=0.05)  # the same points through another PDM
         _, old = source.render(crop, small_points, source.encode_labels(["happy", "neutral"]), points)

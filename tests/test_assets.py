@@ -53,7 +53,9 @@ def isolated(tmp_path, monkeypatch):
 
 
 def make_asset(url: str, name: str = "model.bin") -> Asset:
-    return Asset(name="model.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest(), url=f"{url}/{name}", fetch_hint="fetch it")
+    return Asset(
+        name="model.bin", sha256=hashlib.sha256(PAYLOAD).hexdigest(), url=f"{url}/{name}", fetch_hint="fetch it"
+    )
 
 
 def test_bundled_landmarker_matches_manifest():

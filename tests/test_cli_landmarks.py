@@ -72,9 +72,7 @@ def bad_inputs(tmp_path: Path, photo: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
-@pytest.mark.parametrize(
-    "case", ["not an image", "truncated", "empty", "no face", "1x1", "missing", "directory"]
-)
+@pytest.mark.parametrize("case", ["not an image", "truncated", "empty", "no face", "1x1", "missing", "directory"])
 def test_bad_input_is_one_line_error(case, example_photos, tmp_path, capsys):
     path, word = bad_inputs(tmp_path, example_photos[0])[case]
     code, out, err = run_cli(["landmarks", path], capsys)

@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import blob_centroid, blob_image
 from lgan_cli.faces.align import Alignment
 from lgan_cli.faces.compose import compose_warp, lift_flow
 from lgan_cli.models.flow import face_ellipse, face_window, pixel_grid, prior_flow
+
+from conftest import blob_centroid, blob_image
 
 PHOTO_SIZE = (900, 1200)  # (H, W)
 CROP = 128
@@ -97,7 +98,10 @@ def test_pixels_outside_the_edit_are_bit_identical(photo_and_blob):
 def test_no_flow_and_no_mask_returns_the_photo_itself(photo_and_blob):
     photo, alignment, _ = photo_and_blob
     out = compose_warp(
-        photo, alignment, np.zeros((CROP, CROP, 2), np.float32), np.zeros((CROP, CROP), np.float32),
+        photo,
+        alignment,
+        np.zeros((CROP, CROP, 2), np.float32),
+        np.zeros((CROP, CROP), np.float32),
         np.zeros((CROP, CROP, 3), np.uint8),
     )
     assert np.array_equal(out, photo) and out is not photo

@@ -140,9 +140,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     assert_clear_error(excinfo, path, "permission denied")
 
 
-def test_permission_denied_on_open_is_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_permission_denied_on_open_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Same as above but works as root: the OS refusal is simulated for this one file."""
     path = write(solid((64, 64), RED), tmp_path / "locked.png")
     real_open = Path.open
@@ -490,9 +488,7 @@ def test_unknown_suffix_leaves_existing_file_untouched(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.gifv"]
 
 
-def test_failed_encode_leaves_existing_file_untouched(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_encode_leaves_existing_file_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "out.png"
     path.write_bytes(b"old content")
 
@@ -567,9 +563,7 @@ def test_jpeg_keeps_rgb_icc_profile_but_not_orientation(tmp_path: Path) -> None:
     profile = fake_icc(b"RGB ")
     exif = Image.Exif()
     exif[0x0112] = 6
-    source = write(
-        solid((40, 60), RED), tmp_path / "src.jpg", icc_profile=profile, exif=exif.tobytes()
-    )
+    source = write(solid((40, 60), RED), tmp_path / "src.jpg", icc_profile=profile, exif=exif.tobytes())
     out = tmp_path / "out.jpg"
     save_image(load_image(source), out, like=source)
     with Image.open(out) as check:
@@ -581,9 +575,7 @@ def test_jpeg_keeps_rgb_icc_profile_but_not_orientation(tmp_path: Path) -> None:
 def test_icc_profile_only_for_jpeg_to_jpeg_and_rgb(tmp_path: Path) -> None:
     pixels = np.full((40, 40, 3), 90, dtype=np.uint8)
     rgb_source = write(solid((40, 40), RED), tmp_path / "rgb.jpg", icc_profile=fake_icc(b"RGB "))
-    cmyk_source = write(
-        solid((40, 40), RED).convert("CMYK"), tmp_path / "cmyk.jpg", icc_profile=fake_icc(b"CMYK")
-    )
+    cmyk_source = write(solid((40, 40), RED).convert("CMYK"), tmp_path / "cmyk.jpg", icc_profile=fake_icc(b"CMYK"))
     save_image(pixels, tmp_path / "a.png", like=rgb_source)  # PNG output: not copied
     save_image(pixels, tmp_path / "b.jpg", like=cmyk_source)  # CMYK profile would mislabel RGB
     png_source = write(solid((40, 40), RED), tmp_path / "src.png", icc_profile=fake_icc(b"RGB "))

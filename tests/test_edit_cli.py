@@ -47,7 +47,19 @@ def test_edit_writes_same_size_and_format_and_keeps_the_rest(tiny_model, photo, 
     out = tmp_path / "smile.jpg"
     landmarks = tmp_path / "points.json"
     code, stdout, stderr = run_cli(
-        ["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--compare", "--save-landmarks", landmarks],
+        [
+            "edit",
+            photo,
+            "--expr",
+            "happy",
+            "--model",
+            tiny_model,
+            "--out",
+            out,
+            "--compare",
+            "--save-landmarks",
+            landmarks,
+        ],
         capsys,
     )
     assert code == 0, stderr
@@ -78,7 +90,9 @@ def test_edit_refuses_overwrite_and_default_name(tiny_model, photo, capsys):
     assert default.exists()
     code, stdout, stderr = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model], capsys)
     assert code == 1 and "--force" in stderr
-    code, stdout, stderr = run_cli(["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", photo, "--force"], capsys)
+    code, stdout, stderr = run_cli(
+        ["edit", photo, "--expr", "happy", "--model", tiny_model, "--out", photo, "--force"], capsys
+    )
     assert code == 1 and "input" in stderr
 
 
@@ -87,8 +101,20 @@ def test_edit_intensity_scales_the_landmark_displacement(tiny_model, photo, tmp_
     for level in ["0.25", "1.0"]:
         files[level] = tmp_path / f"p{level}.json"
         code, stdout, stderr = run_cli(
-            ["edit", photo, "--expr", "happy", "--model", tiny_model, "--intensity", level,
-             "--out", tmp_path / f"o{level}.png", "--save-landmarks", files[level]],
+            [
+                "edit",
+                photo,
+                "--expr",
+                "happy",
+                "--model",
+                tiny_model,
+                "--intensity",
+                level,
+                "--out",
+                tmp_path / f"o{level}.png",
+                "--save-landmarks",
+                files[level],
+            ],
             capsys,
         )
         assert code == 0, stderr
@@ -104,7 +130,10 @@ def test_exif_rotated_input_comes_out_upright(tiny_model, tmp_path, example_phot
     exif = Image.Exif()
     exif[0x0112] = 6
     upright.transpose(Image.Transpose.ROTATE_90).save(tmp_path / "rotated.jpg", exif=exif)
-    code, stdout, stderr = run_cli(["edit", tmp_path / "rotated.jpg", "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "o.jpg"], capsys)
+    code, stdout, stderr = run_cli(
+        ["edit", tmp_path / "rotated.jpg", "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "o.jpg"],
+        capsys,
+    )
     assert code == 0, stderr
     out = Image.open(tmp_path / "o.jpg")
     assert out.size == (400, 480) and out.getexif().get(0x0112) in (None, 1)
@@ -166,7 +195,9 @@ def test_batch_mirrors_tree_survives_bad_files_and_resumes(tiny_model, tmp_path,
 
 def test_animate_gif(tiny_model, photo, tmp_path, capsys):
     out = tmp_path / "sweep.gif"
-    code, stdout, stderr = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "4"], capsys)
+    code, stdout, stderr = run_cli(
+        ["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "4"], capsys
+    )
     assert code == 0, stderr
     gif = Image.open(out)
     assert gif.n_frames == 6  # 0, 1/3, 2/3, 1, 2/3, 1/3
@@ -174,14 +205,18 @@ def test_animate_gif(tiny_model, photo, tmp_path, capsys):
     gif.seek(3)
     peak = np.asarray(gif.convert("RGB")).astype(int)
     assert np.abs(peak - first).mean() > 0.5  # the middle frame shows the edit
-    code, stdout, stderr = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "x.avi"], capsys)
+    code, stdout, stderr = run_cli(
+        ["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", tmp_path / "x.avi"], capsys
+    )
     assert code == 1 and ".gif or .mp4" in stderr
 
 
 def test_animate_sweeps_an_action_unit_mix(photo, tmp_path, capsys):
     """`lgan animate --au 26=1`: the jaw opens frame by frame and closes again."""
     out = tmp_path / "jaw.gif"
-    code, _, stderr = run_cli(["animate", photo, "--model", "geometry", "--au", "26=1", "--out", out, "--frames", "3"], capsys)
+    code, _, stderr = run_cli(
+        ["animate", photo, "--model", "geometry", "--au", "26=1", "--out", out, "--frames", "3"], capsys
+    )
     assert code == 0, stderr
     gif = Image.open(out)
     frames = []
@@ -210,7 +245,9 @@ def test_animate_mp4(tiny_model, photo, tmp_path, capsys):
     import cv2
 
     out = tmp_path / "sweep.mp4"
-    code, _, stderr = run_cli(["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "3"], capsys)
+    code, _, stderr = run_cli(
+        ["animate", photo, "--expr", "happy", "--model", tiny_model, "--out", out, "--frames", "3"], capsys
+    )
     assert code == 0, stderr
     video = cv2.VideoCapture(str(out))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 4 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 500
@@ -223,8 +260,22 @@ def test_bundled_intensity_model_opens_the_mouth_more_at_each_level(tmp_path, ca
     openings = []
     for level in (1, 2, 3, 4):
         points = tmp_path / f"level{level}.json"
-        args = ["edit", photo, "--model", "ict-synth-128", "--expr", "surprised", "--intensity", str(level),
-                "--out", tmp_path / f"level{level}.png", "--save-landmarks", points, "--device", "cpu"]
+        args = [
+            "edit",
+            photo,
+            "--model",
+            "ict-synth-128",
+            "--expr",
+            "surprised",
+            "--intensity",
+            str(level),
+            "--out",
+            tmp_path / f"level{level}.png",
+            "--save-landmarks",
+            points,
+            "--device",
+            "cpu",
+        ]
         code, _, stderr = run_cli(args, capsys)
         assert code == 0, stderr
         mouth = np.array(json.loads(points.read_text())["faces"][0]["points68"])
@@ -233,7 +284,9 @@ def test_bundled_intensity_model_opens_the_mouth_more_at_each_level(tmp_path, ca
     assert openings[-1] > 2 * openings[0], openings
 
 
-def test_bundled_default_model_smiles_more_as_the_fraction_grows(tmp_path, example_photos, detector, capsys, monkeypatch):
+def test_bundled_default_model_smiles_more_as_the_fraction_grows(
+    tmp_path, example_photos, detector, capsys, monkeypatch
+):
     """`--intensity 0.25 .. 1.0` with the default model: the landmark displacement, G_e's label and
     its flow and mask are scaled together, so a quarter edit stays near neutral and the smile
     (MediaPipe mouthSmile) grows to the full edit's."""
@@ -244,7 +297,9 @@ def test_bundled_default_model_smiles_more_as_the_fraction_grows(tmp_path, examp
     smiles = []
     for fraction in ("0.25", "0.75", "1.0"):
         out = tmp_path / f"smile{fraction}.jpg"
-        code, _, stderr = run_cli(["edit", photo, "--expr", "happy", "--intensity", fraction, "--out", out, "--device", "cpu"], capsys)
+        code, _, stderr = run_cli(
+            ["edit", photo, "--expr", "happy", "--intensity", fraction, "--out", out, "--device", "cpu"], capsys
+        )
         assert code == 0, stderr
         scores = detector.detect(load_image(out))[0].blendshapes
         smiles.append((scores["mouthSmileLeft"] + scores["mouthSmileRight"]) / 2)
@@ -261,9 +316,14 @@ def test_action_units_with_the_geometry_editor(tmp_path, example_photos, detecto
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
     out = tmp_path / "au.png"
-    code, _, stderr = run_cli(["edit", photo, "--model", "geometry", "--au", "12=1,6=1", "--out", out, "--device", "cpu"], capsys)
+    code, _, stderr = run_cli(
+        ["edit", photo, "--model", "geometry", "--au", "12=1,6=1", "--out", out, "--device", "cpu"], capsys
+    )
     assert code == 0, stderr
-    smile = lambda image: sum(detector.detect(image)[0].blendshapes[k] for k in ("mouthSmileLeft", "mouthSmileRight")) / 2  # noqa: E731
+
+    def smile(image):
+        return sum(detector.detect(image)[0].blendshapes[k] for k in ("mouthSmileLeft", "mouthSmileRight")) / 2
+
     assert smile(load_image(out)) > smile(load_image(photo)) + 0.3
     learned = tmp_path / "au-learned.png"
     code, _, stderr = run_cli(["edit", photo, "--au", "12=1,6=1", "--out", learned, "--device", "cpu"], capsys)

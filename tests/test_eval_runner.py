@@ -9,11 +9,13 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import prepare_examples, run_cli
 from lgan_cli.data.registration import register_pairs
 from lgan_cli.errors import LganError
-from lgan_cli.eval.runner import PairScore, crops_to_tensor, evaluate, summarise
+from lgan_cli.eval.runner import PairScore, evaluate, summarise
 from lgan_cli.models.editor import EditResult
+from lgan_cli.pixels import to_tensor
+
+from conftest import prepare_examples, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ class TargetOracle:
         pairs = dataset.pairs("test")
         self.by_source = {(s.key, t.expression): t for s, t in pairs}
         self.sources = {s.key: s for s, _ in pairs}
-        self.crops = {s.key: crops_to_tensor([s.load_crop()])[0] for s, _ in pairs}
+        self.crops = {s.key: to_tensor([s.load_crop()])[0] for s, _ in pairs}
 
     def edit(self, crops, points68, expressions, intensities):
         outputs = []
@@ -42,7 +44,7 @@ class TargetOracle:
             key = next(k for k, c in self.crops.items() if torch.equal(c, crop))
             target = self.by_source[(key, expression)]
             image, _ = register_pairs(
-                crops_to_tensor([target.load_crop()]), torch.from_numpy(target.points68)[None], points[None]
+                to_tensor([target.load_crop()]), torch.from_numpy(target.points68)[None], points[None]
             )
             outputs.append(image[0])
         return EditResult(images=torch.stack(outputs))
@@ -52,7 +54,11 @@ def test_copy_and_oracle(held_out):
     report = evaluate(TargetOracle(held_out), held_out, "test")
     assert report.pairs == 2 and set(report.methods) == {"oracle", "copy"}
     oracle, copy = report.methods["oracle"].summary(), report.methods["copy"].summary()
-    assert oracle["psnr"] == 100.0 and oracle["ssim"] == pytest.approx(1.0) and oracle["lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert (
+        oracle["psnr"] == 100.0
+        and oracle["ssim"] == pytest.approx(1.0)
+        and oracle["lpips"] == pytest.approx(0.0, abs=1e-6)
+    )
     # the output chip follows its re-detected landmarks, the target chip the prepared ones: near 1
     assert oracle["identity_cosine"] == pytest.approx(1.0, abs=1e-3) and oracle["verified"] == 1.0
     assert oracle["landmark_distance"] < 4.0  # re-detection on the target itself: only detector noise
@@ -82,11 +88,21 @@ def test_ceiling_scores_the_real_targets(held_out):
 def test_summary_known_values():
     def score(**changes):
         base = dict(
-            source="a", target="b", source_expression="neutral", target_expression="happy", target_intensity=None,
-            psnr=20.0, ssim=0.5,
-            lpips=0.2, landmark_distance=4.0, generated_landmark_distance=None, identity_cosine=0.9, verified=True,
+            source="a",
+            target="b",
+            source_expression="neutral",
+            target_expression="happy",
+            target_intensity=None,
+            psnr=20.0,
+            ssim=0.5,
+            lpips=0.2,
+            landmark_distance=4.0,
+            generated_landmark_distance=None,
+            identity_cosine=0.9,
+            verified=True,
             expression_predicted="happy",
-            expression_correct=True, smile=0.5,
+            expression_correct=True,
+            smile=0.5,
         )
         return PairScore(**{**base, **changes})
 
@@ -118,8 +134,21 @@ def test_model_must_know_the_expressions(held_out):
 def test_eval_cli_copy_baseline_table_and_json(held_out, tmp_path, capsys):
     out = tmp_path / "eval.json"
     code, stdout, stderr = run_cli(
-        ["eval", "--model", "copy", "--dataset", "folder", "--data-root", tmp_path, "--prepared", held_out.root,
-         "--json", out, "--device", "cpu"],
+        [
+            "eval",
+            "--model",
+            "copy",
+            "--dataset",
+            "folder",
+            "--data-root",
+            tmp_path,
+            "--prepared",
+            held_out.root,
+            "--json",
+            out,
+            "--device",
+            "cpu",
+        ],
         capsys,
     )
     assert code == 0, stderr
@@ -130,20 +159,33 @@ def test_eval_cli_copy_baseline_table_and_json(held_out, tmp_path, capsys):
 
 
 def test_eval_cli_accepts_a_trained_checkpoint(held_out, tmp_path, capsys, example_photos):
+    from lgan_cli.models.checkpoint import save_inference
     from lgan_cli.models.config import ModelConfig
     from lgan_cli.models.generators import LandmarkGAN
-    from lgan_cli.train.checkpoint import save_inference
 
     model = LandmarkGAN(ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8))
     save_inference(model, tmp_path / "ckpt")
     code, stdout, stderr = run_cli(
-        ["eval", "--model", tmp_path / "ckpt", "--dataset", "folder", "--data-root", tmp_path,
-         "--prepared", held_out.root, "--device", "cpu"],
+        [
+            "eval",
+            "--model",
+            tmp_path / "ckpt",
+            "--dataset",
+            "folder",
+            "--data-root",
+            tmp_path,
+            "--prepared",
+            held_out.root,
+            "--device",
+            "cpu",
+        ],
         capsys,
     )
     assert code == 0, stderr
     assert "ckpt" in stdout and "copy" in stdout
-    code, stdout, stderr = run_cli(["eval", "--model", "nonsense", "--dataset", "folder", "--data-root", tmp_path], capsys)
+    code, stdout, stderr = run_cli(
+        ["eval", "--model", "nonsense", "--dataset", "folder", "--data-root", tmp_path], capsys
+    )
     assert code == 1 and stderr.startswith("error: unknown model")
 
 
@@ -154,6 +196,7 @@ def test_fid_is_reported_when_asked(held_out):
         inception_path()
     except LganError as exc:
         pytest.skip(f"FID Inception not fetched: {exc}")
+
     class Grey:
         name, resolution, expressions = "grey", None, None
 
@@ -173,16 +216,39 @@ def test_photo_evaluation_of_several_expressions_and_levels(example_photos, tmp_
     photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
     out, sheet = tmp_path / "grid.json", tmp_path / "grid.png"
     code, stdout, stderr = run_cli(
-        ["eval", "--model", "geometry", "--photos", photo, "--expr", "surprised,sad", "--intensity", "2,4",
-         "--json", out, "--sheet", sheet, "--device", "cpu"], capsys,
+        [
+            "eval",
+            "--model",
+            "geometry",
+            "--photos",
+            photo,
+            "--expr",
+            "surprised,sad",
+            "--intensity",
+            "2,4",
+            "--json",
+            out,
+            "--sheet",
+            sheet,
+            "--device",
+            "cpu",
+        ],
+        capsys,
     )
     assert code == 0, stderr
     reports = json.loads(out.read_text())["reports"]
-    assert [(r["expression"], r["intensity"]) for r in reports] == [("surprised", 2), ("surprised", 4), ("sad", 2), ("sad", 4)]
+    assert [(r["expression"], r["intensity"]) for r in reports] == [
+        ("surprised", 2),
+        ("surprised", 4),
+        ("sad", 2),
+        ("sad", 4),
+    ]
     scores = [r["methods"]["geometry"]["medians"]["expression_score"] for r in reports]
     assert scores[0] < scores[1] and scores[2] < scores[3]
     assert all(r["methods"]["geometry"]["medians"]["total_changed_far"] == 0 for r in reports)
     assert "surprised" in stdout and "rises" in stdout
     assert Image.open(sheet).size[0] > 4 * 300  # input + four edits side by side
-    code, _, stderr = run_cli(["eval", "--model", "geometry", "--photos", photo, "--expr", " , ", "--device", "cpu"], capsys)
+    code, _, stderr = run_cli(
+        ["eval", "--model", "geometry", "--photos", photo, "--expr", " , ", "--device", "cpu"], capsys
+    )
     assert code == 1 and "no expression" in stderr

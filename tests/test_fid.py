@@ -90,7 +90,9 @@ def _inception_available() -> bool:
     return True
 
 
-@pytest.mark.skipif(not _inception_available(), reason="FID Inception not fetched; run python scripts/fetch_fid_inception.py")
+@pytest.mark.skipif(
+    not _inception_available(), reason="FID Inception not fetched; run python scripts/fetch_fid_inception.py"
+)
 def test_inception_features_shape_and_determinism():
     net = InceptionFeatures(batch_size=2)
     images = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(5)) * 2 - 1

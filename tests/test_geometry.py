@@ -149,8 +149,16 @@ def test_fit_recovers_synthetic_faces_and_their_neutral_shape(ict_basis):
 
     config = FitConfig(noise=0.05)  # exact points: trust the data more than for detections
     neutral_errors = []
-    cases = [("happy", 3), ("surprised", 4), ("sad", 4), ("angry", 2), ("fearful", 3), ("disgusted", 4),
-             ("contemptuous", 4), ("neutral", 1)]
+    cases = [
+        ("happy", 3),
+        ("surprised", 4),
+        ("sad", 4),
+        ("angry", 2),
+        ("fearful", 3),
+        ("disgusted", 4),
+        ("contemptuous", 4),
+        ("neutral", 1),
+    ]
     for seed, (expression, level) in enumerate(cases):
         points, true_neutral, pose = synthetic_face(ict_basis, seed, expression, level)
         fit = fit_face(points, ict_basis, config)
@@ -225,8 +233,10 @@ def test_levels_grow_monotonically_for_surprise_and_happiness(ict_basis):
 
     points, _, _ = synthetic_face(ict_basis, 7, "neutral", 1)
     fit = fit_face(points, ict_basis)
-    opening = [np.linalg.norm(transfer(fit, "surprised", level)[66] - transfer(fit, "surprised", level)[62])
-               for level in range(5)]
+    opening = [
+        np.linalg.norm(transfer(fit, "surprised", level)[66] - transfer(fit, "surprised", level)[62])
+        for level in range(5)
+    ]
     assert all(a < b for a, b in zip(opening, opening[1:])), opening
     assert opening[4] - opening[0] > 10  # a clearly dropped jaw at 180 px face width
     corners = []

@@ -54,30 +54,42 @@ class Fixtures:
 
 @pytest.fixture(scope="module")
 def fixtures(tmp_path_factory, example_photos) -> Fixtures:
+    from lgan_cli.models.checkpoint import save_inference
     from lgan_cli.models.config import ModelConfig
     from lgan_cli.models.generators import LandmarkGAN
-    from lgan_cli.train.checkpoint import save_inference
 
     root = tmp_path_factory.mktemp("hostile-fixtures")
     face = root / "face.jpg"
     Image.open(example_photos[0]).convert("RGB").resize((256, 256)).save(face, quality=95)
     model = root / "model"
-    save_inference(LandmarkGAN(ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8, discriminator_width=8)), model)
+    save_inference(
+        LandmarkGAN(
+            ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8, discriminator_width=8)
+        ),
+        model,
+    )
     (root / "data").mkdir()
     prepare_examples(root / "data", example_photos, test_ids=None)
     prepared = root / "data" / "prepared"
     recipe = root / "recipe.json"
-    recipe.write_text(json.dumps({
-        "model": {"resolution": 64, "generator_width": 8, "discriminator_width": 8},
-        "loss": {"identity": False},
-        "data": {"dataset": "folder", "prepared": str(prepared)},
-        "train": {"epochs": 1, "max_steps": 2, "sample_every": 0, "validate_every": 0, "checkpoint_every": 0},
-    }))
+    recipe.write_text(
+        json.dumps(
+            {
+                "model": {"resolution": 64, "generator_width": 8, "discriminator_width": 8},
+                "loss": {"identity": False},
+                "data": {"dataset": "folder", "prepared": str(prepared)},
+                "train": {"epochs": 1, "max_steps": 2, "sample_every": 0, "validate_every": 0, "checkpoint_every": 0},
+            }
+        )
+    )
+
     class Quiet:  # run_cli wants a capsys; pytest's own capture keeps the output
         def readouterr(self):
             return type("Captured", (), {"out": "", "err": ""})()
 
-    code, _, _ = run_cli(["train", "--config", recipe, "--out", root / "runs", "--name", "tiny", "--device", "cpu"], Quiet())
+    code, _, _ = run_cli(
+        ["train", "--config", recipe, "--out", root / "runs", "--name", "tiny", "--device", "cpu"], Quiet()
+    )
     assert code == 0
     (run,) = (root / "runs").iterdir()
     return Fixtures(face=face, model=model, run=run, prepared=prepared)
@@ -93,7 +105,9 @@ def photo(box: Path, fx: Fixtures, name: str = "face.jpg") -> Path:
     return target
 
 
-def model_copy(box: Path, fx: Fixtures, config: object = None, weights: bytes | None = None, raw_config: bytes | None = None) -> Path:
+def model_copy(
+    box: Path, fx: Fixtures, config: object = None, weights: bytes | None = None, raw_config: bytes | None = None
+) -> Path:
     """The tiny checkpoint copied into the box, with its config.json or weights replaced."""
     folder = box / "model"
     shutil.copytree(fx.model, folder)
@@ -118,7 +132,9 @@ def weights_of(**settings) -> bytes:
     from lgan_cli.models.config import ModelConfig
     from lgan_cli.models.generators import LandmarkGAN
 
-    model = LandmarkGAN(ModelConfig(**{"resolution": 64, "expressions": ("neutral", "happy"), "generator_width": 8, **settings}))
+    model = LandmarkGAN(
+        ModelConfig(**{"resolution": 64, "expressions": ("neutral", "happy"), "generator_width": 8, **settings})
+    )
     return save({k: v.contiguous() for k, v in model.state_dict().items()})
 
 
@@ -164,6 +180,7 @@ LONG = "x" * 300
 
 
 # ----------------------------------------------------------------------------- output paths
+
 
 @case("paths", mentions="directory")
 def _edit_out_empty(box, fx):
@@ -221,7 +238,18 @@ def _edit_out_is_the_input_even_with_force(box, fx):
 
 @case("paths", mentions="same file")
 def _edit_save_landmarks_names_the_output(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", fx.model, "--out", box / "x.png", "--save-landmarks", box / "x.png"]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        fx.model,
+        "--out",
+        box / "x.png",
+        "--save-landmarks",
+        box / "x.png",
+    ]
 
 
 @case("paths", mentions="input")
@@ -288,10 +316,21 @@ def _eval_json_is_a_folder(box, fx):
 
 @case("paths", mentions="writable")
 def _eval_json_in_proc(box, fx):
-    return ["eval", "--model", "copy", "--dataset", "folder", "--prepared", fx.prepared, "--json", "/proc/lgan-eval.json"]
+    return [
+        "eval",
+        "--model",
+        "copy",
+        "--dataset",
+        "folder",
+        "--prepared",
+        fx.prepared,
+        "--json",
+        "/proc/lgan-eval.json",
+    ]
 
 
 # ----------------------------------------------------------------------------- names that become file names
+
 
 @case("names", mentions="expression name")
 def _edit_expr_climbs_out(box, fx):
@@ -349,6 +388,7 @@ def _model_expression_very_long(box, fx):
 
 # ----------------------------------------------------------------------------- model checkpoints
 
+
 @case("checkpoint", mentions="not")
 def _config_is_a_list(box, fx):
     return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, [1, 2, 3])]
@@ -363,17 +403,40 @@ def _config_without_model(box, fx):
 
 @case("checkpoint", mentions="whole number")
 def _config_resolution_is_a_string(box, fx):
-    return ["batch", box, "--expr", "happy", "--out", box / "o", "--model", model_copy(box, fx, config_with(fx, resolution="64"))]
+    return [
+        "batch",
+        box,
+        "--expr",
+        "happy",
+        "--out",
+        box / "o",
+        "--model",
+        model_copy(box, fx, config_with(fx, resolution="64")),
+    ]
 
 
 @case("checkpoint", mentions="between")
 def _config_negative_width(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, config_with(fx, generator_width=-8))]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, config_with(fx, generator_width=-8)),
+    ]
 
 
 @case("checkpoint", mentions="between")
 def _config_terabyte_width(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, config_with(fx, generator_width=10**9))]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, config_with(fx, generator_width=10**9)),
+    ]
 
 
 @case("checkpoint", mentions="parameters")
@@ -390,7 +453,13 @@ def _config_too_wide_layer(box, fx):
 
 @case("checkpoint", mentions="number")
 def _config_infinite_radius(box, fx):
-    model = model_copy(box, fx, raw_config=json.dumps(config_with(fx)).replace('"landmark_radius_at_256": 4.0', '"landmark_radius_at_256": Infinity').encode())
+    model = model_copy(
+        box,
+        fx,
+        raw_config=json.dumps(config_with(fx))
+        .replace('"landmark_radius_at_256": 4.0', '"landmark_radius_at_256": Infinity')
+        .encode(),
+    )
     return ["edit", photo(box, fx), "--expr", "happy", "--model", model]
 
 
@@ -406,7 +475,14 @@ def _config_deeply_nested(box, fx):
 
 @case("checkpoint", mentions="list")
 def _config_nested_list_for_layers(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, config_with(fx, discriminator_layers=[[[3]]]))]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, config_with(fx, discriminator_layers=[[[3]]])),
+    ]
 
 
 @case("checkpoint", mentions="cannot read")
@@ -421,7 +497,14 @@ def _config_empty(box, fx):
 
 @case("checkpoint", mentions="too big")
 def _config_huge(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, raw_config=b" " * (2 << 20) + b"{}")]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, raw_config=b" " * (2 << 20) + b"{}"),
+    ]
 
 
 @case("checkpoint", mentions="safetensors")
@@ -442,23 +525,51 @@ def _weights_are_a_renamed_pickle(box, fx):
 
 @case("checkpoint", mentions="safetensors")
 def _weights_header_bad_json(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, weights=safetensors_header(b"{not json"))]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, weights=safetensors_header(b"{not json")),
+    ]
 
 
 @case("checkpoint", mentions="safetensors")
 def _weights_offsets_out_of_range(box, fx):
     header = json.dumps({"g_l.pdm.mean": {"dtype": "F32", "shape": [10**6], "data_offsets": [0, 4 * 10**6]}}).encode()
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, weights=safetensors_header(header, b"\0" * 16))]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, weights=safetensors_header(header, b"\0" * 16)),
+    ]
 
 
 @case("checkpoint", mentions="safetensors")
 def _weights_header_length_huge(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, weights=struct.pack("<Q", 2**62) + b"{}")]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, weights=struct.pack("<Q", 2**62) + b"{}"),
+    ]
 
 
 @case("checkpoint", mentions="implies")
 def _weights_of_another_width(box, fx):
-    return ["edit", photo(box, fx), "--expr", "happy", "--model", model_copy(box, fx, weights=weights_of(generator_width=16))]
+    return [
+        "edit",
+        photo(box, fx),
+        "--expr",
+        "happy",
+        "--model",
+        model_copy(box, fx, weights=weights_of(generator_width=16)),
+    ]
 
 
 @case("checkpoint", mentions="does not match")
@@ -467,7 +578,15 @@ def _weights_missing_tensors(box, fx):
 
     tensors = load((fx.model / "model.safetensors").read_bytes())
     tensors.pop("g_e.decoder.head.1.weight")
-    return ["eval", "--model", model_copy(box, fx, weights=save(tensors)), "--dataset", "folder", "--prepared", fx.prepared]
+    return [
+        "eval",
+        "--model",
+        model_copy(box, fx, weights=save(tensors)),
+        "--dataset",
+        "folder",
+        "--prepared",
+        fx.prepared,
+    ]
 
 
 @case("checkpoint", mentions="not found")
@@ -485,7 +604,8 @@ def _models_push_odd_training_data(box, fx):
     return ["models", "push", model_copy(box, fx, {**config_with(fx), "training_data": [1, 2]}), "--repo-id", "me/x"]
 
 
-# ----------------------------------------------------------------------------- training: --resume, --config, --init-from
+# ------------------------------------------------------------------------ training: --resume, --config, --init-from
+
 
 @case("train", mentions="--init-from")
 def _resume_without_training_state(box, fx):
@@ -604,6 +724,7 @@ def _init_from_mismatched_weights(box, fx):
 
 # ----------------------------------------------------------------------------- prepared indexes
 
+
 @case("index", mentions="not an lgan prepared")
 def _index_is_a_list(box, fx):
     return ["eval", "--model", "copy", "--dataset", "folder", "--prepared", index_with(box, fx, lambda d: [d])]
@@ -630,7 +751,15 @@ def _index_resolution_text(box, fx):
     def change(document):
         document["config"]["resolution"] = "64"
 
-    return ["train", "--config", fx.run / "config.json", "--prepared", index_with(box, fx, change), "--out", box / "runs"]
+    return [
+        "train",
+        "--config",
+        fx.run / "config.json",
+        "--prepared",
+        index_with(box, fx, change),
+        "--out",
+        box / "runs",
+    ]
 
 
 @case("index", mentions="cannot read")
@@ -650,6 +779,7 @@ def _index_expression_climbs_out(box, fx):
 
 
 # ----------------------------------------------------------------------------- dataset CSVs
+
 
 @case("csv", mentions="outside the dataset folder")
 def _csv_path_climbs_out(box, fx):
@@ -714,6 +844,7 @@ def _prepare_out_is_a_file(box, fx):
 
 
 # ----------------------------------------------------------------------------- batch
+
 
 @case("batch", mentions="is a file")
 def _batch_out_is_a_file(box, fx):
@@ -798,6 +929,7 @@ def _batch_output_tree_links_outside(box, fx):
 
 
 # ----------------------------------------------------------------------------- photos and options
+
 
 @case("input", mentions="folder")
 def _landmarks_on_a_folder(box, fx):

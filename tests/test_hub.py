@@ -24,15 +24,17 @@ import yaml
 
 from lgan_cli import hub
 from lgan_cli.assets import sha256_file
-from conftest import run_cli
+from lgan_cli.data.adapters import DATASET_LICENCES
 from lgan_cli.errors import LganError
 from lgan_cli.hub import KnownModel, push_model, resolve_model
 from lgan_cli.model_card import model_card
+from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
+from lgan_cli.models.checkpoint import save_inference
 from lgan_cli.models.config import ModelConfig
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.models.load import load_editor
-from lgan_cli.train.checkpoint import CONFIG_NAME, WEIGHTS_NAME, save_inference
-from lgan_cli.train.setup import DATASET_LICENCES
+
+from conftest import run_cli
 
 REPO = "owner/tiny"
 
@@ -110,7 +112,9 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
             return self._json(200, {"errors": [], "warnings": []})
         if path.startswith("/api/models/") and "/preupload/" in path:
             files = json.loads(body)["files"]
-            return self._json(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})
+            return self._json(
+                200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]}
+            )
         if path.startswith("/api/models/") and "/commit/" in path:
             repo_id = unquote(path[len("/api/models/") :].split("/commit/")[0])
             return self._commit(repo_id, body)
@@ -145,7 +149,9 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
 
     def _error(self, status: int, code: str, *, send_body: bool, headers: dict | None = None) -> None:
         body = json.dumps({"error": code}).encode()
-        self._send(status, body, {"X-Error-Code": code, "Content-Type": "application/json", **(headers or {})}, send_body)
+        self._send(
+            status, body, {"X-Error-Code": code, "Content-Type": "application/json", **(headers or {})}, send_body
+        )
 
     # ----------------------------------------------------------------- upload
 
@@ -169,7 +175,10 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
             elif item["key"] != "header":
                 return self._json(400, {"error": f"the fake hub does not take {item['key']}"})
         repo.new_commit()
-        self._json(200, {"commitUrl": f"{self.hub.url}/{repo_id}/commit/{repo.commit}", "commitOid": repo.commit, "success": True})
+        self._json(
+            200,
+            {"commitUrl": f"{self.hub.url}/{repo_id}/commit/{repo.commit}", "commitOid": repo.commit, "success": True},
+        )
 
     # ----------------------------------------------------------------- plumbing
 
@@ -230,7 +239,7 @@ def sha256s(files: dict[str, bytes]) -> dict[str, str]:
 
 def register(monkeypatch, name: str, **fields) -> KnownModel:
     model = KnownModel(name=name, **{"repo_id": REPO, "revision": "main", "licence": "CC BY 4.0", **fields})
-    monkeypatch.setitem(hub.REGISTRY, name, model)
+    monkeypatch.setitem(hub.registry(), name, model)
     return model
 
 
@@ -238,7 +247,7 @@ def register(monkeypatch, name: str, **fields) -> KnownModel:
 
 
 def test_registry_lists_the_default_model():
-    model = hub.REGISTRY[hub.DEFAULT_MODEL]
+    model = hub.registry()[hub.DEFAULT_MODEL]
     assert hub.DEFAULT_MODEL == "london-warp-128"
     assert model.repo_id == "lgan-project/landmarkgan-london-warp-128" and model.expressions == ("neutral", "happy")
     assert model.bundled_dir == "lgan-london-warp-128" and "CC BY 4.0" in model.licence
@@ -248,6 +257,30 @@ def test_registry_lists_the_default_model():
     assert all(sha256_file(bundled / name) == digest for name, digest in model.files.items())
     assert resolve_model(None, offline=True) == bundled
     assert hub.MODEL_FILES == (CONFIG_NAME, WEIGHTS_NAME)
+
+
+def test_a_broken_registry_breaks_no_import():
+    """The registry is read on first use: with an unreadable file every module still imports
+    (so commands on local checkpoints still start); only a registry look-up fails, in one line."""
+    import subprocess
+    import sys
+
+    script = (
+        "import pathlib\n"
+        "real = pathlib.Path.read_text\n"
+        "def damaged(self, *args, **kwargs):\n"
+        "    if self.name == 'models_registry.json':\n"
+        "        raise OSError('damaged')\n"
+        "    return real(self, *args, **kwargs)\n"
+        "pathlib.Path.read_text = damaged\n"
+        "import lgan_cli.hub as hub, lgan_cli.cli.app, lgan_cli.models.load\n"
+        "try:\n    hub.registry()\nexcept hub.LganError as exc:\n    print('refused:', exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parents[1]
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("refused: cannot read the model registry") and len(result.stdout.splitlines()) == 1
 
 
 def test_local_paths_resolve_to_their_folder(checkpoint, fake_hub):
@@ -285,7 +318,10 @@ def test_first_download_lands_in_the_cache_checked(checkpoint, fake_hub, monkeyp
     folder = resolve_model("tiny")
     assert folder.is_relative_to(tmp_path / "hf-home" / "hub")
     assert {name: (folder / name).read_bytes() for name in files} == files
-    assert fake_hub.seen("GET") == [f"/{REPO}/resolve/main/{CONFIG_NAME}", f"/{REPO}/resolve/{folder.name}/{WEIGHTS_NAME}"]
+    assert fake_hub.seen("GET") == [
+        f"/{REPO}/resolve/main/{CONFIG_NAME}",
+        f"/{REPO}/resolve/{folder.name}/{WEIGHTS_NAME}",
+    ]
     assert folder.name == fake_hub.repos[REPO].commit  # both files of one commit
 
 
@@ -391,13 +427,13 @@ def test_models_list_and_download_cli(checkpoint, fake_hub, monkeypatch, capsys)
     files = checkpoint_files(checkpoint)
     fake_hub.add_repo(REPO, files)
     register(monkeypatch, "tiny", files=sha256s(files))
-    assert hub.model_location(hub.REGISTRY["tiny"]) == "remote"
+    assert hub.model_location(hub.registry()["tiny"]) == "remote"
     code, out, err = run_cli(["models", "download", "tiny", "--offline"], capsys)
     assert code == 1 and err.startswith("error: ") and err.count("\n") == 1 and "offline" in err
     code, out, err = run_cli(["models", "download", "tiny"], capsys)
     assert code == 0, err
     assert (Path(out.strip()) / WEIGHTS_NAME).is_file()
-    assert hub.model_location(hub.REGISTRY["tiny"]) == "cached"
+    assert hub.model_location(hub.registry()["tiny"]) == "cached"
     code, out, err = run_cli(["models", "download", f"hf:{REPO}", "--offline"], capsys)
     assert code == 0, err
     code, out, _ = run_cli(["models", "list"], capsys)
@@ -409,10 +445,29 @@ def test_models_list_and_download_cli(checkpoint, fake_hub, monkeypatch, capsys)
 
 
 def eval_document() -> dict:
-    overall = {"pairs": 36, "psnr": 21.09, "ssim": 0.675, "lpips": 0.0448, "landmark_distance": 2.71,
-               "face_found": 1.0, "identity_cosine": 0.9851, "verified": 1.0, "expression_correct": 0.139, "smile": 0.363}
-    return {"model": "run-tiny", "dataset": "prepared/london-128", "split": "test", "resolution": 128, "pairs": 36,
-            "methods": {"run-tiny": {"overall": {**overall, "psnr": 23.5, "landmark_distance": None}}, "copy": {"overall": overall}}}
+    overall = {
+        "pairs": 36,
+        "psnr": 21.09,
+        "ssim": 0.675,
+        "lpips": 0.0448,
+        "landmark_distance": 2.71,
+        "face_found": 1.0,
+        "identity_cosine": 0.9851,
+        "verified": 1.0,
+        "expression_correct": 0.139,
+        "smile": 0.363,
+    }
+    return {
+        "model": "run-tiny",
+        "dataset": "prepared/london-128",
+        "split": "test",
+        "resolution": 128,
+        "pairs": 36,
+        "methods": {
+            "run-tiny": {"overall": {**overall, "psnr": 23.5, "landmark_distance": None}},
+            "copy": {"overall": overall},
+        },
+    }
 
 
 def test_model_card_has_licence_attribution_and_metrics(checkpoint):
@@ -424,7 +479,11 @@ def test_model_card_has_licence_attribution_and_metrics(checkpoint):
     assert "DeBruine" in card and "https://doi.org/10.6084/m9.figshare.5047666.v5" in card
     assert "64 x 64 px" in card and "neutral, happy" in card and "001, 003" in card
     assert "| method | pairs | PSNR ↑ |" in card
-    assert "| run-tiny | 36 | 23.50 | 0.6750 | 0.0448 | - |" in card and "| copy | 36 | 21.09 |" in card and "100.0%" in card
+    assert (
+        "| run-tiny | 36 | 23.50 | 0.6750 | 0.0448 | - |" in card
+        and "| copy | 36 | 21.09 |" in card
+        and "100.0%" in card
+    )
     assert "No evaluation" in model_card(config, None)
     restricted = {**config, "training_data": {"dataset": "rafd", "licence": DATASET_LICENCES["rafd"]}}
     assert yaml.safe_load(model_card(restricted, None).split("---")[1])["license"] == "other"
@@ -438,10 +497,28 @@ def test_model_card_has_licence_attribution_and_metrics(checkpoint):
 def test_model_card_of_a_synthetic_intensity_model(checkpoint):
     config = json.loads((checkpoint / CONFIG_NAME).read_text())
     config["training_data"] = {"dataset": "ict-synth", "licence": DATASET_LICENCES["ict-synth"]}
-    config["run"] = {"train": {"epochs": 12, "batch_size": 4, "seed": 0, "landmark_warmup_steps": 6000, "init_from": "runs/00002-first"}}
+    config["run"] = {
+        "train": {
+            "epochs": 12,
+            "batch_size": 4,
+            "seed": 0,
+            "landmark_warmup_steps": 6000,
+            "init_from": "runs/00002-first",
+        }
+    }
     levelled = eval_document()
-    level = {"pairs": 7, "psnr": 25.0, "ssim": 0.8, "lpips": 0.05, "landmark_distance": 3.25, "face_found": 1.0,
-             "identity_cosine": 0.95, "verified": 1.0, "expression_correct": 0.5, "smile": 0.1}
+    level = {
+        "pairs": 7,
+        "psnr": 25.0,
+        "ssim": 0.8,
+        "lpips": 0.05,
+        "landmark_distance": 3.25,
+        "face_found": 1.0,
+        "identity_cosine": 0.95,
+        "verified": 1.0,
+        "expression_correct": 0.5,
+        "smile": 0.1,
+    }
     levelled["methods"]["run-tiny"]["per_target_intensity"] = {"1": level, "4": {**level, "landmark_distance": 6.5}}
     card = model_card(config, levelled)
     front = yaml.safe_load(card.split("---")[1])
@@ -488,6 +565,6 @@ def test_push_cli_warns_about_restricted_data(checkpoint, fake_hub, tmp_path, ca
 
 
 def test_known_models_are_frozen():
-    model = hub.REGISTRY[hub.DEFAULT_MODEL]
+    model = hub.registry()[hub.DEFAULT_MODEL]
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.revision = "x"  # type: ignore[misc]

@@ -14,9 +14,25 @@ import pytest
 from PIL import Image
 
 from lgan_cli.faces.detect import FaceDetector
-from lgan_cli.faces.ibug68 import INNER_51, JAW, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE, flip_points, interocular_distance
+from lgan_cli.faces.ibug68 import FLIP_PERMUTATION, INNER_51, JAW, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def interocular_distance(points: np.ndarray) -> float:
+    """Distance between the outer eye corners (36, 45), the 300-W normaliser."""
+    pts = np.asarray(points, dtype=np.float64)
+    return float(np.linalg.norm(pts[36] - pts[45]))
+
+
+def flip_points(points: np.ndarray, width: float) -> np.ndarray:
+    """Mirror 68 points horizontally in an image of `width` pixels, keeping iBUG semantics
+    (FLIP_PERMUTATION, which training's flips use)."""
+    mirrored = np.asarray(points, dtype=np.float32).copy()
+    mirrored[..., 0] = (width - 1) - mirrored[..., 0]
+    return mirrored[..., list(FLIP_PERMUTATION), :]
+
+
 LONDON = REPO.parent / "shared" / "datasets" / "london"
 VALIDATION_IDS = ("002", "004", "008", "010", "012")  # the first five even ids (the script's validation half)
 

@@ -71,7 +71,9 @@ def test_torch_colour_sampling_matches_numpy():
 def test_soft_image_converges_to_the_hard_one(size):
     points = POINTS * size / 64
     hard = render_landmark_image(points, size, COLOURS).astype(np.float32)
-    soft = soft_landmark_image(torch.from_numpy(points)[None], size, torch.from_numpy(COLOURS / 127.5 - 1)[None], softness=0.02)
+    soft = soft_landmark_image(
+        torch.from_numpy(points)[None], size, torch.from_numpy(COLOURS / 127.5 - 1)[None], softness=0.02
+    )
     soft = (soft[0].permute(1, 2, 0).numpy() + 1) * 127.5
     # pixels whose centre is within 0.2 px of a disc edge may differ; all others agree
     ys, xs = np.mgrid[0:size, 0:size]

@@ -50,7 +50,8 @@ def test_discriminator_loss_is_halved_bce_summed_over_dual_discriminators():
     fake = [torch.full((1, 1, 2, 2), -1.0), torch.full((1, 1, 3, 3), 1.0)]
     softplus = lambda v: math.log1p(math.exp(v))  # noqa: E731  BCE-with-logits: real -> softplus(-z), fake -> softplus(z)
     expected = 0.5 * (softplus(-2.0) + softplus(-1.0)) + 0.5 * (softplus(0.0) + softplus(1.0))
-    assert losses.discriminator_loss(real, fake).item() == pytest.approx(expected, rel=1e-6)
+    total = losses.discriminator_half_loss(real, real=True) + losses.discriminator_half_loss(fake, real=False)
+    assert total.item() == pytest.approx(expected, rel=1e-6)
     stats = losses.discriminator_stats(real, fake, "D_e")
     assert stats["D_e0_real_acc"] == 1.0 and stats["D_e1_fake_acc"] == 0.0
 

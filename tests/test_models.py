@@ -7,11 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from lgan_cli.models.blocks import PatchDiscriminator, UNetDecoder, UNetEncoder, check_size, receptive_field
+from lgan_cli.models.blocks import PatchDiscriminator, UNetDecoder, UNetEncoder, check_size
 from lgan_cli.models.config import ModelConfig
 from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
+
+from conftest import pdm_coefficients
 
 EXPRESSIONS = ("neutral", "happy", "surprised")
 
@@ -36,7 +38,7 @@ def test_shapes_and_output_range(size, renderer):
     assert face.abs().max() <= 1.0  # Tanh
     assert landmarks.max() <= 1.0 + 1e-5  # white background
     d = Discriminators(small_config(size))
-    logits = d.faces(face, x)
+    logits = d.d_e(torch.cat([face, x], dim=1))
     assert len(logits) == 2 and all(t.shape[1] == 1 for t in logits)  # dual discriminators
 
 
@@ -54,8 +56,18 @@ def test_unet_follows_the_paper():
     assert features[-1].shape[-1] == 1  # down to 1 x 1
 
 
+def receptive_field(discriminator: PatchDiscriminator) -> int:
+    """The receptive field of one output logit, walked back through the discriminator's convolutions."""
+    convolutions = [m for m in discriminator.modules() if isinstance(m, nn.Conv2d)]
+    field = 1
+    for conv in reversed(convolutions):
+        field = (field - 1) * conv.stride[0] + conv.kernel_size[0]
+    return field
+
+
 def test_patchgan_receptive_fields():
-    assert receptive_field(3) == 70 and receptive_field(2) == 34
+    assert receptive_field(PatchDiscriminator(6, 8, layers=3)) == 70  # the paper's 70 x 70 PatchGAN
+    assert receptive_field(PatchDiscriminator(6, 8, layers=2)) == 34
     d = PatchDiscriminator(6, 8, layers=3)
     assert d(torch.zeros(1, 6, 256, 256)).shape == (1, 1, 30, 30)  # pix2pix's 30x30 patch grid at 256 px
 
@@ -99,7 +111,7 @@ def test_pdm_round_trip():
     decoder = PDMDecoder(136)
     decoder.set_model(fitted)
     some = torch.tensor(shapes[:3], dtype=torch.float32)
-    assert torch.allclose(decoder(decoder.encode(some)), some, atol=1e-2)
+    assert torch.allclose(decoder(pdm_coefficients(decoder, some)), some, atol=1e-2)
 
 
 @pytest.mark.parametrize("renderer", ["warp", "unet"])

@@ -9,10 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import EXAMPLES
 from lgan_cli.faces.align import Alignment, align_face
 from lgan_cli.faces.decode import load_image
 from lgan_cli.faces.paste import colour_ring, face_mask, match_colours, paste_back, paste_faces, unchanged_mask
+
+from conftest import EXAMPLES
 
 IDENTITY_MEAN_DIFF = {128: 5.0, 256: 3.5}
 """Bounds on the mean abs difference (grey levels) of an unedited paste inside the face:

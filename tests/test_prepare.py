@@ -110,8 +110,11 @@ def test_prepare_london_subset_end_to_end(london_root, tmp_path, capsys):
     assert len(index["splits"]) == 89
     by_expression = {(i["identity"], i["expression"]): i for i in index["items"]}
     neutral, happy = by_expression[("002", "neutral")], by_expression[("002", "happy")]
+
     # smiling widens the mouth (48 -> 54) relative to the eye distance, in aligned crops
-    width = lambda item: np.ptp(np.array(item["points68"])[[48, 54], 0])
+    def width(item):
+        return np.ptp(np.array(item["points68"])[[48, 54], 0])
+
     assert width(happy) > 1.1 * width(neutral)
     assert happy["blendshapes"]["mouthSmileLeft"] > 0.3 > neutral["blendshapes"]["mouthSmileLeft"]
     assert Image.open(out / neutral["crop"]).size == (128, 128)
@@ -120,7 +123,19 @@ def test_prepare_london_subset_end_to_end(london_root, tmp_path, capsys):
 def test_prepare_cli_prints_report(folder_dataset, tmp_path, capsys):
     out = tmp_path / "cli"
     try:
-        main(["prepare", "--dataset", "folder", "--data-root", str(folder_dataset), "--out", str(out), "--resolution", "64"])
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "folder",
+                "--data-root",
+                str(folder_dataset),
+                "--out",
+                str(out),
+                "--resolution",
+                "64",
+            ]
+        )
     except SystemExit as exc:
         assert exc.code in (0, None)
     err = capsys.readouterr().err
@@ -131,8 +146,9 @@ def test_prepare_cli_prints_report(folder_dataset, tmp_path, capsys):
 
 def test_prepared_crops_can_be_served_smaller(tmp_path, example_photos):
     """A set prepared at 128 px serves 64 px crops equal to preparing at 64 px (one alignment frame)."""
-    from conftest import prepare_examples
     from lgan_cli.data.prepared import PreparedDataset
+
+    from conftest import prepare_examples
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
@@ -148,3 +164,31 @@ def test_prepared_crops_can_be_served_smaller(tmp_path, example_photos):
         assert np.abs(crop_a - crop_b).mean() < 3
     with pytest.raises(DatasetError, match="cannot serve"):
         PreparedDataset.load(small.root, resolution=128)
+
+
+def test_train_and_eval_prepare_the_split_the_model_was_trained_with(folder_dataset, tmp_path):
+    """One "prepare if missing" for train and eval: given a run's data settings (eval reads them
+    from the model's config.json), it writes their identity split; an existing cache is kept."""
+    from dataclasses import asdict
+
+    from lgan_cli.data.prepare import prepare_if_missing, split_settings
+    from lgan_cli.errors import LganError
+    from lgan_cli.train.config import DataConfig
+
+    run_data = DataConfig(dataset="folder", data_root=str(folder_dataset), test_ids=("030",))
+    recorded = json.loads(json.dumps(asdict(run_data)))  # as config.json holds it: test_ids a list
+    assert (
+        split_settings(asdict(run_data))
+        == split_settings(recorded)
+        == {"seed": 0, "test_fraction": 0.2, "val_fraction": 0.0, "test_ids": ("030",)}
+    )
+    out = tmp_path / "prepared"
+    with pytest.raises(LganError, match="give --data-root"):
+        prepare_if_missing(out, PrepareConfig(dataset="folder", data_root="", resolution=64))
+    config = PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=64, **split_settings(recorded))
+    assert prepare_if_missing(out, config) is True
+    splits = {item["identity"]: item["split"] for item in read_index(out)["items"]}
+    assert splits["030"] == "test" and {s for i, s in splits.items() if i != "030"} == {"train"}
+    assert (
+        prepare_if_missing(out, PrepareConfig(dataset="folder", data_root=str(folder_dataset), resolution=64)) is False
+    )

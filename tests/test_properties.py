@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from conftest import run_cli
 from lgan_cli.errors import ImageError
 from lgan_cli.faces.decode import DEFAULT_MIN_SIDE, load_image
+
+from conftest import run_cli
 
 # mode -> formats that can store it
 MODES = {

@@ -8,10 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from conftest import REPO, run_cli
@@ -53,14 +51,34 @@ def test_batch_with_two_workers_prints_progress_summary_and_failures(tmp_path, e
         Image.open(photo).convert("RGB").resize((256, 256)).save(source / f"p{index}.jpg")
     (source / "broken.jpg").write_bytes(b"\xff\xd8\xff nope")
     result = subprocess.run(
-        [sys.executable, "-m", "lgan_cli", "batch", source, "--expr", "happy", "--out", tmp_path / "out", "--device", "cpu"],
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "LGAN_OFFLINE": "1"}, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "lgan_cli",
+            "batch",
+            source,
+            "--expr",
+            "happy",
+            "--out",
+            tmp_path / "out",
+            "--device",
+            "cpu",
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", "LGAN_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "batch into" in result.stderr and "done" in result.stderr and "3/4" not in result.stderr
     assert "4/4" in result.stderr  # the progress bar's last state
     assert "broken.jpg" in result.stderr  # the failure table
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["failures.csv", "p0_happy.jpg", "p1_happy.jpg", "p2_happy.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "failures.csv",
+        "p0_happy.jpg",
+        "p1_happy.jpg",
+        "p2_happy.jpg",
+    ]
 
 
 def test_batch_with_out_inside_the_input_folder_leaves_it_out(tmp_path, example_photos, capsys, monkeypatch):
@@ -83,7 +101,10 @@ def test_grey_photo_stays_grey(tmp_path, example_photos, capsys, monkeypatch):
     grey = tmp_path / "grey.png"
     Image.open(photo).convert("L").resize((675, 675)).save(grey)
     out = tmp_path / "grey_happy.png"
-    code, _, err = run_cli(["edit", grey, "--expr", "happy", "--out", out, "--device", "cpu", "--save-landmarks", tmp_path / "p.json"], capsys)
+    code, _, err = run_cli(
+        ["edit", grey, "--expr", "happy", "--out", out, "--device", "cpu", "--save-landmarks", tmp_path / "p.json"],
+        capsys,
+    )
     assert code == 0, err
     import json
 

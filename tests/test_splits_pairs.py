@@ -257,7 +257,9 @@ def test_pairs_neutral_mode_keeps_exactly_the_pairs_through_neutral():
     assert len(through_neutral) == 2 * 24
     assert all("neutral" in (s.expression, t.expression) for s, t in through_neutral)
     assert set(through_neutral) == {(s, t) for s, t in everything if "neutral" in (s.expression, t.expression)}
-    targets = {(t.expression, t.intensity) for s, t in through_neutral if s.identity == "a" and s.expression == "neutral"}
+    targets = {
+        (t.expression, t.intensity) for s, t in through_neutral if s.identity == "a" and s.expression == "neutral"
+    }
     assert targets == {(e, level) for e in ("happy", "sad", "surprised") for level in range(1, 5)}
 
 

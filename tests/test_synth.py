@@ -15,16 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.synth.raster import rasterize, vertex_visibility
 from lgan_cli.synth.recipes import AU_BLENDSHAPES, INTENSITY_LEVELS, INTENSITY_SCALE, RECIPES, blendshape_weights
+
+from conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 ICT_DIR = REPO.parent / "shared" / "datasets" / "ict_facekit"
 ICT_NPZ = ICT_DIR / "ict_face_model_light.npz"
 
-needs_ict = pytest.mark.skipif(not ICT_NPZ.is_file(), reason="../shared/datasets/ict_facekit not present (CI without the shared data)")
+needs_ict = pytest.mark.skipif(
+    not ICT_NPZ.is_file(), reason="../shared/datasets/ict_facekit not present (CI without the shared data)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +225,9 @@ def test_tiny_set_generates_loads_and_batches(tmp_path, capsys):
     assert sorted({item.split for item in dataset.items}) == ["test", "train"]
     neutral = [item for item in dataset.items if item.expression == "neutral"]
     assert len(neutral) == 2 and all(item.intensity is None for item in neutral)
-    happy = sorted(item.intensity for item in dataset.items if item.expression == "happy" and item.identity == "synth0000")
+    happy = sorted(
+        item.intensity for item in dataset.items if item.expression == "happy" and item.identity == "synth0000"
+    )
     assert happy == [1, 2, 3, 4]
     crop = dataset.items[0].load_crop()
     assert crop.shape == (64, 64, 3)
@@ -243,8 +248,21 @@ def test_tiny_set_generates_loads_and_batches(tmp_path, capsys):
     # the target's landmarks by more the stronger the target expression is
     report_path = tmp_path / "eval.json"
     code, stdout, err = run_cli(
-        ["eval", "--model", "copy", "--dataset", "ict-synth", "--prepared", out, "--pairs", "neutral",
-         "--json", report_path, "--device", "cpu"],
+        [
+            "eval",
+            "--model",
+            "copy",
+            "--dataset",
+            "ict-synth",
+            "--prepared",
+            out,
+            "--pairs",
+            "neutral",
+            "--json",
+            report_path,
+            "--device",
+            "cpu",
+        ],
         capsys,
     )
     assert code == 0, err
@@ -326,7 +344,9 @@ def test_pack_script_round_trips_a_facexmodel_folder(model, tmp_path):
     for name in expression_names:
         _write_obj(folder / f"{name}.obj", neutral + model.expression_delta(name)[used])
     landmarks = list(range(68))
-    (folder / "vertex_indices.json").write_text(json.dumps({"expressions": expression_names, "idx_to_landmark_verts": landmarks}))
+    (folder / "vertex_indices.json").write_text(
+        json.dumps({"expressions": expression_names, "idx_to_landmark_verts": landmarks})
+    )
 
     spec = importlib.util.spec_from_file_location("pack_ict_facekit", REPO / "scripts" / "pack_ict_facekit.py")
     pack_module = importlib.util.module_from_spec(spec)

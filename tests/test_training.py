@@ -14,14 +14,15 @@ import torch
 import torch.multiprocessing as mp
 from PIL import Image
 
-from conftest import prepare_examples
 from lgan_cli.data.prepare import PrepareConfig, prepare_dataset
 from lgan_cli.data.prepared import PreparedDataset
+from lgan_cli.models.checkpoint import load_inference, save_inference
 from lgan_cli.models.config import ModelConfig
-from lgan_cli.train.checkpoint import load_inference, save_inference
 from lgan_cli.train.config import LossConfig, RunConfig, TrainConfig
 from lgan_cli.train.data import PairData
 from lgan_cli.train.trainer import Trainer
+
+from conftest import prepare_examples
 
 TINY = ModelConfig(resolution=64, expressions=("neutral", "happy"), generator_width=8, discriminator_width=8)
 
@@ -94,7 +95,9 @@ def test_checkpoint_round_trip(example_pairs, tmp_path):
     small, _ = load_inference(tmp_path / "half")
     with torch.no_grad():
         assert (small(x, labels, source_points)[2] - expected[2]).abs().max() < 0.02
-    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (tmp_path / "model.safetensors").stat().st_size
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (
+        tmp_path / "model.safetensors"
+    ).stat().st_size
 
 
 def test_overfits_four_london_pairs(london_root, tmp_path):
@@ -104,7 +107,11 @@ def test_overfits_four_london_pairs(london_root, tmp_path):
 
     records = [r for r in scan_dataset("london", london_root) if r.identity in {"002", "003"}]
     out = tmp_path / "prepared"
-    prepare_dataset(PrepareConfig(dataset="london", data_root=str(london_root), resolution=64, test_ids=("001",)), out, records=records)
+    prepare_dataset(
+        PrepareConfig(dataset="london", data_root=str(london_root), resolution=64, test_ids=("001",)),
+        out,
+        records=records,
+    )
     data = PairData(PreparedDataset.load(out), "train")
     assert len(data) == 4
     config = RunConfig(
@@ -112,7 +119,9 @@ def test_overfits_four_london_pairs(london_root, tmp_path):
             resolution=64, expressions=("neutral", "happy"), generator_width=16, discriminator_width=16, renderer="unet"
         ),
         loss=LossConfig(identity=False),
-        train=TrainConfig(epochs=1000, max_steps=150, batch_size=4, log_every=1, sample_every=0, validate_every=0, checkpoint_every=0),
+        train=TrainConfig(
+            epochs=1000, max_steps=150, batch_size=4, log_every=1, sample_every=0, validate_every=0, checkpoint_every=0
+        ),
     )
     trainer = Trainer(config, tmp_path, data, torch.device("cpu"))
     trainer.fit()
@@ -121,7 +130,9 @@ def test_overfits_four_london_pairs(london_root, tmp_path):
 
 
 def _ddp_worker(rank: int, port: int, prepared: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank)
+    )
     from safetensors.torch import save_file
 
     from lgan_cli.train.distributed import init_distributed, shutdown
@@ -131,7 +142,9 @@ def _ddp_worker(rank: int, port: int, prepared: str, out: str) -> None:
     data = PairData(PreparedDataset.load(prepared), "train")
     trainer = Trainer(make_config(epochs=2), Path(out), data, torch.device("cpu"), dist_info=info)
     trainer.fit()
-    state = {k: v.contiguous() for k, v in {**trainer.model.state_dict(), **trainer.discriminators.state_dict()}.items()}
+    state = {
+        k: v.contiguous() for k, v in {**trainer.model.state_dict(), **trainer.discriminators.state_dict()}.items()
+    }
     save_file(state, os.path.join(out, f"rank{rank}.safetensors"))
     shutdown(info)
 
@@ -176,6 +189,8 @@ def test_pdm_spans_the_augmented_shapes(example_pairs):
     from lgan_cli.train.config import AugmentConfig
     from lgan_cli.train.data import augmented_shapes
 
+    from conftest import pdm_coefficients
+
     data = PairData(example_pairs, "train")
     augment = AugmentConfig(flip=True, shift=0.03, scale=0.05, rotate=3.0)
     batch = data.batch([0, 1, 0, 1], augment, torch.Generator().manual_seed(1))["target_points"]
@@ -183,7 +198,7 @@ def test_pdm_spans_the_augmented_shapes(example_pairs):
     def floor(shapes: torch.Tensor) -> float:
         decoder = PDMDecoder(12)
         decoder.set_model(fit_pdm(shapes.numpy(), 12))
-        return float((decoder(decoder.encode(batch)) - batch).norm(dim=-1).mean())
+        return float((decoder(pdm_coefficients(decoder, batch)) - batch).norm(dim=-1).mean())
 
     assert floor(augmented_shapes(data.all_points, augment, 64)) < 0.1
     assert floor(data.all_points) > 0.3  # aligned shapes alone cannot express the jitter
@@ -205,7 +220,9 @@ def test_train_rejects_bad_settings_in_one_line(flag, value, message, tmp_path, 
     assert not any(tmp_path.iterdir())  # nothing started
 
 
-@pytest.mark.parametrize("recipe", sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.json")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "recipe", sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.json")), ids=lambda p: p.name
+)
 def test_bundled_recipes_load_and_round_trip(recipe):
     from lgan_cli.train.setup import load_config_file
 
@@ -216,18 +233,49 @@ def test_bundled_recipes_load_and_round_trip(recipe):
         assert config.data.pairs == "neutral" and config.model.labels == "both"
 
 
+def test_command_line_overrides_layer_over_a_recipe():
+    from lgan_cli.train.config import AUGMENT_PRESET, AugmentConfig
+    from lgan_cli.train.setup import with_overrides
+
+    recipe = replace(make_config(epochs=10), name="run")
+    recipe = replace(recipe, data=replace(recipe.data, dataset="london", prepared="prepared/x"))
+    assert with_overrides(recipe, {}) == replace(recipe, name="london")  # nothing given: the recipe, named
+    changed = with_overrides(
+        recipe,
+        {
+            "epochs": 3,
+            "width": 16,
+            "resolution": 64,
+            "no_identity_loss": True,
+            "single_discriminator": True,
+            "augment": True,
+            "test_ids": "001,003",
+            "no_synthesis": False,
+            "name": "mine",
+        },
+    )
+    assert (changed.train.epochs, changed.model.generator_width, changed.model.resolution) == (3, 16, 64)
+    assert (
+        changed.loss.identity is False and changed.model.discriminator_layers == recipe.model.discriminator_layers[:1]
+    )
+    assert changed.augment == AUGMENT_PRESET and changed.model.synthesis == recipe.model.synthesis
+    assert changed.data.test_ids == ("001", "003") and changed.name == "mine"
+    assert changed.data.prepared == "prepared/london-64"  # a new resolution: a new prepared folder
+    assert with_overrides(changed, {"augment": False}).augment == AugmentConfig()
+
+
 def test_resume_may_lengthen_a_run_but_keeps_its_recipe():
-    from lgan_cli.cli.train import _extend
     from lgan_cli.errors import LganError
+    from lgan_cli.train.setup import extended
 
     config = make_config(epochs=10, lr_decay_epochs=4)
-    assert _extend(config, None, None) == config
-    longer = _extend(config, 16, 3)
+    assert extended(config, None, None) == config
+    longer = extended(config, 16, 3)
     assert (longer.train.epochs, longer.train.lr_decay_epochs) == (16, 3)
     assert longer.model == config.model and longer.loss == config.loss and longer.train.lr == config.train.lr
-    assert _extend(config, 12, None).train.lr_decay_epochs == 4
+    assert extended(config, 12, None).train.lr_decay_epochs == 4
     with pytest.raises(LganError, match="more than"):
-        _extend(config, None, 11)
+        extended(config, None, 11)
 
 
 def _logged(folder: Path) -> list[dict]:
@@ -237,8 +285,10 @@ def _logged(folder: Path) -> list[dict]:
 
 def test_landmark_warmup_trains_g_l_alone_and_lowers_its_loss(example_pairs, tmp_path):
     trainer = Trainer(
-        make_config(epochs=1, landmark_warmup_steps=30, landmark_warmup_batch_size=4), tmp_path,
-        PairData(example_pairs, "train"), torch.device("cpu"),
+        make_config(epochs=1, landmark_warmup_steps=30, landmark_warmup_batch_size=4),
+        tmp_path,
+        PairData(example_pairs, "train"),
+        torch.device("cpu"),
     )
     before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     assert trainer._warm_up(None) == "finished"
@@ -275,7 +325,9 @@ def test_init_from_starts_with_another_runs_generators(example_pairs, tmp_path):
     data = PairData(example_pairs, "train")
     (tmp_path / "first").mkdir()
     Trainer(make_config(epochs=1), tmp_path / "first", data, torch.device("cpu")).fit()
-    started = Trainer(make_config(epochs=1, init_from=str(tmp_path / "first"), seed=9), tmp_path / "second", data, torch.device("cpu"))
+    started = Trainer(
+        make_config(epochs=1, init_from=str(tmp_path / "first"), seed=9), tmp_path / "second", data, torch.device("cpu")
+    )
     trained, _ = load_inference(tmp_path / "first")
     assert all(torch.equal(v, started.model.state_dict()[k]) for k, v in trained.state_dict().items())
     wider = RunConfig(model=replace(TINY, generator_width=16), train=TrainConfig(init_from=str(tmp_path / "first")))
@@ -292,8 +344,10 @@ def test_warp_model_trains_and_its_mask_regulariser_keeps_synthesis_rare(example
     mask sparsity and smoothness terms its mask ends lower than the same run without them."""
     data = PairData(example_pairs, "train")
     finals = {}
-    for name, loss in (("regularised", LossConfig(identity=False)),
-                       ("free", LossConfig(identity=False, mask_sparsity=0.0, mask_smoothness=0.0))):
+    for name, loss in (
+        ("regularised", LossConfig(identity=False)),
+        ("free", LossConfig(identity=False, mask_sparsity=0.0, mask_smoothness=0.0)),
+    ):
         config = replace(make_config(epochs=20, max_steps=12, batch_size=2), loss=loss)
         trainer = Trainer(config, tmp_path / name, data, torch.device("cpu"))
         (tmp_path / name).mkdir()
@@ -361,8 +415,20 @@ def test_killed_while_saving_a_checkpoint_resumes_as_if_never_killed(example_pai
     recipe.write_text(json.dumps(config.to_json()))
     repo = Path(__file__).resolve().parents[1]
     child = subprocess.run(
-        [sys.executable, "-c", KILLED_TRAINER, str(example_pairs.root), str(tmp_path / "killed"), str(recipe), moment, "3"],
-        env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            KILLED_TRAINER,
+            str(example_pairs.root),
+            str(tmp_path / "killed"),
+            str(recipe),
+            moment,
+            "3",
+        ],
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert child.returncode == -9, child.stderr[-2000:]
     run = tmp_path / "killed"
@@ -387,9 +453,9 @@ def test_killed_while_saving_a_checkpoint_resumes_as_if_never_killed(example_pai
 def test_resume_refuses_a_run_folder_without_training_state(tmp_path, capsys):
     """The issue's data loss: --resume on a folder with weights but no training state used to
     start at step 0 and overwrite the trained weights."""
-    from conftest import run_cli
-
     from lgan_cli.models.generators import LandmarkGAN
+
+    from conftest import run_cli
 
     save_inference(LandmarkGAN(TINY), tmp_path / "run", {"run": make_config().to_json()})  # weights, no state
     before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir() if p.is_file()}

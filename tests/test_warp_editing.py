@@ -33,7 +33,9 @@ def warp_editor(scene):
     """An untrained warp model whose G_l moves the mouth (a random head on a real PDM)."""
     torch.manual_seed(0)
     _, face = scene
-    model = LandmarkGAN(ModelConfig(resolution=SIZE, expressions=("neutral", "happy"), generator_width=8, discriminator_width=8))
+    model = LandmarkGAN(
+        ModelConfig(resolution=SIZE, expressions=("neutral", "happy"), generator_width=8, discriminator_width=8)
+    )
     shapes = face.points[None] + np.random.default_rng(0).normal(0, 1.5, size=(40, 68, 2))
     model.g_l.pdm.set_model(fit_pdm(shapes, model.config.pdm_components))
     torch.nn.init.normal_(model.g_l.head[-1].weight, std=0.02)

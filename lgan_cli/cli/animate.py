@@ -9,15 +9,25 @@ import numpy as np
 import typer
 from rich.progress import Progress
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, ModelOption, OfflineOption, check_output_path, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import (
+    DeviceOption,
+    FaceOption,
+    ForceOption,
+    ModelOption,
+    OfflineOption,
+    check_output_path,
+    command,
+    console,
+    load_photo_editor,
+    parse_face_choice,
+)
 from lgan_cli.errors import LganError
 from lgan_cli.names import check_expression_name
 
 MAX_SIDE = 720  # animation frames are scaled down to this (a GIF of full-size photos would be huge)
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan animate examples/london_001_neutral.jpg --expr happy --out smile.gif\n\n"
@@ -28,10 +38,16 @@ MAX_SIDE = 720  # animation frames are scaled down to this (a GIF of full-size p
 def animate(
     image: Annotated[Path, typer.Argument(help="Photo to animate.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Output .gif or .mp4.", show_default=False)],
-    expr: Annotated[Optional[str], typer.Option("--expr", help="Target expression [neutral with --au].", show_default=False)] = None,
+    expr: Annotated[
+        Optional[str], typer.Option("--expr", help="Target expression [neutral with --au].", show_default=False)
+    ] = None,
     au: Annotated[
         Optional[str],
-        typer.Option("--au", help="FACS action units with weights 0..1, e.g. 26=1,1=0.6 (added to --expr, swept with it).", show_default=False),
+        typer.Option(
+            "--au",
+            help="FACS action units with weights 0..1, e.g. 26=1,1=0.6 (added to --expr, swept with it).",
+            show_default=False,
+        ),
     ] = None,
     frames: Annotated[int, typer.Option(min=2, help="Frames from intensity 0 to 1 (the way back reuses them).")] = 12,
     fps: Annotated[float, typer.Option(min=1, help="Frames per second.")] = 12.0,
@@ -43,12 +59,11 @@ def animate(
     force: ForceOption = False,
 ) -> None:
     """Sweep the edit's intensity 0 -> 1 -> 0 (one detection and alignment for all frames)."""
+    from lgan_cli.cli.edit import action_unit_editor, parse_aus
     from lgan_cli.device import resolve_device
     from lgan_cli.editing import check_expressions, compose, edit_crops, find_faces
     from lgan_cli.faces.decode import load_image
     from lgan_cli.faces.detect import FaceDetector
-
-    from lgan_cli.cli.edit import action_unit_editor, parse_aus
 
     if out.suffix.lower() not in (".gif", ".mp4"):
         raise LganError(f"--out must end in .gif or .mp4, not {out.suffix or 'nothing'}")

@@ -1,4 +1,6 @@
-"""The `lgan` Typer application: registers the commands and turns user errors into one line."""
+"""The `lgan` Typer application: the root of the CLI. It lists and registers the commands
+(each a function in its own module, marked with `lgan_cli.cli.common.command`) and turns user
+errors into one line. No command module imports this one."""
 
 from __future__ import annotations
 
@@ -7,6 +9,8 @@ import sys
 import typer
 
 from lgan_cli import __version__
+from lgan_cli.cli import animate, batch, edit, evaluate, landmarks, prepare, synth, train
+from lgan_cli.cli.models import models_app
 from lgan_cli.errors import LganError
 
 app = typer.Typer(
@@ -34,20 +38,26 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """Facial-expression editing with LandmarkGAN."""
 
 
-def _register_commands() -> None:
-    # Imported here so each command module can use `app` without import cycles.
-    from lgan_cli.cli import animate, batch, edit, evaluate, landmarks, prepare, synth, train  # noqa: F401
-    from lgan_cli.cli.models import models_app
-
-    app.add_typer(models_app, name="models")
-
-
-_register_commands()
+COMMANDS = (
+    animate.animate,
+    batch.batch,
+    edit.edit,
+    evaluate.eval_command,
+    landmarks.landmarks,
+    prepare.prepare,
+    synth.synth,
+    train.train,
+)
+for _command in COMMANDS:
+    app.command(**_command.command_settings)(_command)
+app.add_typer(models_app, name="models")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,4 @@
-"""Small helpers shared by the commands: output-path checks and the --face option."""
+"""Small helpers shared by the commands: the command marker, output-path checks and the shared options."""
 
 from __future__ import annotations
 
@@ -10,11 +10,25 @@ import typer
 from rich.console import Console
 
 from lgan_cli.errors import LganError
-from lgan_cli.fileio import unwritable_reason
+from lgan_cli.fileio import NAME_MAX, PATH_MAX, unwritable_reason
 from lgan_cli.names import shown
 
 console = Console(stderr=True, highlight=False)
 """Progress and messages go to stderr, so stdout stays clean for data (e.g. `--json -`)."""
+
+
+def command(**settings):
+    """Mark a function as an `lgan` command, with Typer's command settings (name, epilog, ...).
+
+    Nothing is registered here: `lgan_cli.cli.app` lists the commands and registers each with
+    these settings, so no command module imports the app (no import loop).
+    """
+
+    def mark(function):
+        function.command_settings = settings
+        return function
+
+    return mark
 
 
 def results_console() -> Console:
@@ -31,10 +45,6 @@ def parse_face_choice(value: str) -> str | int:
     if choice.isdigit():
         return int(choice)
     raise LganError(f"--face must be 'largest', 'all' or a face number (0 = largest), not {value!r}")
-
-
-NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
-PATH_MAX = 4095  # bytes in a whole path (Linux)
 
 
 def check_path_length(path: Path, what: str = "output") -> None:
@@ -86,20 +96,31 @@ def load_photo_editor(spec: str | None, device, offline: bool):
 
     editor = load_editor(spec, device, offline=offline)
     if editor.resolution is None:
-        raise LganError(f"--model {spec} is a baseline for `lgan eval`; editing photos needs a trained model (see `lgan models list`)")
+        raise LganError(
+            f"--model {spec} is a baseline for `lgan eval`; "
+            "editing photos needs a trained model (see `lgan models list`)"
+        )
     return editor
 
 
 # Options shared by the commands that run a model on photos (one definition, one help text).
 ModelOption = Annotated[
     Optional[str],
-    typer.Option("--model", help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].", show_default=False),
+    typer.Option(
+        "--model",
+        help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].",
+        show_default=False,
+    ),
 ]
 IntensityOption = Annotated[
     Optional[str],
-    typer.Option("--intensity", help="Level 1..4 (4 = full) or a fraction in [0, 1] such as 0.5 [full].", show_default=False),
+    typer.Option(
+        "--intensity", help="Level 1..4 (4 = full) or a fraction in [0, 1] such as 0.5 [full].", show_default=False
+    ),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 FaceOption = Annotated[str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")]
-OfflineOption = Annotated[bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")]
+OfflineOption = Annotated[
+    bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")
+]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]

@@ -9,17 +9,28 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, FaceOption, ForceOption, IntensityOption, ModelOption, OfflineOption, check_output_paths, console, load_photo_editor, parse_face_choice
+from lgan_cli.cli.common import (
+    DeviceOption,
+    FaceOption,
+    ForceOption,
+    IntensityOption,
+    ModelOption,
+    OfflineOption,
+    check_output_paths,
+    command,
+    console,
+    load_photo_editor,
+    parse_face_choice,
+)
 from lgan_cli.errors import LganError
+from lgan_cli.faces.decode import IMAGE_SUFFIXES
 from lgan_cli.fileio import atomic_write_text
 from lgan_cli.names import check_expression_name
 
-SAVE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 COMPARE_HEIGHT = 512
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan edit examples/london_001_neutral.jpg --expr happy\n\n"
@@ -33,20 +44,35 @@ COMPARE_HEIGHT = 512
 def edit(
     image: Annotated[Path, typer.Argument(help="Photo to edit (never modified).", show_default=False)],
     expr: Annotated[
-        Optional[str], typer.Option("--expr", help="Target expression (one the model knows, e.g. happy) [neutral with --au].", show_default=False)
+        Optional[str],
+        typer.Option(
+            "--expr",
+            help="Target expression (one the model knows, e.g. happy) [neutral with --au].",
+            show_default=False,
+        ),
     ] = None,
     au: Annotated[
         Optional[str],
-        typer.Option("--au", help="FACS action units with weights 0..1, e.g. 12=0.8,6=0.5 (added to --expr); a warp model or --model geometry.", show_default=False),
+        typer.Option(
+            "--au",
+            help="FACS action units with weights 0..1, e.g. 12=0.8,6=0.5 (added to --expr); "
+            "a warp model or --model geometry.",
+            show_default=False,
+        ),
     ] = None,
     intensity: IntensityOption = None,
     model: ModelOption = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output file [IMAGE_<expr>.<ext> beside the input].", show_default=False)] = None,
+    out: Annotated[
+        Optional[Path], typer.Option(help="Output file [IMAGE_<expr>.<ext> beside the input].", show_default=False)
+    ] = None,
     device: DeviceOption = "auto",
     face: FaceOption = "largest",
-    compare: Annotated[bool, typer.Option("--compare", help="Also write input | generated landmarks | output side by side.")] = False,
+    compare: Annotated[
+        bool, typer.Option("--compare", help="Also write input | generated landmarks | output side by side.")
+    ] = False,
     save_landmarks: Annotated[
-        Optional[Path], typer.Option(help="Write the generated 68 landmarks (photo pixels) as JSON.", show_default=False)
+        Optional[Path],
+        typer.Option(help="Write the generated 68 landmarks (photo pixels) as JSON.", show_default=False),
     ] = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
@@ -67,7 +93,7 @@ def edit(
     expr = expr or "neutral"
     check_expression_name(expr, "--expr")
     output = out or default_output(image, expr, "_".join(t for t in (intensity_label(level), au_label(aus)) if t))
-    if output.suffix.lower() not in SAVE_SUFFIXES and not output.is_dir():
+    if output.suffix.lower() not in IMAGE_SUFFIXES and not output.is_dir():
         output = output.with_suffix(".png")
     outputs = [output, *([compare_path(output)] if compare else []), *([save_landmarks] if save_landmarks else [])]
     check_output_paths(outputs, [image], force)
@@ -100,7 +126,7 @@ def edit(
 
 
 def default_output(image: Path, expression: str, tag: str) -> Path:
-    suffix = image.suffix if image.suffix.lower() in SAVE_SUFFIXES else ".png"
+    suffix = image.suffix if image.suffix.lower() in IMAGE_SUFFIXES else ".png"
     return image.with_name(f"{image.stem}_{expression}{'_' + tag if tag else ''}{suffix}")
 
 
@@ -115,7 +141,9 @@ def compare_strip(photo: np.ndarray, landmark_image: np.ndarray, result: np.ndar
     def fit(picture: np.ndarray) -> np.ndarray:
         scale = COMPARE_HEIGHT / picture.shape[0]
         width = max(1, round(picture.shape[1] * scale))
-        return cv2.resize(picture, (width, COMPARE_HEIGHT), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+        return cv2.resize(
+            picture, (width, COMPARE_HEIGHT), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+        )
 
     gap = np.full((COMPARE_HEIGHT, 8, 3), 255, dtype=np.uint8)
     return np.ascontiguousarray(np.hstack([fit(photo), gap, fit(landmark_image), gap, fit(result)]))

@@ -10,59 +10,111 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import DeviceOption, check_output_path, console, results_console
+from lgan_cli.cli.common import DeviceOption, check_output_path, command, console, results_console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.pairs import spread_evenly
-from lgan_cli.data.prepare import INDEX_NAME, PrepareConfig, prepare_dataset
+from lgan_cli.data.prepare import PrepareConfig, prepare_if_missing, split_settings
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import atomic_write_text
 
 
-@app.command(
+@command(
     name="eval",
     epilog=(
         "Examples:\n\n"
         "  lgan eval --model copy --dataset london --data-root ../shared/datasets/london --split test\n\n"
-        "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london --json eval.json\n\n"
-        "  lgan eval --model runs/00004-ict-synth --dataset ict-synth --prepared prepared/ict-synth-128 --pairs neutral\n\n"
+        "  lgan eval --model runs/00003-london --dataset london --data-root ../shared/datasets/london "
+        "--json eval.json\n\n"
+        "  lgan eval --model runs/00004-ict-synth --dataset ict-synth --prepared prepared/ict-synth-128 "
+        "--pairs neutral\n\n"
         "  lgan eval --photos examples --expr happy --sheet happy-sheet.png --json happy-photos.json"
     ),
 )
 def eval_command(
-    model: Annotated[Optional[str], typer.Option(help="Model: 'copy' (baseline), a registry name, a run folder or a checkpoint [the default model].", show_default=False)] = None,
-    dataset: Annotated[Optional[str], typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Model: 'copy' (baseline), a registry name, a run folder or a checkpoint [the default model].",
+            show_default=False,
+        ),
+    ] = None,
+    dataset: Annotated[
+        Optional[str], typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)
+    ] = None,
     photos: Annotated[
         Optional[list[Path]],
-        typer.Option(help="Evaluate full-resolution edits of these photos or folders of photos instead (repeatable; needs --expr).", show_default=False),
+        typer.Option(
+            help="Evaluate full-resolution edits of these photos or folders of photos instead "
+            "(repeatable; needs --expr).",
+            show_default=False,
+        ),
     ] = None,
     expr: Annotated[
         Optional[str],
-        typer.Option("--expr", help="With --photos: the target expression; several as 'sad,angry', or 'all' (every one the model knows but neutral).", show_default=False),
+        typer.Option(
+            "--expr",
+            help="With --photos: the target expression; several as 'sad,angry', or 'all' "
+            "(every one the model knows but neutral).",
+            show_default=False,
+        ),
     ] = None,
     intensity: Annotated[
         Optional[str],
-        typer.Option("--intensity", help="Level 1..4 (4 = full) or a fraction in [0, 1]; with --photos several as '1,2,3,4' [full].", show_default=False),
+        typer.Option(
+            "--intensity",
+            help="Level 1..4 (4 = full) or a fraction in [0, 1]; with --photos several as '1,2,3,4' [full].",
+            show_default=False,
+        ),
     ] = None,
     geometry: Annotated[
-        bool, typer.Option("--geometry", help="With --photos: also score the geometry-only baseline (the 3D model's expression moved by the same warp, nothing learned).")
+        bool,
+        typer.Option(
+            "--geometry",
+            help="With --photos: also score the geometry-only baseline (the 3D model's expression moved by "
+            "the same warp, nothing learned).",
+        ),
     ] = False,
-    sheet: Annotated[Optional[Path], typer.Option(help="With --photos: write a contact sheet of zoomed before/after faces (PNG).", show_default=False)] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="Folder holding the dataset (needed only to prepare it).", show_default=False)] = None,
+    sheet: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="With --photos: write a contact sheet of zoomed before/after faces (PNG).", show_default=False
+        ),
+    ] = None,
+    data_root: Annotated[
+        Optional[Path], typer.Option(help="Folder holding the dataset (needed only to prepare it).", show_default=False)
+    ] = None,
     prepared: Annotated[
-        Optional[Path], typer.Option(help="Prepared-data folder (default: prepared/<dataset>-<resolution>).", show_default=False)
+        Optional[Path],
+        typer.Option(help="Prepared-data folder (default: prepared/<dataset>-<resolution>).", show_default=False),
     ] = None,
     split: Annotated[str, typer.Option(help="Which identity split to evaluate on.")] = "test",
     resolution: Annotated[int, typer.Option(min=64, max=512, help="Crop size when the model does not fix one.")] = 128,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Also write all results (and per-pair scores) as JSON.", show_default=False)] = None,
+    json_path: Annotated[
+        Optional[Path],
+        typer.Option("--json", help="Also write all results (and per-pair scores) as JSON.", show_default=False),
+    ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Pairs per forward pass.")] = 8,
     device: DeviceOption = "auto",
-    limit: Annotated[Optional[int], typer.Option(min=1, help="Evaluate only N pairs, spread evenly over the split.", show_default=False)] = None,
-    pairs: Annotated[str, typer.Option(help="Which pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral).")] = "all",
-    baseline: Annotated[bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")] = True,
-    ceiling: Annotated[bool, typer.Option("--ceiling", help="Also score the real target photos (expression accuracy and smile of genuine photos).")] = False,
-    fid: Annotated[bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")] = False,
+    limit: Annotated[
+        Optional[int],
+        typer.Option(min=1, help="Evaluate only N pairs, spread evenly over the split.", show_default=False),
+    ] = None,
+    pairs: Annotated[
+        str, typer.Option(help="Which pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral).")
+    ] = "all",
+    baseline: Annotated[
+        bool, typer.Option("--baseline/--no-baseline", help="Also score the copy-the-input baseline.")
+    ] = True,
+    ceiling: Annotated[
+        bool,
+        typer.Option(
+            "--ceiling", help="Also score the real target photos (expression accuracy and smile of genuine photos)."
+        ),
+    ] = False,
+    fid: Annotated[
+        bool, typer.Option("--fid", help="Also compute FID (needs scripts/fetch_fid_inception.py once).")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --json file.")] = False,
 ) -> None:
     """Score a model on every (source, target) pair of held-out people: PSNR, SSIM, LPIPS,
@@ -90,20 +142,37 @@ def eval_command(
     editor = load_editor(model, torch_device)
     size = editor.resolution or resolution
     prepared_dir = prepared or Path("prepared") / f"{dataset}-{size}"
-    if not (prepared_dir / INDEX_NAME).exists():
-        if data_root is None:
-            raise LganError(f"{prepared_dir} holds no prepared data; give --data-root to prepare {dataset} from")
-        console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)")
-        prepare_dataset(PrepareConfig(dataset=dataset, data_root=str(data_root), resolution=size), prepared_dir)
+    trained_on = ((getattr(editor, "settings", None) or {}).get("run") or {}).get("data") or {}
+    model_split = split_settings(trained_on) if trained_on.get("dataset") == dataset else {}  # its held-out people
+    prepare_if_missing(
+        prepared_dir,
+        PrepareConfig(dataset=dataset, data_root=str(data_root or ""), resolution=size, **model_split),
+        on_prepare=lambda: console.print(f"preparing {dataset} at {size} px into {prepared_dir} (done once)"),
+    )
     data = PreparedDataset.load(prepared_dir, resolution=size if editor.resolution else None)
     pair_count = len(spread_evenly(data.pairs(split, pairs), limit))
 
-    columns = (TextColumn("[bold]eval[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]eval[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("eval", total=pair_count)
         report = evaluate(
-            editor, data, split, device=torch_device, batch_size=batch_size, baseline=baseline, limit=limit, pair_mode=pairs,
-            on_progress=lambda n: progress.update(task, advance=n), fid=fid, ceiling=ceiling,
+            editor,
+            data,
+            split,
+            device=torch_device,
+            batch_size=batch_size,
+            baseline=baseline,
+            limit=limit,
+            pair_mode=pairs,
+            on_progress=lambda n: progress.update(task, advance=n),
+            fid=fid,
+            ceiling=ceiling,
         )
     print_report(report)
     if json_path is not None:
@@ -111,24 +180,15 @@ def eval_command(
         console.print(f"wrote {json_path}")
 
 
-def _format(key: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if key in ("verified", "expression_correct", "face_found"):
-        return f"{100 * value:.1f}%"
-    if key == "psnr":
-        return f"{value:.2f}"
-    if key in ("landmark_distance", "generated_landmark_distance"):
-        return f"{value:.2f}"
-    return f"{value:.4f}" if key in ("ssim", "lpips", "identity_cosine") else f"{value:.3f}"
-
-
 def print_report(report) -> None:
     """The Rich table: one row per (target expression, method), then the overall rows."""
-    from lgan_cli.eval.runner import METRICS
+    from lgan_cli.eval.metric_table import METRICS
 
     table = Table(
-        title=f"{report.model} on {Path(report.dataset).name} ({report.split} split, {report.pairs} pairs, {report.resolution} px)",
+        title=(
+            f"{report.model} on {Path(report.dataset).name} "
+            f"({report.split} split, {report.pairs} pairs, {report.resolution} px)"
+        ),
         caption=(
             f"LM dist: mean landmark distance, px at 256 px, over outputs with a face found; "
             f"G_l dist: the model's generated target points vs the real target's, px at 256 px; "
@@ -139,15 +199,14 @@ def print_report(report) -> None:
     table.add_column("target", no_wrap=True)
     table.add_column("method", no_wrap=True)
     table.add_column("pairs", justify="right")
-    for _, label, better in METRICS:
-        arrow = {"higher": " ↑", "lower": " ↓"}.get(better, "")
-        table.add_column(f"{label}{arrow}", justify="right", no_wrap=True)
+    for metric in METRICS:
+        table.add_column(metric.title, justify="right", no_wrap=True)
     groups = [(expression, {"target_expression": expression}) for expression in report.expressions]
     groups += [(f"intensity {level}", {"target_intensity": level}) for level in report.intensities]
     for label, selection in [*groups, ("overall", {})]:
         for name, result in report.methods.items():
             summary = result.summary(**selection)
-            cells = [_format(key, summary[key]) for key, _, _ in METRICS]
+            cells = [metric.show(summary[metric.key]) for metric in METRICS]
             table.add_row(label, name, str(summary["pairs"]), *cells, end_section=name == list(report.methods)[-1])
     output = results_console()
     output.print(table)
@@ -160,12 +219,16 @@ def print_report(report) -> None:
 
 def find_photos(paths: list[Path]) -> list[Path]:
     """The photos named, and the photos directly inside the folders named, in a stable order."""
-    from lgan_cli.cli.batch import IMAGE_SUFFIXES
+    from lgan_cli.faces.decode import IMAGE_SUFFIXES
 
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+            found += sorted(
+                p
+                for p in path.iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+            )
         elif path.is_file():
             found.append(path)
         else:
@@ -199,7 +262,13 @@ def _evaluate_photos(model, paths, expr, intensity, geometry, device, json_path,
     if geometry and not isinstance(editor, GeometryEditor):
         editors.append(GeometryEditor())
     rows: list = []
-    columns = (TextColumn("[bold]photos[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]photos[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("photos", total=len(photos) * len(requests))
         reports = evaluate_photos(
@@ -242,8 +311,18 @@ def print_photo_summary(reports) -> None:
             "(input's rate in brackets); mouth: inner-lip brightness / lips (open mouths; < 1 a dark cavity)"
         ),
     )
-    for name, justify in (("expression", "left"), ("level", "right"), ("method", "left"), ("kept ↑", "right"), ("score", "right"),
-                          ("rises", "right"), ("read", "right"), ("ID dist ↓ (max)", "right"), ("mouth", "right"), ("far px", "right")):
+    for name, justify in (
+        ("expression", "left"),
+        ("level", "right"),
+        ("method", "left"),
+        ("kept ↑", "right"),
+        ("score", "right"),
+        ("rises", "right"),
+        ("read", "right"),
+        ("ID dist ↓ (max)", "right"),
+        ("mouth", "right"),
+        ("far px", "right"),
+    ):
         table.add_column(name, justify=justify, no_wrap=True)
     number = lambda value, digits=3: "-" if value is None else f"{value:.{digits}f}"  # noqa: E731
     percent = lambda value: "-" if value is None else f"{100 * value:.0f}%"  # noqa: E731
@@ -252,11 +331,17 @@ def print_photo_summary(reports) -> None:
         for name in methods:
             m = report.summary(name)
             table.add_row(
-                report.expression, "full" if report.intensity is None else str(report.intensity), name,
-                f"{number(m['kept'])}", f"{number(m['input_expression_score'], 2)} -> {number(m['expression_score'], 2)}",
-                percent(m["score_rises"]), f"{percent(m['expression_correct'])} ({percent(m['input_correct'])})",
-                f"{number(m['identity_distance'])} ({number(m['max_identity_distance'])})", number(m["mouth_interior"], 2),
-                str(m["total_changed_far"]), end_section=name == methods[-1],
+                report.expression,
+                "full" if report.intensity is None else str(report.intensity),
+                name,
+                f"{number(m['kept'])}",
+                f"{number(m['input_expression_score'], 2)} -> {number(m['expression_score'], 2)}",
+                percent(m["score_rises"]),
+                f"{percent(m['expression_correct'])} ({percent(m['input_correct'])})",
+                f"{number(m['identity_distance'])} ({number(m['max_identity_distance'])})",
+                number(m["mouth_interior"], 2),
+                str(m["total_changed_far"]),
+                end_section=name == methods[-1],
             )
     results_console().print(table)
 
@@ -269,14 +354,24 @@ def print_photo_report(report) -> None:
     table = Table(
         title=f"{report.expression} edits of {len(next(iter(report.methods.values())))} photos at full resolution",
         caption=(
-            "kept: SSIM of input and output over the face minus the mouth, after DIS optical flow moves the output back; "
+            "kept: SSIM of input and output over the face minus the mouth, "
+            "after DIS optical flow moves the output back; "
             f"score: mean of {', '.join(judged) if judged else 'no blendshapes (neutral)'} (input -> output); "
             "read: face-api's class of the output; ID dist: descriptor distance to the input (< 0.6 same person); "
             "far px: pixels changed beyond the face and a margin"
         ),
     )
-    for name, justify in (("photo", "left"), ("method", "left"), ("kept ↑", "right"), ("score", "right"), ("smile", "right"),
-                          ("read", "left"), ("ID dist ↓", "right"), ("far px", "right"), ("size+format", "left")):
+    for name, justify in (
+        ("photo", "left"),
+        ("method", "left"),
+        ("kept ↑", "right"),
+        ("score", "right"),
+        ("smile", "right"),
+        ("read", "left"),
+        ("ID dist ↓", "right"),
+        ("far px", "right"),
+        ("size+format", "left"),
+    ):
         table.add_column(name, justify=justify, no_wrap=True)
     number = lambda value, digits=3: "-" if value is None else f"{value:.{digits}f}"  # noqa: E731
     methods = list(report.methods)
@@ -284,19 +379,29 @@ def print_photo_report(report) -> None:
         for name in methods:
             s = report.methods[name][index]
             table.add_row(
-                Path(s.photo).name, name, number(s.kept), f"{number(s.input_expression_score, 2)} -> {number(s.expression_score, 2)}",
-                f"{number(s.input_smile, 2)} -> {number(s.smile, 2)}", s.expression_predicted or "no face",
-                number(s.identity_distance), str(s.changed_far), "ok" if s.same_size and s.same_format else "DIFFERS",
+                Path(s.photo).name,
+                name,
+                number(s.kept),
+                f"{number(s.input_expression_score, 2)} -> {number(s.expression_score, 2)}",
+                f"{number(s.input_smile, 2)} -> {number(s.smile, 2)}",
+                s.expression_predicted or "no face",
+                number(s.identity_distance),
+                str(s.changed_far),
+                "ok" if s.same_size and s.same_format else "DIFFERS",
                 end_section=name == methods[-1],
             )
     for name in methods:
         m = report.summary(name)
         read = "-" if m["expression_correct"] is None else f"{100 * m['expression_correct']:.0f}% right"
         table.add_row(
-            "median", name, f"{number(m['kept'])} (min {number(m['min_kept'])})",
+            "median",
+            name,
+            f"{number(m['kept'])} (min {number(m['min_kept'])})",
             f"{number(m['input_expression_score'], 2)} -> {number(m['expression_score'], 2)}",
-            f"{number(m['input_smile'], 2)} -> {number(m['smile'], 2)}", read,
-            f"{number(m['identity_distance'])} (max {number(m['max_identity_distance'])})", str(m["total_changed_far"]),
+            f"{number(m['input_smile'], 2)} -> {number(m['smile'], 2)}",
+            read,
+            f"{number(m['identity_distance'])} (max {number(m['max_identity_distance'])})",
+            str(m["total_changed_far"]),
             "ok" if m["same_size_and_format"] else "DIFFERS",
         )
     results_console().print(table)

@@ -10,8 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import ForceOption, check_output_paths, console, parse_face_choice
+from lgan_cli.cli.common import ForceOption, check_output_paths, command, console, parse_face_choice
 from lgan_cli.faces.decode import load_image, save_image
 from lgan_cli.faces.detect import FaceDetector, select_faces
 from lgan_cli.faces.overlay import draw_overlay
@@ -20,7 +19,7 @@ from lgan_cli.fileio import atomic_write_text
 TOP_BLENDSHAPES = 4
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan landmarks examples/london_001_neutral.jpg\n\n"
@@ -29,15 +28,26 @@ TOP_BLENDSHAPES = 4
     )
 )
 def landmarks(
-    image: Annotated[Path, typer.Argument(help="Photo to analyse (JPEG, PNG, WebP, ...; EXIF rotation is applied).", show_default=False)],
+    image: Annotated[
+        Path,
+        typer.Argument(help="Photo to analyse (JPEG, PNG, WebP, ...; EXIF rotation is applied).", show_default=False),
+    ],
     json_path: Annotated[
-        Optional[Path], typer.Option("--json", help="Write the points as JSON to this file ('-' for stdout).", show_default=False)
+        Optional[Path],
+        typer.Option("--json", help="Write the points as JSON to this file ('-' for stdout).", show_default=False),
     ] = None,
     overlay: Annotated[
-        Optional[Path], typer.Option("--overlay", help="Write a picture with the mesh, 68 points and contours drawn.", show_default=False)
+        Optional[Path],
+        typer.Option(
+            "--overlay", help="Write a picture with the mesh, 68 points and contours drawn.", show_default=False
+        ),
     ] = None,
-    face: Annotated[str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")] = "largest",
-    mesh: Annotated[bool, typer.Option("--mesh/--no-mesh", help="Include the 478-point mesh in JSON and overlay.")] = True,
+    face: Annotated[
+        str, typer.Option("--face", help="Which faces: largest, all, or a number (0 = largest).")
+    ] = "largest",
+    mesh: Annotated[
+        bool, typer.Option("--mesh/--no-mesh", help="Include the 478-point mesh in JSON and overlay.")
+    ] = True,
     force: ForceOption = False,
 ) -> None:
     """Find faces in a photo and report their 68 iBUG landmarks (and MediaPipe's 478-point mesh)."""

@@ -31,12 +31,12 @@ models_app = typer.Typer(
 )
 def list_command() -> None:
     """Show every known model: expressions, licence, and where it is (bundled, cached or remote)."""
-    from lgan_cli.hub import DEFAULT_MODEL, REGISTRY, model_location
+    from lgan_cli.hub import DEFAULT_MODEL, model_location, registry
 
     table = Table(title="lgan models", caption="Also usable as --model: a run folder, or hf:owner/repo\\[@revision].")
     for column in ("name", "expressions", "licence", "where", "Hub repo"):
         table.add_column(column, no_wrap=column in ("name", "where"))
-    for name, model in sorted(REGISTRY.items()):
+    for name, model in sorted(registry().items()):
         label = f"{name} (default)" if name == DEFAULT_MODEL else name
         table.add_row(label, ", ".join(model.expressions), model.licence, model_location(model), model.repo_id)
     results_console().print(table)
@@ -52,8 +52,15 @@ def list_command() -> None:
     ),
 )
 def download_command(
-    name: Annotated[str, typer.Argument(help="A registry name (see `lgan models list`) or hf:owner/repo\\[@revision].", show_default=False)],
-    offline: Annotated[bool, typer.Option("--offline", help="Never use the network: only check the bundled folder and the cache.")] = False,
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A registry name (see `lgan models list`) or hf:owner/repo\\[@revision].", show_default=False
+        ),
+    ],
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Never use the network: only check the bundled folder and the cache.")
+    ] = False,
 ) -> None:
     """Fetch a model into the Hugging Face cache, for use with --offline later.
 
@@ -77,11 +84,17 @@ def download_command(
     ),
 )
 def push_command(
-    run: Annotated[Path, typer.Argument(help="Run folder or checkpoint folder (config.json + model.safetensors).", show_default=False)],
-    repo_id: Annotated[str, typer.Option("--repo-id", help="Hub repository, owner/name (created if missing).", show_default=False)],
+    run: Annotated[
+        Path,
+        typer.Argument(help="Run folder or checkpoint folder (config.json + model.safetensors).", show_default=False),
+    ],
+    repo_id: Annotated[
+        str, typer.Option("--repo-id", help="Hub repository, owner/name (created if missing).", show_default=False)
+    ],
     private: Annotated[bool, typer.Option("--private", help="Create the repository as private.")] = False,
     token: Annotated[
-        Optional[str], typer.Option(help="Hub token with write access [HF_TOKEN, or the stored `hf auth login`].", show_default=False)
+        Optional[str],
+        typer.Option(help="Hub token with write access [HF_TOKEN, or the stored `hf auth login`].", show_default=False),
     ] = None,
 ) -> None:
     """Upload a trained model to the Hugging Face Hub, with a generated model card.
@@ -91,7 +104,7 @@ def push_command(
     The card gives the training data, its licence and attribution, resolution, expressions, limits and eval.json's metrics.
 
     Prints the commit URL.
-    """
+    """  # noqa: E501 - Typer shows the docstring's lines as they are
     from lgan_cli.hub import push_model, shareable_licence
 
     notice = shareable_licence(run)

@@ -9,8 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import console
+from lgan_cli.cli.common import command, console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.data.prepare import PrepareConfig, PrepareReport, prepare_dataset
 from lgan_cli.data.splits import parse_id_list
@@ -18,7 +17,7 @@ from lgan_cli.data.splits import parse_id_list
 SHOW_SKIPPED = 20
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan prepare --dataset london --data-root ../shared/datasets/london --out prepared/london-128\n\n"
@@ -28,13 +27,21 @@ SHOW_SKIPPED = 20
 )
 def prepare(
     dataset: Annotated[str, typer.Option(help=f"Dataset format: {', '.join(sorted(ADAPTERS))}.", show_default=False)],
-    data_root: Annotated[Path, typer.Option(help="Folder holding the dataset (for 'folder': its CSV).", show_default=False)],
+    data_root: Annotated[
+        Path, typer.Option(help="Folder holding the dataset (for 'folder': its CSV).", show_default=False)
+    ],
     out: Annotated[Path, typer.Option(help="Folder for the prepared crops and index.json.", show_default=False)],
     resolution: Annotated[int, typer.Option(min=64, max=512, help="Crop size S in pixels (S x S).")] = 128,
-    zoom: Annotated[float, typer.Option(min=0.5, max=2.0, help="Crop tightness: >1 tighter around the face, <1 looser.")] = 1.0,
+    zoom: Annotated[
+        float, typer.Option(min=0.5, max=2.0, help="Crop tightness: >1 tighter around the face, <1 looser.")
+    ] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of the identity split.")] = 0,
-    test_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for testing.")] = 0.2,
-    val_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for validation.")] = 0.0,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for testing.")
+    ] = 0.2,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for validation.")
+    ] = 0.0,
     test_ids: Annotated[
         Optional[str],
         typer.Option(help="Fixed test identities: 'id1,id2,...' or a file with one id per line.", show_default=False),
@@ -61,8 +68,12 @@ def prepare(
         allow_outside_root=allow_outside_root,
     )
     columns = (
-        TextColumn("[bold]prepare[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]prepare[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("prepare", total=None, status="")

@@ -9,11 +9,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import console
+from lgan_cli.cli.common import command, console
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan synth --out prepared/ict-synth-128 --identities 100\n\n"
@@ -23,17 +22,25 @@ from lgan_cli.cli.common import console
     )
 )
 def synth(
-    out: Annotated[Path, typer.Option(help="Folder for the crops and index.json (the prepared format).", show_default=False)],
+    out: Annotated[
+        Path, typer.Option(help="Folder for the crops and index.json (the prepared format).", show_default=False)
+    ],
     identities: Annotated[int, typer.Option(min=1, max=100000, help="Number of random people (29 images each).")] = 20,
     resolution: Annotated[int, typer.Option(min=64, max=512, help="Crop size S in pixels (S x S).")] = 128,
     seed: Annotated[int, typer.Option(help="Seed of the people, their looks and the identity split.")] = 0,
     ict: Annotated[
         Optional[Path],
-        typer.Option(help="ICT-FaceKit model: the packed .npz or a FaceXModel/ folder [../shared/datasets/ict_facekit].",
-                     show_default=False),
+        typer.Option(
+            help="ICT-FaceKit model: the packed .npz or a FaceXModel/ folder [../shared/datasets/ict_facekit].",
+            show_default=False,
+        ),
     ] = None,
-    test_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for testing.")] = 0.2,
-    val_fraction: Annotated[float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for validation.")] = 0.0,
+    test_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for testing.")
+    ] = 0.2,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.0, max=0.9, help="Share of identities held out for validation.")
+    ] = 0.0,
 ) -> None:
     """Render synthetic faces: each random person in the 8 RaFD expressions at 4 intensities.
 
@@ -55,8 +62,12 @@ def synth(
         identities=identities,
     )
     columns = (
-        TextColumn("[bold]synth[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]synth[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("synth", total=None, status="loading the face model")
@@ -76,8 +87,13 @@ def synth(
     splits = ", ".join(f"{name} {count}" for name, count in report.splits.items())
     rate = report.rendered / report.seconds if report.seconds > 0 else 0.0
     table.add_row(
-        str(report.identities), str(report.total), str(report.rendered), str(report.reused), splits,
-        f"{report.seconds:.1f}", f"{rate:.1f}",
+        str(report.identities),
+        str(report.total),
+        str(report.rendered),
+        str(report.reused),
+        splits,
+        f"{report.seconds:.1f}",
+        f"{rate:.1f}",
     )
     console.print(table)
     console.print(f"train with: lgan train --dataset ict-synth --prepared {out} --resolution {resolution}")

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from lgan_cli.cli.app import app
-from lgan_cli.cli.common import console
+from lgan_cli.cli.common import command, console
 from lgan_cli.data.adapters import ADAPTERS
 from lgan_cli.errors import LganError
 
@@ -19,50 +17,117 @@ Opt = typer.Option
 LOG_SECONDS = 30.0
 
 
-@app.command(
+@command(
     epilog=(
         "Examples:\n\n"
         "  lgan train --dataset london --data-root ../shared/datasets/london --resolution 64 --epochs 1\n\n"
         "  lgan train --config configs/london-128.json --data-root ../shared/datasets/london\n\n"
         "  lgan train --dataset rafd --data-root ~/data/RaFD --resolution 256 --no-identity-loss --name no-id\n\n"
         "  lgan train --resume runs/00003-london\n\n"
-        "  lgan train --config configs/ict-synth-128.json --init-from runs/00002-ict-synth-128 --landmark-warmup-steps 6000\n\n"
+        "  lgan train --config configs/ict-synth-128.json --init-from runs/00002-ict-synth-128 "
+        "--landmark-warmup-steps 6000\n\n"
         "  torchrun --nproc_per_node=2 -m lgan_cli train --dataset london --data-root ../shared/datasets/london"
     )
 )
 def train(
     dataset: Annotated[Optional[str], Opt(help=f"Dataset: {', '.join(sorted(ADAPTERS))}.", show_default=False)] = None,
     data_root: Annotated[Optional[Path], Opt(help="Folder holding the dataset.", show_default=False)] = None,
-    prepared: Annotated[Optional[Path], Opt(help="Prepared-data folder (default prepared/<dataset>-<resolution>).", show_default=False)] = None,
-    config: Annotated[Optional[Path], Opt(help="JSON recipe (a run's config.json works too); flags override it.", show_default=False)] = None,
-    resolution: Annotated[Optional[int], Opt(help="Crop size S (power of two, 64..512) [paper: 256; default 128].", show_default=False)] = None,
+    prepared: Annotated[
+        Optional[Path], Opt(help="Prepared-data folder (default prepared/<dataset>-<resolution>).", show_default=False)
+    ] = None,
+    config: Annotated[
+        Optional[Path], Opt(help="JSON recipe (a run's config.json works too); flags override it.", show_default=False)
+    ] = None,
+    resolution: Annotated[
+        Optional[int], Opt(help="Crop size S (power of two, 64..512) [paper: 256; default 128].", show_default=False)
+    ] = None,
     epochs: Annotated[Optional[int], Opt(min=1, help="Epochs [paper: 200].", show_default=False)] = None,
     batch_size: Annotated[Optional[int], Opt(min=1, help="Batch size [paper: 1].", show_default=False)] = None,
-    max_steps: Annotated[Optional[int], Opt(min=1, help="Stop after this many steps (a time budget).", show_default=False)] = None,
-    lr_decay_epochs: Annotated[Optional[int], Opt(min=0, help="Decay the learning rate linearly to 0 over the last N epochs.", show_default=False)] = None,
-    width: Annotated[Optional[int], Opt(min=8, help="Generator width (first U-Net layer) [64].", show_default=False)] = None,
+    max_steps: Annotated[
+        Optional[int], Opt(min=1, help="Stop after this many steps (a time budget).", show_default=False)
+    ] = None,
+    lr_decay_epochs: Annotated[
+        Optional[int],
+        Opt(min=0, help="Decay the learning rate linearly to 0 over the last N epochs.", show_default=False),
+    ] = None,
+    width: Annotated[
+        Optional[int], Opt(min=8, help="Generator width (first U-Net layer) [64].", show_default=False)
+    ] = None,
     disc_width: Annotated[Optional[int], Opt(min=8, help="Discriminator width [64].", show_default=False)] = None,
-    test_ids: Annotated[Optional[str], Opt(help="Held-out identities 'id1,id2' or a file of ids.", show_default=False)] = None,
-    pairs: Annotated[Optional[str], Opt(help="Training pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral) [all].", show_default=False)] = None,
-    seed: Annotated[Optional[int], Opt(help="Seed of the weights, data order and augmentation.", show_default=False)] = None,
+    test_ids: Annotated[
+        Optional[str], Opt(help="Held-out identities 'id1,id2' or a file of ids.", show_default=False)
+    ] = None,
+    pairs: Annotated[
+        Optional[str],
+        Opt(
+            help="Training pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral) [all].",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        Optional[int], Opt(help="Seed of the weights, data order and augmentation.", show_default=False)
+    ] = None,
     out: Annotated[Path, Opt(help="Folder of numbered run folders.")] = Path("runs"),
     name: Annotated[Optional[str], Opt(help="Run name (folder suffix).", show_default=False)] = None,
-    resume: Annotated[Optional[Path], Opt(help="Continue this run folder from its last checkpoint.", show_default=False)] = None,
-    init_from: Annotated[Optional[Path], Opt(help="Start a new run from this run's (or model folder's) generators: G_l when its settings match, G_e too when the renderer does; discriminators and optimisers start fresh.", show_default=False)] = None,
-    landmark_warmup_steps: Annotated[Optional[int], Opt(min=0, help="First train G_l alone on the landmark loss (Eq. 4) for N steps of 16 pairs [0].", show_default=False)] = None,
+    resume: Annotated[
+        Optional[Path], Opt(help="Continue this run folder from its last checkpoint.", show_default=False)
+    ] = None,
+    init_from: Annotated[
+        Optional[Path],
+        Opt(
+            help="Start a new run from this run's (or model folder's) generators: G_l when its settings match, "
+            "G_e too when the renderer does; discriminators and optimisers start fresh.",
+            show_default=False,
+        ),
+    ] = None,
+    landmark_warmup_steps: Annotated[
+        Optional[int],
+        Opt(
+            min=0,
+            help="First train G_l alone on the landmark loss (Eq. 4) for N steps of 16 pairs [0].",
+            show_default=False,
+        ),
+    ] = None,
     device: Annotated[str, Opt(help="auto, cpu or cuda.")] = "auto",
     no_identity_loss: Annotated[bool, Opt("--no-identity-loss", help="Ablation: drop Eq. 8.")] = False,
     no_landmark_loss: Annotated[bool, Opt("--no-landmark-loss", help="Ablation: drop Eq. 4.")] = False,
-    single_discriminator: Annotated[bool, Opt("--single-discriminator", help="Ablation: one PatchGAN per stage.")] = False,
-    recon: Annotated[Optional[str], Opt(help="Reconstruction loss: l1, l2 or l12 (Eq. 7) [l12].", show_default=False)] = None,
-    labels: Annotated[Optional[str], Opt(help="Expression label to: gl, ge or both [both].", show_default=False)] = None,
-    renderer: Annotated[Optional[str], Opt(help="Stage II: 'warp' (moves the photo's pixels, synthesises what is new) or 'unet' (the paper's G_e) [warp].", show_default=False)] = None,
-    no_synthesis: Annotated[bool, Opt("--no-synthesis", help="Warp renderer without its synthesis mask: the learned flow alone.")] = False,
-    identity_pairs: Annotated[bool, Opt("--identity-pairs", help="Also train on (photo, photo) pairs with the photo's own label, so an edit that asks for no change makes none.")] = False,
+    single_discriminator: Annotated[
+        bool, Opt("--single-discriminator", help="Ablation: one PatchGAN per stage.")
+    ] = False,
+    recon: Annotated[
+        Optional[str], Opt(help="Reconstruction loss: l1, l2 or l12 (Eq. 7) [l12].", show_default=False)
+    ] = None,
+    labels: Annotated[
+        Optional[str], Opt(help="Expression label to: gl, ge or both [both].", show_default=False)
+    ] = None,
+    renderer: Annotated[
+        Optional[str],
+        Opt(
+            help="Stage II: 'warp' (moves the photo's pixels, synthesises what is new) "
+            "or 'unet' (the paper's G_e) [warp].",
+            show_default=False,
+        ),
+    ] = None,
+    no_synthesis: Annotated[
+        bool, Opt("--no-synthesis", help="Warp renderer without its synthesis mask: the learned flow alone.")
+    ] = False,
+    identity_pairs: Annotated[
+        bool,
+        Opt(
+            "--identity-pairs",
+            help="Also train on (photo, photo) pairs with the photo's own label, "
+            "so an edit that asks for no change makes none.",
+        ),
+    ] = False,
     no_soft_crops: Annotated[bool, Opt("--no-soft-crops", help="Ablation: black landmark dots.")] = False,
-    augment: Annotated[Optional[bool], Opt("--augment/--no-augment", help="Flips, colour and small geometric jitter.", show_default=False)] = None,
+    augment: Annotated[
+        Optional[bool],
+        Opt("--augment/--no-augment", help="Flips, colour and small geometric jitter.", show_default=False),
+    ] = None,
     sample_every: Annotated[Optional[int], Opt(min=0, help="Steps between sample grids.", show_default=False)] = None,
-    checkpoint_every: Annotated[Optional[int], Opt(min=0, help="Steps between checkpoints.", show_default=False)] = None,
+    checkpoint_every: Annotated[
+        Optional[int], Opt(min=0, help="Steps between checkpoints.", show_default=False)
+    ] = None,
 ) -> None:
     """Train LandmarkGAN (both stages end to end) with the paper's losses and defaults.
 
@@ -72,153 +137,92 @@ def train(
     (for --resume). Ctrl-C saves a checkpoint and exits cleanly.
     """
     from lgan_cli.train import setup
-    from lgan_cli.train.config import RunConfig
-    from lgan_cli.train.distributed import barrier, init_distributed
+    from lgan_cli.train.distributed import init_distributed, shutdown
 
     dist_info = init_distributed(device)
     if resume is not None:
-        setup.check_resumable(resume)
-        run_config = _extend(setup.read_run_config(resume), epochs, lr_decay_epochs)
-        run_dir = resume
+        run_config = setup.resumed_run_config(resume, epochs, lr_decay_epochs)
     else:
-        try:  # a bad value in the recipe or a flag is a one-line error, not a traceback
-            run_config = setup.run_config_from_file(config) if config else RunConfig()
-            run_config = _apply_flags(run_config, locals())
-        except ValueError as exc:
-            raise LganError(str(exc)) from None
-        run_dir = None
+        overrides = {
+            "dataset": dataset,
+            "data_root": data_root,
+            "prepared": prepared,
+            "test_ids": test_ids,
+            "pairs": pairs,
+            "resolution": resolution,
+            "width": width,
+            "disc_width": disc_width,
+            "labels": labels,
+            "renderer": renderer,
+            "recon": recon,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "max_steps": max_steps,
+            "lr_decay_epochs": lr_decay_epochs,
+            "seed": seed,
+            "sample_every": sample_every,
+            "checkpoint_every": checkpoint_every,
+            "landmark_warmup_steps": landmark_warmup_steps,
+            "init_from": init_from,
+            "device": device,
+            "augment": augment,
+            "name": name,
+            "no_synthesis": no_synthesis,
+            "identity_pairs": identity_pairs,
+            "no_soft_crops": no_soft_crops,
+            "single_discriminator": single_discriminator,
+            "no_identity_loss": no_identity_loss,
+            "no_landmark_loss": no_landmark_loss,
+        }
+        run_config = setup.new_run_config(config, overrides)
     torch_device = setup.pick_device(device, dist_info.local_rank)
 
     data_root_text = run_config.data.data_root
     if not run_config.data.dataset:
         raise LganError("--dataset is required (or a --config that names one)")
-    # rank 0 prepares the data (if needed) while the others wait, then everyone loads it
-    if dist_info.is_main:
-        prepared_data = setup.ensure_prepared(run_config)
-    barrier(dist_info)
-    if not dist_info.is_main:
-        prepared_data = setup.ensure_prepared(run_config)
+    prepared_data = setup.prepared_for_run(run_config, dist_info)
     if resume is None:
         run_config = setup.with_dataset_labels(run_config, prepared_data)
-    _run(run_config, run_dir, prepared_data, torch_device, dist_info, out, data_root_text)
+    run = setup.open_run(run_config, resume, prepared_data, torch_device, dist_info, out)
+    _fit(run, run_config, torch_device, dist_info, data_root_text)
+    shutdown(dist_info)
 
 
-def _extend(config, epochs: int | None, lr_decay_epochs: int | None):
-    """A resumed run keeps its recipe; only --epochs / --lr-decay-epochs may lengthen it
-    (e.g. to train a finished run further, with a new decay at the new end)."""
-    if epochs is None and lr_decay_epochs is None:
-        return config
-    train_cfg = replace(
-        config.train,
-        epochs=config.train.epochs if epochs is None else epochs,
-        lr_decay_epochs=config.train.lr_decay_epochs if lr_decay_epochs is None else lr_decay_epochs,
-    )
-    if train_cfg.lr_decay_epochs > train_cfg.epochs:
-        raise LganError(f"--lr-decay-epochs {train_cfg.lr_decay_epochs} is more than the run's {train_cfg.epochs} epochs")
-    return replace(config, train=train_cfg)
-
-
-def _apply_flags(config, flags: dict):
-    """Layer the flags that were given over the recipe."""
-    from lgan_cli.data.splits import parse_id_list
-    from lgan_cli.train.config import AugmentConfig
-
-    model, loss, data, train_cfg, augment_cfg = config.model, config.loss, config.data, config.train, config.augment
-    given = lambda key: flags.get(key) is not None  # noqa: E731
-    if given("dataset"):
-        data = replace(data, dataset=flags["dataset"])
-    if given("data_root"):
-        data = replace(data, data_root=str(flags["data_root"]))
-    if given("test_ids"):
-        data = replace(data, test_ids=tuple(parse_id_list(flags["test_ids"])))
-    if given("pairs"):
-        data = replace(data, pairs=flags["pairs"])
-    if given("resolution"):
-        model = replace(model, resolution=flags["resolution"])
-    if given("width"):
-        model = replace(model, generator_width=flags["width"])
-    if given("disc_width"):
-        model = replace(model, discriminator_width=flags["disc_width"])
-    if given("labels"):
-        model = replace(model, labels=flags["labels"])
-    if given("renderer"):
-        model = replace(model, renderer=flags["renderer"])
-    if flags.get("no_synthesis"):
-        model = replace(model, synthesis=False)
-    if flags.get("identity_pairs"):
-        data = replace(data, identity_pairs=True)
-    if flags["no_soft_crops"]:
-        model = replace(model, soft_crops=False)
-    if flags["single_discriminator"]:
-        model = replace(model, discriminator_layers=model.discriminator_layers[:1])
-    if given("recon"):
-        loss = replace(loss, reconstruction=flags["recon"])
-    if flags["no_identity_loss"]:
-        loss = replace(loss, identity=False)
-    if flags["no_landmark_loss"]:
-        loss = replace(loss, landmark=False)
-    for key in ("epochs", "batch_size", "max_steps", "lr_decay_epochs", "seed", "sample_every", "checkpoint_every", "landmark_warmup_steps"):
-        if given(key):
-            train_cfg = replace(train_cfg, **{key: flags[key]})
-    if given("init_from"):
-        if not (Path(flags["init_from"]) / "model.safetensors").is_file():
-            raise ValueError(f"--init-from {flags['init_from']}: no model.safetensors there")
-        train_cfg = replace(train_cfg, init_from=str(flags["init_from"]))
-    train_cfg = replace(train_cfg, device=flags["device"])
-    if flags.get("augment") is True:
-        augment_cfg = AugmentConfig(flip=True, colour=0.1, shift=0.03, scale=0.05, rotate=3.0)
-    elif flags.get("augment") is False:
-        augment_cfg = AugmentConfig()
-    if not data.prepared or given("prepared") or given("resolution") or given("dataset"):
-        prepared = flags.get("prepared") or Path("prepared") / f"{data.dataset}-{model.resolution}"
-        data = replace(data, prepared=str(prepared))
-    name = flags.get("name") or (config.name if config.name != "run" else data.dataset)
-    return replace(config, name=name, model=model, loss=loss, data=data, train=train_cfg, augment=augment_cfg)
-
-
-def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_root_text: str) -> None:
-    from lgan_cli.train import setup
-    from lgan_cli.train.trainer import Trainer
-
-    train_pairs, geometry = setup.training_data(run_config, prepared_data)
-    new_run = run_dir is None
-    if new_run:
-        run_dir = _shared_run_dir(out, run_config.name, dist_info)
-    split = setup.validation_split(prepared_data)
-    try:  # e.g. --init-from a model with other settings
-        trainer = Trainer(
-            run_config, run_dir, train_pairs, device, geometry=geometry,
-            validation=prepared_data if split else None, validation_split=split or "test",
-            dist_info=dist_info, info=setup.run_info(run_config),
-        )
-    except (ValueError, LganError) as exc:
-        if new_run and dist_info.is_main:  # no empty run folder left behind by a refused start
-            run_dir.rmdir()
-        raise LganError(str(exc)) from None
-    resumed = (run_dir / "training_state.pt").exists()
-    note = trainer.resume() if resumed else None
-    if dist_info.is_main:
-        from lgan_cli.train.checkpoint import write_config
-
-        # the resolved settings, from the start (and a resumed run's new length, if extended)
-        write_config(run_dir, run_config.model, setup.run_info(run_config))
+def _fit(run, run_config, device, dist_info, data_root_text: str) -> None:
+    """Train with a progress bar (plain lines in a log file), then say what to do next."""
+    trainer, run_dir, data_cfg = run.trainer, run.run_dir, run_config.data
     if dist_info.is_main:
         console.print(
-            f"{'resuming' if resumed else 'training'} {run_dir} on {device}: {len(train_pairs)} pairs, "
+            f"{'resuming' if run.resumed else 'training'} {run_dir} on {device}: {len(trainer.data)} pairs, "
             f"{trainer.steps_per_epoch} steps/epoch, {trainer.total_steps} steps"
-            + (f" after {run_config.train.landmark_warmup_steps} G_l warm-up steps" if run_config.train.landmark_warmup_steps else "")
-            + (f", from step {trainer.step}" if resumed else "")
+            + (
+                f" after {run_config.train.landmark_warmup_steps} G_l warm-up steps"
+                if run_config.train.landmark_warmup_steps
+                else ""
+            )
+            + (f", from step {trainer.step}" if run.resumed else "")
         )
-        if note:
-            console.print(f"note: {note}")
+        if run.note:
+            console.print(f"note: {run.note}")
     columns = (
-        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("ep {task.fields[epoch]}"),
-        TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("[bold]{task.description}[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("ep {task.fields[epoch]}"),
+        TextColumn("{task.fields[losses]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, disable=not dist_info.is_main) as progress:
         warmup_steps = run_config.train.landmark_warmup_steps
-        warmup = progress.add_task("warm-up", total=warmup_steps, completed=trainer.warmup_step, epoch="-", losses="") if warmup_steps else None
-        task = progress.add_task("train", total=trainer.total_steps, completed=trainer.step, epoch=trainer.epoch, losses="")
+        warmup = (
+            progress.add_task("warm-up", total=warmup_steps, completed=trainer.warmup_step, epoch="-", losses="")
+            if warmup_steps
+            else None
+        )
+        task = progress.add_task(
+            "train", total=trainer.total_steps, completed=trainer.step, epoch=trainer.epoch, losses=""
+        )
 
         last_line = [time.monotonic()]
 
@@ -242,23 +246,6 @@ def _run(run_config, run_dir, prepared_data, device, dist_info, out: Path, data_
             console.print(f"continue with: lgan train --resume {run_dir}")
         else:
             console.print(
-                f"evaluate with: lgan eval --model {run_dir} --dataset {run_config.data.dataset} "
-                f"--data-root {data_root_text or '<DIR>'} --prepared {run_config.data.prepared}"
+                f"evaluate with: lgan eval --model {run_dir} --dataset {data_cfg.dataset} "
+                f"--data-root {data_root_text or '<DIR>'} --prepared {data_cfg.prepared}"
             )
-    from lgan_cli.train.distributed import shutdown
-
-    shutdown(dist_info)
-
-
-def _shared_run_dir(out: Path, name: str, dist_info) -> Path:
-    """Rank 0 creates the numbered folder; the other processes learn its path."""
-    from lgan_cli.train.runs import new_run_dir
-
-    folder = new_run_dir(out, name) if dist_info.is_main else None
-    if dist_info.enabled:
-        import torch.distributed as dist
-
-        holder = [str(folder) if folder else None]
-        dist.broadcast_object_list(holder, src=0)
-        folder = Path(holder[0])
-    return folder

@@ -12,8 +12,8 @@ from __future__ import annotations
 import csv
 import os
 import re
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from lgan_cli.data.records import FaceRecord, record_sort_key
 from lgan_cli.errors import DatasetError
@@ -234,9 +234,7 @@ def scan_london(root: Path) -> list[FaceRecord]:
             match = pattern.match(path.name)
             if match is None:
                 continue
-            records.append(
-                FaceRecord(path=path, identity=match["id"], expression=expression, intensity=None)
-            )
+            records.append(FaceRecord(path=path, identity=match["id"], expression=expression, intensity=None))
     return _sorted(records)
 
 
@@ -253,9 +251,7 @@ def _labels_csv(root: Path) -> Path:
         return root
     csv_path = root / "labels.csv"
     if not csv_path.is_file():
-        raise DatasetError(
-            f"no labels.csv in {root}; expected a CSV with header {_CSV_HEADER_HELP}"
-        )
+        raise DatasetError(f"no labels.csv in {root}; expected a CSV with header {_CSV_HEADER_HELP}")
     return csv_path
 
 
@@ -263,9 +259,7 @@ def _check_header(csv_path: Path, header: list[str]) -> None:
     missing = [name for name in _CSV_REQUIRED if name not in header]
     unknown = [name for name in header if name not in _CSV_REQUIRED + _CSV_OPTIONAL]
     if missing or unknown or len(set(header)) != len(header):
-        raise DatasetError(
-            f"{csv_path}, line 1: header must be {_CSV_HEADER_HELP}, got {','.join(header)}"
-        )
+        raise DatasetError(f"{csv_path}, line 1: header must be {_CSV_HEADER_HELP}, got {','.join(header)}")
 
 
 def _expression(where: str, name: str) -> str:
@@ -291,13 +285,13 @@ def _row_path(where: str, root: Path, text: str, allow_outside_root: bool) -> Pa
     return path
 
 
-def _parse_row(csv_path: Path, line: int, header: list[str], row: list[str], allow_outside_root: bool = False) -> FaceRecord:
+def _parse_row(
+    csv_path: Path, line: int, header: list[str], row: list[str], allow_outside_root: bool = False
+) -> FaceRecord:
     """One CSV row -> record; any problem names the file and line so it can be fixed."""
     where = f"{csv_path}, line {line}"
     if len(row) != len(header):
-        raise DatasetError(
-            f"{where}: expected {len(header)} columns ({','.join(header)}), got {len(row)}"
-        )
+        raise DatasetError(f"{where}: expected {len(header)} columns ({','.join(header)}), got {len(row)}")
     values = {name: value.strip() for name, value in zip(header, row)}
     for name in _CSV_REQUIRED:
         if not values[name]:
@@ -311,9 +305,7 @@ def _parse_row(csv_path: Path, line: int, header: list[str], row: list[str], all
         try:
             intensity = int(intensity_text)
         except ValueError:
-            raise DatasetError(
-                f"{where}: intensity {intensity_text!r} is not a whole number"
-            ) from None
+            raise DatasetError(f"{where}: intensity {intensity_text!r} is not a whole number") from None
     return FaceRecord(
         path=path,
         identity=values["identity"],
@@ -345,7 +337,10 @@ def scan_folder(root: Path, allow_outside_root: bool = False) -> list[FaceRecord
                 record = _parse_row(csv_path, reader.line_num, header, row, allow_outside_root)
                 listed = os.path.normpath(record.path)
                 if listed in first_line:
-                    raise DatasetError(f"{csv_path}, line {reader.line_num}: {record.path} is already listed on line {first_line[listed]}")
+                    raise DatasetError(
+                        f"{csv_path}, line {reader.line_num}: {record.path} "
+                        f"is already listed on line {first_line[listed]}"
+                    )
                 first_line[listed] = reader.line_num
                 records.append(record)
     except UnicodeDecodeError:
@@ -377,6 +372,21 @@ EXPECTED_NAMES: dict[str, str] = {
 }
 
 
+#: The terms of each dataset, written into every model trained on it (config.json, model card):
+#: the weights carry their training data's licence. `ict-synth` is what `lgan synth` renders.
+DATASET_LICENCES: dict[str, str] = {
+    "london": "CC BY 4.0: DeBruine, L., & Jones, B. (2017). Face Research Lab London Set. "
+    "https://doi.org/10.6084/m9.figshare.5047666.v5",
+    "rafd": "Radboud Faces Database: research use under its own licence; weights trained on it inherit its terms",
+    "jaffe": "JAFFE: non-commercial research use under its own licence; weights trained on it inherit its terms",
+    "bu3dfe": "BU-3DFE: research use under its own licence; weights trained on it inherit its terms",
+    "ferg": "FERG-DB: research use under its own licence; weights trained on it inherit its terms",
+    "folder": "user-supplied data: see its own licence",
+    "ict-synth": "MIT: synthetic faces rendered by `lgan synth` from the ICT Face Model Light "
+    "(ICT-FaceKit, USC Institute for Creative Technologies, MIT licence)",
+}
+
+
 def scan_dataset(name: str, root: Path | str, allow_outside_root: bool = False) -> list[FaceRecord]:
     """Scan `root` with the named adapter, turning every way of finding nothing into a
     one-line `DatasetError` that says what was expected. `allow_outside_root`: a `folder`
@@ -390,9 +400,7 @@ def scan_dataset(name: str, root: Path | str, allow_outside_root: bool = False) 
     if not root.exists():
         raise DatasetError(f"{key} dataset root not found: {root}")
     if root.is_file() and key != "folder":
-        raise DatasetError(
-            f"{key} dataset root {root} is a file; give the folder holding files like {expected}"
-        )
+        raise DatasetError(f"{key} dataset root {root} is a file; give the folder holding files like {expected}")
     records = scan_folder(root, allow_outside_root) if key == "folder" else ADAPTERS[key](root)
     if not records:
         raise DatasetError(f"no {key} images found in {root}; expected file names like {expected}")

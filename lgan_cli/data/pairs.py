@@ -41,9 +41,7 @@ def _is_change(source: FaceRecord, target: FaceRecord) -> bool:
     return source.expression != target.expression or source.intensity != target.intensity
 
 
-def _expression_filter(
-    names: Iterable[str] | None, known: set[str], role: str
-) -> set[str] | None:
+def _expression_filter(names: Iterable[str] | None, known: set[str], role: str) -> set[str] | None:
     """Normalise an optional filter; reject names the records never use (likely typos)."""
     if names is None:
         return None
@@ -51,8 +49,7 @@ def _expression_filter(
     unknown = sorted(wanted - known)
     if unknown:
         raise DatasetError(
-            f"unknown {role} expression(s): {', '.join(unknown)}; "
-            f"the data has: {', '.join(sorted(known))}"
+            f"unknown {role} expression(s): {', '.join(unknown)}; the data has: {', '.join(sorted(known))}"
         )
     return wanted
 

@@ -55,6 +55,18 @@ class PrepareConfig:
         return {"dataset": self.dataset, "resolution": self.resolution, "zoom": self.zoom}
 
 
+SPLIT_SETTINGS = ("seed", "test_fraction", "val_fraction", "test_ids")
+"""The PrepareConfig fields that decide the identity split (a training run's data settings hold them too)."""
+
+
+def split_settings(settings: dict) -> dict:
+    """The identity-split settings among `settings` (e.g. a run's data settings), ready for PrepareConfig."""
+    split = {key: settings[key] for key in SPLIT_SETTINGS if key in settings}
+    if split.get("test_ids") is not None:
+        split["test_ids"] = tuple(split["test_ids"])
+    return split
+
+
 @dataclass
 class PrepareReport:
     total: int = 0
@@ -90,7 +102,9 @@ def check_crop_keys(records: Sequence[FaceRecord], root: Path) -> None:
         seen.setdefault(key, record.path)
     if clashes:
         more = f" (and {len(clashes) - 3} more)" if len(clashes) > 3 else ""
-        raise DatasetError(f"these photos would share one crop name; rename one of each: {'; '.join(clashes[:3])}{more}")
+        raise DatasetError(
+            f"these photos would share one crop name; rename one of each: {'; '.join(clashes[:3])}{more}"
+        )
 
 
 def prepare_dataset(
@@ -172,6 +186,24 @@ def prepare_dataset(
     return report
 
 
+def prepare_if_missing(folder: Path, config: PrepareConfig, on_prepare: Callable[[], None] | None = None) -> bool:
+    """Prepare `config`'s dataset into `folder` unless it holds prepared data already; True if it prepared.
+
+    `lgan train` and `lgan eval` both prepare through here, each with the identity split its
+    model is (or was) trained with, so whichever runs first writes the split the other expects.
+    `on_prepare` is called just before preparing (for a message: it takes a while).
+    """
+    folder = Path(folder)
+    if (folder / INDEX_NAME).exists():
+        return False
+    if not config.data_root:
+        raise LganError(f"{folder} holds no prepared data; give --data-root to prepare {config.dataset} from")
+    if on_prepare:
+        on_prepare()
+    prepare_dataset(config, folder)
+    return True
+
+
 def _prepare_one(
     record: FaceRecord, key: str, signature: dict | None, config: PrepareConfig, detector: FaceDetector, out_dir: Path
 ) -> dict:
@@ -244,7 +276,10 @@ def _load_previous(out_dir: Path, config: PrepareConfig) -> dict[str, dict]:
     try:
         old_config = PrepareConfig(**{**document["config"], "test_ids": None})
     except TypeError:  # another kind of index (e.g. `lgan synth`'s)
-        raise DatasetError(f"{out_dir} holds data prepared another way ({shown(document['config'].get('dataset'))}); use another --out folder") from None
+        raise DatasetError(
+            f"{out_dir} holds data prepared another way ({shown(document['config'].get('dataset'))}); "
+            "use another --out folder"
+        ) from None
     if old_config.content_key() != config.content_key():
         raise DatasetError(
             f"{out_dir} holds data prepared with {old_config.content_key()}, not {config.content_key()}; "
@@ -284,7 +319,9 @@ def _index_problem(document: dict) -> str | None:
     if not isinstance(resolution, int) or isinstance(resolution, bool) or not MIN_SIZE <= resolution <= MAX_SIZE:
         return f"its config needs a crop resolution in {MIN_SIZE}..{MAX_SIZE}"
     for part in ("items", "skipped"):
-        if not isinstance(document.get(part), list) or not all(isinstance(e, dict) and isinstance(e.get("key"), str) for e in document[part]):
+        if not isinstance(document.get(part), list) or not all(
+            isinstance(e, dict) and isinstance(e.get("key"), str) for e in document[part]
+        ):
             return f"{part!r} must be a list of entries with a key"
     for number, entry in enumerate(document["items"]):
         problem = _item_problem(entry)
@@ -303,13 +340,21 @@ def _item_problem(entry: dict) -> str | None:
     if not is_safe_name(entry["expression"]):
         return f"expression {shown(entry['expression'])} is not a usable name ({SAFE_NAME_RULE})"
     intensity = entry.get("intensity")
-    if intensity is not None and (not isinstance(intensity, int) or isinstance(intensity, bool) or not 0 <= intensity <= 16):
+    if intensity is not None and (
+        not isinstance(intensity, int) or isinstance(intensity, bool) or not 0 <= intensity <= 16
+    ):
         return "intensity must be a level 0..16 or null"
     points = entry.get("points68")
-    if not (isinstance(points, list) and len(points) == 68 and all(
-        isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
-        for p in points
-    )):
+    if not (
+        isinstance(points, list)
+        and len(points) == 68
+        and all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+            for p in points
+        )
+    ):
         return "points68 must be 68 [x, y] pairs of numbers"
     for name in ("attrs", "blendshapes"):
         if not isinstance(entry.get(name, {}), dict):

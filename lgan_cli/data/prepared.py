@@ -60,7 +60,9 @@ class PreparedDataset:
         stored = int(document["config"]["resolution"])
         size = resolution or stored
         if size > stored:
-            raise DatasetError(f"{root} was prepared at {stored} px; it cannot serve {size} px crops (prepare it again)")
+            raise DatasetError(
+                f"{root} was prepared at {stored} px; it cannot serve {size} px crops (prepare it again)"
+            )
         scale = size / stored
         items = tuple(
             PreparedItem(
@@ -94,4 +96,6 @@ class PreparedDataset:
         """(source, target) pairs of the same person within one split (`mode`: see PAIR_MODES)."""
         items = self.split(split)
         by_path = {item.crop_path: item for item in items}
-        return [(by_path[s.path], by_path[t.path]) for s, t in make_pairs([item.as_record() for item in items], mode=mode)]
+        return [
+            (by_path[s.path], by_path[t.path]) for s, t in make_pairs([item.as_record() for item in items], mode=mode)
+        ]

@@ -43,12 +43,6 @@ def apply_matrix(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (np.asarray(points, dtype=np.float64) @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
-def stable_residual(points_a: np.ndarray, points_b: np.ndarray) -> float:
-    """Mean distance (px) between two shapes' stable points: what registration drives down."""
-    stable = list(STABLE_POINTS)
-    return float(np.linalg.norm(np.asarray(points_a)[stable] - np.asarray(points_b)[stable], axis=-1).mean())
-
-
 def warp_images(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """Move (B, C, S, S) images by per-image 2x3 pixel-space matrices (bilinear, edge pixels repeated).
 

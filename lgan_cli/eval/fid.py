@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from lgan_cli.assets import local_file
+from lgan_cli.pixels import to_levels
 
 INCEPTION_NAME = "fid_inception_v3.pt"
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
@@ -105,7 +106,7 @@ def to_inception_input(images: torch.Tensor) -> torch.Tensor:
     if images.dtype == torch.uint8:
         levels = images.float()
     elif images.is_floating_point():
-        levels = ((images.float().clamp(-1, 1) + 1) * 127.5).round()
+        levels = to_levels(images.float())
     else:
         raise ValueError(f"expected uint8 or floating-point images, got {images.dtype}")
     if levels.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
@@ -121,7 +122,9 @@ class InceptionFeatures:
     Runs under inference mode in batches of `batch_size`; results come back on the CPU.
     """
 
-    def __init__(self, device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None, batch_size: int = 32):
+    def __init__(
+        self, device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None, batch_size: int = 32
+    ):
         self.device = torch.device(device)
         self.batch_size = batch_size
         with warnings.catch_warnings():

@@ -84,4 +84,3 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> torch
     c1 = (SSIM_K1 * data_range) ** 2
     c2 = (SSIM_K2 * data_range) ** 2
     return ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
-

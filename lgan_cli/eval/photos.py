@@ -31,7 +31,12 @@ from PIL import Image
 
 from lgan_cli.editing import compose, edit_crops, find_faces
 from lgan_cli.eval.metrics import SSIM_RADIUS, ssim_map
-from lgan_cli.facenets.expression import DATASET_TO_CLASS, EXPRESSION_CLASSES, expression_input_from_crop, load_expression_net
+from lgan_cli.facenets.expression import (
+    DATASET_TO_CLASS,
+    EXPRESSION_CLASSES,
+    expression_input_from_crop,
+    load_expression_net,
+)
 from lgan_cli.facenets.identity import identity_chip_from_crop, load_identity_net
 from lgan_cli.faces.align import align_face
 from lgan_cli.faces.decode import load_image, save_image
@@ -40,6 +45,7 @@ from lgan_cli.faces.ibug68 import INNER_LIPS, OUTER_LIPS
 from lgan_cli.faces.paste import face_mask
 from lgan_cli.models.editor import Editor
 from lgan_cli.models.flow import ellipse_radius, face_ellipse
+from lgan_cli.pixels import to_tensor
 
 EXPRESSION_BLENDSHAPES: dict[str, tuple[str, ...]] = {
     "happy": ("mouthSmileLeft", "mouthSmileRight"),
@@ -92,7 +98,13 @@ class PhotoScore:
 
 
 MEDIAN_KEYS = (
-    "kept", "expression_score", "input_expression_score", "smile", "input_smile", "identity_distance", "changed_far",
+    "kept",
+    "expression_score",
+    "input_expression_score",
+    "smile",
+    "input_smile",
+    "identity_distance",
+    "changed_far",
     "mouth_interior",
 )
 
@@ -123,7 +135,9 @@ class PhotoReport:
             "photos": len(scores),
             **{key: median(key) for key in MEDIAN_KEYS},
             "min_kept": min((s.kept for s in scores if s.kept is not None), default=None),
-            "max_identity_distance": max((s.identity_distance for s in scores if s.identity_distance is not None), default=None),
+            "max_identity_distance": max(
+                (s.identity_distance for s in scores if s.identity_distance is not None), default=None
+            ),
             "total_changed_far": sum(s.changed_far for s in scores),
             "expression_correct": sum(correct) / len(correct) if correct else None,
             "input_correct": sum(input_read) / len(input_read) if input_read else None,
@@ -163,7 +177,7 @@ class PhotoJudges:
     def read(self, rgb: np.ndarray, face: Face) -> tuple[torch.Tensor, str]:
         """(identity descriptor, face-api's expression class) of one face of a photo."""
         alignment = align_face(face.points68, JUDGE_CROP)
-        crop = torch.from_numpy(alignment.crop(rgb)).permute(2, 0, 1)[None].float().to(self.device) / 127.5 - 1
+        crop = to_tensor(alignment.crop(rgb), device=self.device)
         points = torch.from_numpy(alignment.to_crop(face.points68))[None].to(self.device)
         descriptor = self.identity(identity_chip_from_crop(crop, points))[0]
         probabilities = self.expression(expression_input_from_crop(crop, points))[0]
@@ -192,14 +206,18 @@ def kept_score(before: np.ndarray, after: np.ndarray, region: np.ndarray) -> flo
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
     flow = dis.calc(grey_before, grey_after, None)  # before(p) ~ after(p + flow(p))
     grid_x, grid_y = np.meshgrid(np.arange(x1 - x0, dtype=np.float32), np.arange(y1 - y0, dtype=np.float32))
-    moved_back = cv2.remap(grey_after, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    moved_back = cv2.remap(
+        grey_after, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     to_tensor = lambda image: torch.from_numpy(image.astype(np.float64))[None, None]  # noqa: E731
     local = ssim_map(to_tensor(grey_before), to_tensor(moved_back), data_range=255.0)[0, 0].numpy()
     inside = region[y0:y1, x0:x1][SSIM_RADIUS:-SSIM_RADIUS, SSIM_RADIUS:-SSIM_RADIUS]
     return float(local[inside].mean()) if inside.any() else None
 
 
-def face_region_without_mouth(source_points: np.ndarray, target_points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def face_region_without_mouth(
+    source_points: np.ndarray, target_points: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
     """Boolean photo mask: the face (jaw, brows, forehead) minus the grown mouth of both shapes."""
     alignment = align_face(source_points, 256)
     face = face_mask(alignment.to_crop(source_points), 256) >= 0.999
@@ -272,19 +290,26 @@ def evaluate_photos(
     With `sheet`, one row per photo is appended: zoomed face crops of the input and each output,
     request after request.
     """
-    reports = [PhotoReport(expression, intensity, {editor.name: [] for editor in editors}) for expression, intensity in requests]
+    reports = [
+        PhotoReport(expression, intensity, {editor.name: [] for editor in editors})
+        for expression, intensity in requests
+    ]
     judges = PhotoJudges(device)
     try:
         for photo in photos:
             rgb = load_image(photo)
             sizes = {editor.resolution for editor in editors}
-            faces = {size: find_faces(judges.detector, rgb, size or DEFAULT_CROP, "largest", str(photo))[0] for size in sizes}
+            faces = {
+                size: find_faces(judges.detector, rgb, size or DEFAULT_CROP, "largest", str(photo))[0] for size in sizes
+            }
             source = next(iter(faces.values())).face
             judged_input = (source, *judges.read(rgb, source))
             row = [rgb]
             for report in reports:
                 for editor in editors:
-                    result, score = _edit_and_score(editor, faces[editor.resolution], rgb, photo, report, judges, judged_input, device)
+                    result, score = _edit_and_score(
+                        editor, faces[editor.resolution], rgb, photo, report, judges, judged_input, device
+                    )
                     report.methods[editor.name].append(score)
                     row.append(result)
                 if on_progress:

@@ -27,29 +27,23 @@ from lgan_cli.data.registration import register_pairs
 from lgan_cli.errors import LganError
 from lgan_cli.eval.landmarks import REFERENCE_SIZE, landmark_distance
 from lgan_cli.eval.metrics import psnr, ssim
-from lgan_cli.facenets.expression import DATASET_TO_CLASS, EXPRESSION_CLASSES, expression_input_from_crop, load_expression_net
+from lgan_cli.facenets.expression import (
+    DATASET_TO_CLASS,
+    EXPRESSION_CLASSES,
+    expression_input_from_crop,
+    load_expression_net,
+)
 from lgan_cli.facenets.identity import identity_chip_from_crop, load_identity_net
 from lgan_cli.facenets.lpips import load_lpips
 from lgan_cli.faces.detect import FaceDetector
 from lgan_cli.models.editor import CopyEditor, Editor
+from lgan_cli.pixels import to_pictures, to_tensor
 
 REAL = "real"
 """The method name under which `ceiling=True` scores the real target photos."""
 
 VERIFICATION_THRESHOLD = 0.6
 """dlib's same-person rule: descriptors closer than 0.6 (Euclidean) belong to one person."""
-
-METRICS = (
-    ("psnr", "PSNR", "higher"),
-    ("ssim", "SSIM", "higher"),
-    ("lpips", "LPIPS", "lower"),
-    ("landmark_distance", "LM dist", "lower"),
-    ("generated_landmark_distance", "G_l dist", "lower"),
-    ("identity_cosine", "ID cos", "higher"),
-    ("verified", "verif.", "higher"),
-    ("expression_correct", "expr acc", "higher"),
-    ("smile", "smile", "-"),
-)
 
 
 @dataclass
@@ -88,7 +82,10 @@ class MethodResult:
 
 
 def summarise(scores: list[PairScore]) -> dict:
-    """Means over pairs; rates as fractions; values that are undefined for a pair are left out."""
+    """Means over pairs; rates as fractions; values that are undefined for a pair are left out.
+
+    Every metric of `lgan_cli.eval.metric_table.METRICS`, and `pairs` and `face_found`.
+    """
 
     def mean(values) -> float | None:
         values = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
@@ -189,7 +186,7 @@ class Judges:
         """
         size = image.shape[-1]
         upscaled = F.interpolate(image[None].float(), size=REFERENCE_SIZE, mode="bicubic", align_corners=False)[0]
-        rgb = ((upscaled.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        rgb = to_pictures(upscaled[None])[0]
         faces = self.detector.detect(rgb)
         if not faces:
             return None, None
@@ -251,11 +248,6 @@ class EvalReport:
         }
 
 
-def crops_to_tensor(crops: list[np.ndarray]) -> torch.Tensor:
-    """uint8 (H, W, 3) crops to a float batch (B, 3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
 def evaluate(
     editor: Editor,
     dataset: PreparedDataset,
@@ -311,8 +303,8 @@ def evaluate(
         for start in range(0, len(pairs), batch_size):
             batch = pairs[start : start + batch_size]
             sources, targets = [s for s, _ in batch], [t for _, t in batch]
-            source_images = crops_to_tensor([crop(s) for s in sources]).to(device)
-            target_images = crops_to_tensor([crop(t) for t in targets]).to(device)
+            source_images = to_tensor([crop(s) for s in sources]).to(device)
+            target_images = to_tensor([crop(t) for t in targets]).to(device)
             source_points = torch.from_numpy(np.stack([s.points68 for s in sources])).to(device)
             target_points = torch.from_numpy(np.stack([t.points68 for t in targets]))
             target_images, target_points = register_pairs(target_images, target_points, source_points)
@@ -326,8 +318,12 @@ def evaluate(
                 results[method.name].seconds += time.perf_counter() - edit_started
                 scores = judges.score(output.images, target_images, target_points, sources, targets)
                 if output.points68 is not None:  # stage I on its own: generated vs real target points
-                    for score, points, target_points68 in zip(scores, output.points68.cpu().numpy(), target_points.numpy()):
-                        score.generated_landmark_distance = landmark_distance(points, target_points68, dataset.resolution)
+                    for score, points, target_points68 in zip(
+                        scores, output.points68.cpu().numpy(), target_points.numpy()
+                    ):
+                        score.generated_landmark_distance = landmark_distance(
+                            points, target_points68, dataset.resolution
+                        )
                 results[method.name].scores += scores
                 if inception is not None:
                     features[method.name].append(inception(output.images.clamp(-1, 1)))

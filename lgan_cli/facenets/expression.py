@@ -35,6 +35,7 @@ from torch import nn
 
 from lgan_cli.facenets.identity import MEAN_RGB, sample_affine
 from lgan_cli.facenets.tfjs_weights import TfjsParams, load_frozen
+from lgan_cli.pixels import pixel_values
 
 WEIGHTS_NAME = "faceapi_expression.safetensors"
 WEIGHTS_SHA256 = "d066e977ded30c81d568456ff7f9246c37709d189a9a7082bfa4aa414ddaf3bd"
@@ -150,7 +151,9 @@ class ExpressionNet(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.ndim != 4 or tuple(images.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE):
-            raise ValueError(f"ExpressionNet expects (B, 3, {INPUT_SIZE}, {INPUT_SIZE}) images, got {tuple(images.shape)}")
+            raise ValueError(
+                f"ExpressionNet expects (B, 3, {INPUT_SIZE}, {INPUT_SIZE}) images, got {tuple(images.shape)}"
+            )
         out = (images - self.mean_rgb) / 255.0
         for block in self.blocks:
             out = block(out)
@@ -176,7 +179,9 @@ class ExpressionNet(nn.Module):
         params.check_all_used()
 
 
-def load_expression_net(device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None) -> ExpressionNet:
+def load_expression_net(
+    device: torch.device | str = "cpu", path: str | os.PathLike[str] | None = None
+) -> ExpressionNet:
     """The frozen expression net on `device`, from weights/faceapi_expression.safetensors (sha256-checked)."""
     return load_frozen(ExpressionNet(), WEIGHTS_NAME, WEIGHTS_SHA256, path, device)
 
@@ -192,7 +197,9 @@ def expression_input_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> t
     mapping, a sub-pixel difference). Differentiable with respect to the crops.
     """
     if crops.ndim != 4 or crops.shape[1] != 3 or points68.shape[1:] != (68, 2) or points68.shape[0] != crops.shape[0]:
-        raise ValueError(f"need crops (B, 3, S, S) and points (B, 68, 2), got {tuple(crops.shape)}, {tuple(points68.shape)}")
+        raise ValueError(
+            f"need crops (B, 3, S, S) and points (B, 68, 2), got {tuple(crops.shape)}, {tuple(points68.shape)}"
+        )
     points = points68.detach().to(crops.device, torch.float32)
     low, high = points.amin(dim=1), points.amax(dim=1)  # (B, 2) in pixel-centre coordinates
     # box edges in edge coordinates (a pixel spans [x - 0.5, x + 0.5]), grown by 10% a side
@@ -211,9 +218,11 @@ def expression_input_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> t
         ],
         dim=1,
     )
-    images = sample_affine((crops + 1.0) * 127.5, crop_to_out, INPUT_SIZE, padding_mode="zeros")
+    images = sample_affine(pixel_values(crops), crop_to_out, INPUT_SIZE, padding_mode="zeros")
     # black outside the (grown) landmark box, as padToSquare leaves it
-    edges = torch.arange(INPUT_SIZE, device=crops.device, dtype=torch.float32) + 0.5  # output pixel centres, edge coords
+    edges = (
+        torch.arange(INPUT_SIZE, device=crops.device, dtype=torch.float32) + 0.5
+    )  # output pixel centres, edge coords
     inside = []
     for axis in (0, 1):
         lo = (box_low[:, axis] - square_low[:, axis]) * scale
@@ -221,10 +230,3 @@ def expression_input_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> t
         inside.append(((edges[None] >= lo[:, None]) & (edges[None] <= hi[:, None])).float())
     mask = (inside[1][:, :, None] * inside[0][:, None, :]).to(images.dtype)  # (B, H, W)
     return images * mask[:, None]
-
-
-@torch.no_grad()
-def classify_expressions(net: ExpressionNet, images: torch.Tensor) -> list[dict[str, float]]:
-    """Per image, {class name: probability} for (B, 3, 112, 112) RGB inputs in [0, 255]."""
-    probs = net.probabilities(images).cpu()
-    return [{name: float(p) for name, p in zip(EXPRESSION_CLASSES, row)} for row in probs]

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lgan_cli.facenets.tfjs_weights import TfjsParams, load_frozen
+from lgan_cli.pixels import pixel_values
 
 WEIGHTS_NAME = "faceapi_recognition.safetensors"
 WEIGHTS_SHA256 = "d7dc7a95e5b53cad82e86f77d29b5eab881c07292172e3c30bd03007db870435"
@@ -56,19 +57,57 @@ SAME_PERSON_DISTANCE = 0.6  # dlib's threshold on the Euclidean distance between
 # A least-squares similarity from a face's points to this template then frames its chip like
 # dlib's own: ~1.5 chip pixels RMS apart on the even-id photos.
 CHIP_TEMPLATE_51: tuple[tuple[float, float], ...] = (
-    (24.44, 34.33), (29.62, 29.20), (37.74, 26.22), (48.63, 26.53),
-    (61.05, 28.20), (86.29, 28.28), (98.75, 26.62), (109.66, 26.33),
-    (117.94, 29.35), (123.24, 34.50), (73.79, 43.38), (73.70, 55.61),
-    (73.75, 60.88), (73.68, 73.48), (63.26, 81.91), (67.17, 84.59),
-    (73.79, 84.85), (80.37, 84.54), (84.34, 81.85), (36.47, 46.61),
-    (41.52, 42.91), (50.03, 42.38), (58.26, 48.52), (51.05, 49.34),
-    (42.65, 49.51), (89.49, 48.69), (97.49, 42.63), (106.00, 43.20),
-    (111.23, 46.88), (104.89, 49.67), (96.47, 49.52), (50.76, 102.72),
-    (60.84, 97.74), (67.29, 96.02), (73.87, 97.29), (80.47, 95.98),
-    (86.87, 97.70), (96.95, 102.58), (86.46, 110.41), (80.48, 112.24),
-    (73.72, 112.79), (67.13, 112.24), (61.26, 110.47), (55.18, 103.88),
-    (68.28, 102.41), (73.82, 102.69), (79.47, 102.48), (92.57, 103.76),
-    (79.41, 104.33), (73.83, 104.55), (68.27, 104.18),
+    (24.44, 34.33),
+    (29.62, 29.20),
+    (37.74, 26.22),
+    (48.63, 26.53),
+    (61.05, 28.20),
+    (86.29, 28.28),
+    (98.75, 26.62),
+    (109.66, 26.33),
+    (117.94, 29.35),
+    (123.24, 34.50),
+    (73.79, 43.38),
+    (73.70, 55.61),
+    (73.75, 60.88),
+    (73.68, 73.48),
+    (63.26, 81.91),
+    (67.17, 84.59),
+    (73.79, 84.85),
+    (80.37, 84.54),
+    (84.34, 81.85),
+    (36.47, 46.61),
+    (41.52, 42.91),
+    (50.03, 42.38),
+    (58.26, 48.52),
+    (51.05, 49.34),
+    (42.65, 49.51),
+    (89.49, 48.69),
+    (97.49, 42.63),
+    (106.00, 43.20),
+    (111.23, 46.88),
+    (104.89, 49.67),
+    (96.47, 49.52),
+    (50.76, 102.72),
+    (60.84, 97.74),
+    (67.29, 96.02),
+    (73.87, 97.29),
+    (80.47, 95.98),
+    (86.87, 97.70),
+    (96.95, 102.58),
+    (86.46, 110.41),
+    (80.48, 112.24),
+    (73.72, 112.79),
+    (67.13, 112.24),
+    (61.26, 110.47),
+    (55.18, 103.88),
+    (68.28, 102.41),
+    (73.82, 102.69),
+    (79.47, 102.48),
+    (92.57, 103.76),
+    (79.41, 104.33),
+    (73.83, 104.55),
+    (68.27, 104.18),
 )
 INNER_FIRST = 17  # CHIP_TEMPLATE_51[i] is iBUG point 17 + i
 
@@ -254,8 +293,10 @@ def identity_chip_from_crop(crops: torch.Tensor, points68: torch.Tensor) -> torc
     pixels repeat outside the crop). Differentiable with respect to crops and points.
     """
     if crops.ndim != 4 or crops.shape[1] != 3 or points68.shape[1:] != (68, 2) or points68.shape[0] != crops.shape[0]:
-        raise ValueError(f"need crops (B, 3, S, S) and points (B, 68, 2), got {tuple(crops.shape)}, {tuple(points68.shape)}")
+        raise ValueError(
+            f"need crops (B, 3, S, S) and points (B, 68, 2), got {tuple(crops.shape)}, {tuple(points68.shape)}"
+        )
     template = torch.tensor(CHIP_TEMPLATE_51, dtype=torch.float32, device=crops.device)
     crop_to_chip = similarity_to_template(points68[:, INNER_FIRST:].to(crops.device, torch.float32), template)
     chips = sample_affine(crops, crop_to_chip, CHIP_SIZE, padding_mode="border")
-    return (chips + 1.0) * 127.5
+    return pixel_values(chips)

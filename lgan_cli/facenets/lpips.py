@@ -73,7 +73,9 @@ class LPIPS(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if x.shape != y.shape or x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"LPIPS needs two (B, 3, H, W) batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+            raise ValueError(
+                f"LPIPS needs two (B, 3, H, W) batches of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
         if min(x.shape[-2:]) < MIN_SIZE:
             raise ValueError(f"LPIPS needs images of at least {MIN_SIZE}x{MIN_SIZE}, got {tuple(x.shape[-2:])}")
         # one pass over both images: half the kernel launches, same numbers

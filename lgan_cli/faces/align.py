@@ -1,4 +1,4 @@
-"""Similarity alignment of a face to an S x S crop, and the inverse warp back onto the photo.
+"""Similarity alignment of a face to an S x S crop, and its inverse (crop points back to the photo).
 
 The crop frames the whole face with a margin (forehead, chin and cheeks, a little hair and
 background), like the face crops of RaFD or the London set. Its geometry follows the FFHQ
@@ -61,21 +61,6 @@ class Alignment:
             source, matrix, (self.size, self.size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
 
-    def warp_to_photo(self, crop: np.ndarray, photo_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Map a (possibly edited) crop back onto a photo of `photo_shape` (H, W).
-
-        Returns the warped crop and a float coverage mask in [0, 1] (1 where the crop covers).
-        """
-        height, width = photo_shape[:2]
-        warped = cv2.warpAffine(
-            crop, self.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
-        )
-        ones = np.ones((self.size, self.size), dtype=np.float32)
-        coverage = cv2.warpAffine(
-            ones, self.inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-        )
-        return warped, coverage
-
     def to_json(self) -> dict:
         return {"size": self.size, "matrix": np.asarray(self.matrix, dtype=float).round(8).tolist()}
 
@@ -101,9 +86,10 @@ def align_face(points68: np.ndarray, size: int, zoom: float = 1.0) -> Alignment:
     # x axis: the eye line blended with the perpendicular of the eye-to-mouth vector
     x_axis = eye_to_eye + np.array([eye_to_mouth[1], -eye_to_mouth[0]])
     x_axis /= np.hypot(*x_axis)
-    half_side = max(
-        np.hypot(*eye_to_eye) * HALF_SIDE_PER_EYE_DISTANCE, np.hypot(*eye_to_mouth) * HALF_SIDE_PER_EYE_TO_MOUTH
-    ) / zoom
+    half_side = (
+        max(np.hypot(*eye_to_eye) * HALF_SIDE_PER_EYE_DISTANCE, np.hypot(*eye_to_mouth) * HALF_SIDE_PER_EYE_TO_MOUTH)
+        / zoom
+    )
     centre = eye_mid + CENTRE_TOWARDS_MOUTH * eye_to_mouth
 
     scale = (size / 2) / half_side

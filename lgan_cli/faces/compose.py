@@ -35,8 +35,12 @@ def lift_flow(flow_crop: np.ndarray, alignment: Alignment, box: tuple[int, int, 
     crop_x = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]  # (h, w) by broadcasting
     crop_y = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
     sampled = cv2.remap(
-        flow_crop.astype(np.float32), crop_x, crop_y, interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+        flow_crop.astype(np.float32),
+        crop_x,
+        crop_y,
+        interpolation=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
     to_photo = np.linalg.inv(alignment.matrix[:, :2]).astype(np.float32)
     return sampled @ to_photo.T
@@ -58,7 +62,9 @@ def compose_warp(
     check_rgb(colours_crop, "colours")
     size = alignment.size
     if flow_crop.shape != (size, size, 2) or mask_crop.shape != (size, size):
-        raise ValueError(f"flow {flow_crop.shape} and mask {mask_crop.shape} must be {size} x {size} like the alignment")
+        raise ValueError(
+            f"flow {flow_crop.shape} and mask {mask_crop.shape} must be {size} x {size} like the alignment"
+        )
     synthesised = bool((mask_crop > 0).any())
     support = ((np.abs(flow_crop).max(axis=2) > FLOW_EPSILON) | (mask_crop > 0)).astype(np.float32)
     out = photo.copy()
@@ -75,7 +81,9 @@ def compose_warp(
     if synthesised:  # blend m * c in (only a model that paints needs the second warp and the float blend)
         to_box = alignment.inverse.copy()
         to_box[:, 2] -= (x0, y0)
-        colours, alpha = warp_into_box(colours_crop, mask_crop.astype(np.float32), to_box, alignment.scale, (x1 - x0, y1 - y0))
+        colours, alpha = warp_into_box(
+            colours_crop, mask_crop.astype(np.float32), to_box, alignment.scale, (x1 - x0, y1 - y0)
+        )
         alpha = alpha[..., None]
         moved = np.clip(np.round(moved.astype(np.float32) * (1.0 - alpha) + colours.astype(np.float32) * alpha), 0, 255)
         moved = moved.astype(np.uint8)

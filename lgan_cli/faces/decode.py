@@ -20,7 +20,7 @@ from PIL import ExifTags, Image, ImageChops, ImageOps
 from lgan_cli.errors import ImageError
 from lgan_cli.fileio import atomic_writer
 
-__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE", "image_size", "load_image", "save_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "DEFAULT_MIN_SIDE", "IMAGE_SUFFIXES", "image_size", "load_image", "save_image"]
 
 DEFAULT_MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # Pillow's own bomb limit (~89.5 MP)
 """Refuse larger images: 100 MP is above any phone camera and ~300 MB as RGB."""
@@ -44,6 +44,9 @@ SAVE_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+
+IMAGE_SUFFIXES = tuple(SAVE_FORMATS)
+"""The photo suffixes lgan looks for in folders and writes (lower case), one list for every command."""
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "PA")
@@ -175,8 +178,7 @@ def _check_min_side(path: Path, size: tuple[int, int], min_side: int) -> None:
     if min(width, height) < min_side:
         raise _error(
             path,
-            f"image is {width}x{height} pixels, too small to contain a face "
-            f"(need at least {min_side} px on each side)",
+            f"image is {width}x{height} pixels, too small to contain a face (need at least {min_side} px on each side)",
         )
 
 
@@ -345,9 +347,7 @@ def _as_pil(image: np.ndarray | Image.Image) -> Image.Image:
     if array.dtype != np.uint8:
         raise ValueError(f"save_image expects a uint8 array, got {array.dtype}")
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
-        raise ValueError(
-            f"save_image expects an (H, W), (H, W, 3) or (H, W, 4) array, got {array.shape}"
-        )
+        raise ValueError(f"save_image expects an (H, W), (H, W, 3) or (H, W, 4) array, got {array.shape}")
     return Image.fromarray(np.ascontiguousarray(array))
 
 

@@ -140,9 +140,7 @@ class FaceDetector:
         for index, landmarks in enumerate(result.face_landmarks):
             # MediaPipe's normalised coordinates run from the image's left edge (0) to its right
             # edge (1); we use OpenCV's convention of pixel centres at integer coordinates.
-            mesh = np.array(
-                [(p.x * width - 0.5, p.y * height - 0.5, p.z * width) for p in landmarks], dtype=np.float32
-            )
+            mesh = np.array([(p.x * width - 0.5, p.y * height - 0.5, p.z * width) for p in landmarks], dtype=np.float32)
             scores = {}
             if result.face_blendshapes:
                 scores = {c.category_name: float(c.score) for c in result.face_blendshapes[index]}

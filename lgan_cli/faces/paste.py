@@ -21,7 +21,14 @@ from lgan_cli.faces.align import Alignment
 from lgan_cli.faces.ibug68 import JAW, LEFT_BROW, RIGHT_BROW
 
 __all__ = [
-    "check_rgb", "colour_ring", "face_mask", "match_colours", "paste_back", "paste_faces", "photo_box", "unchanged_mask",
+    "check_rgb",
+    "colour_ring",
+    "face_mask",
+    "match_colours",
+    "paste_back",
+    "paste_faces",
+    "photo_box",
+    "unchanged_mask",
     "warp_into_box",
 ]
 
@@ -262,7 +269,9 @@ def paste_back(
     region = out[y0:y1, x0:x1]
     colour = colour.astype(np.float32)
     if detail_weight is not None:
-        colour += _photo_detail(region, alignment.scale) * _warp_weight(detail_weight, to_box, (x1 - x0, y1 - y0))[..., None]
+        colour += (
+            _photo_detail(region, alignment.scale) * _warp_weight(detail_weight, to_box, (x1 - x0, y1 - y0))[..., None]
+        )
     alpha = alpha[..., None]
     blended = region.astype(np.float32) * (1.0 - alpha) + colour * alpha
     blended = np.clip(np.round(blended), 0, 255).astype(np.uint8)
@@ -294,7 +303,12 @@ def _photo_detail(region: np.ndarray, scale: float) -> np.ndarray:
 def _warp_weight(weight_crop: np.ndarray, to_box: np.ndarray, box_size: tuple[int, int]) -> np.ndarray:
     """A crop-space weight in [0, 1] warped into the photo box (bilinear, 0 outside the crop)."""
     warped = cv2.warpAffine(
-        weight_crop.astype(np.float32), to_box, box_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        weight_crop.astype(np.float32),
+        to_box,
+        box_size,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
     )
     return np.clip(warped, 0.0, 1.0)
 

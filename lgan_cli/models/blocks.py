@@ -69,13 +69,13 @@ class UNetEncoder(nn.Module):
 class UNetDecoder(nn.Module):
     """Upsampling path with skip connections; dropout in the first three blocks; Tanh output."""
 
-    def __init__(self, widths: list[int], out_channels: int, bottleneck_extra: int = 0, dropout_blocks: int = 3):
+    def __init__(self, widths: list[int], out_channels: int, dropout_blocks: int = 3):
         super().__init__()
         blocks = []
         reversed_widths = widths[::-1]
         for index, width in enumerate(reversed_widths[:-1]):
             skip = 0 if index == 0 else reversed_widths[index]
-            in_channels = width + skip + (bottleneck_extra if index == 0 else 0)
+            in_channels = width + skip
             out = reversed_widths[index + 1]
             block = [nn.ReLU(), nn.ConvTranspose2d(in_channels, out, 4, 2, 1, bias=False), nn.BatchNorm2d(out)]
             if index < dropout_blocks:
@@ -84,9 +84,9 @@ class UNetDecoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Sequential(nn.ReLU(), nn.ConvTranspose2d(widths[0] * 2, out_channels, 4, 2, 1), nn.Tanh())
 
-    def forward(self, features: list[torch.Tensor], bottleneck: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         skips = features[::-1]
-        x = skips[0] if bottleneck is None else torch.cat([skips[0], bottleneck], dim=1)
+        x = skips[0]
         for index, block in enumerate(self.blocks):
             x = block(x if index == 0 else torch.cat([x, skips[index]], dim=1))
         return self.head(torch.cat([x, skips[-1]], dim=1))
@@ -110,16 +110,6 @@ class PatchDiscriminator(nn.Module):
             model += [nn.Conv2d(previous, width, 4, stride, 1, bias=False), nn.BatchNorm2d(width), nn.LeakyReLU(0.2)]
         model.append(nn.Conv2d(width, 1, 4, 1, 1))
         self.model = nn.Sequential(*model)
-        self.receptive_field = receptive_field(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
-
-
-def receptive_field(layers: int) -> int:
-    """Receptive field of a PatchGAN with `layers` intermediate layers (3 -> 70)."""
-    field = 1
-    strides = [2] * layers + [1, 1]  # walk back from the output: the two stride-1 4x4 convs, then stride-2 ones
-    for stride in reversed(strides):
-        field = field * stride + (4 - stride)
-    return field

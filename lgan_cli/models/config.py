@@ -76,7 +76,6 @@ class ModelConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-
 def with_legacy_renderer(data: object) -> object:
     """The settings of a saved model or run: one saved before renderers existed has the U-Net."""
     if isinstance(data, dict) and "renderer" not in data:

@@ -31,9 +31,3 @@ class Discriminators(nn.Module):
         super().__init__()
         self.d_l = MultiPatchDiscriminator(3, config.discriminator_width, config.discriminator_layers)
         self.d_e = MultiPatchDiscriminator(6, config.discriminator_width, config.discriminator_layers)
-
-    def landmarks(self, landmark_image: torch.Tensor) -> list[torch.Tensor]:
-        return self.d_l(landmark_image)
-
-    def faces(self, face: torch.Tensor, conditioning: torch.Tensor) -> list[torch.Tensor]:
-        return self.d_e(torch.cat([face, conditioning], dim=1))

@@ -71,11 +71,15 @@ class LandmarkGANEditor:
 
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
-    can show what stage II's learning adds.
+    can show what stage II's learning adds. `settings` is the checkpoint's config.json document
+    (the run that trained it, its data), when the model was loaded from one.
     """
 
-    def __init__(self, model, name: str, prior_only: bool = False, aus: dict | None = None):
+    def __init__(
+        self, model, name: str, prior_only: bool = False, aus: dict | None = None, settings: dict | None = None
+    ):
         self.model = model
+        self.settings = settings or {}
         self.prior_only = prior_only
         self.aus = dict(aus or {})
         self.name = f"{name} (prior warp only)" if prior_only else name
@@ -94,13 +98,21 @@ class LandmarkGANEditor:
             labels = self._blend_towards_neutral(labels, fractions)
         if self.prior_only:  # the ablation: stage I's points moving the pixels, nothing learned in stage II
             flow, _ = prior_flow(points68, points, crops.shape[-1])
-            rendering = {"image": warp(crops, flow, mode="bicubic").clamp(-1, 1), "flow": flow, "mask": flow.new_zeros(flow.shape[:3]), "colours": crops}
+            rendering = {
+                "image": warp(crops, flow, mode="bicubic").clamp(-1, 1),
+                "flow": flow,
+                "mask": flow.new_zeros(flow.shape[:3]),
+                "colours": crops,
+            }
         else:
             amount = None if (fractions == 1).all() else fractions
             _, rendering = self.model.render(crops, points, labels, points68, amount=amount)
         return EditResult(
-            images=rendering["image"], points68=points, flow=rendering.get("flow"),
-            mask=rendering.get("mask"), colours=rendering.get("colours"),
+            images=rendering["image"],
+            points68=points,
+            flow=rendering.get("flow"),
+            mask=rendering.get("mask"),
+            colours=rendering.get("colours"),
         )
 
     def _blend_towards_neutral(self, labels: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:

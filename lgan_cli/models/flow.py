@@ -206,5 +206,7 @@ def opened_mouth_mask(source_points: torch.Tensor, target_points: torch.Tensor, 
         source_inside = polygon_coverage(source_points[:, list(INNER_LIPS)], size)
         carried = warp(source_inside[:, None], flow.detach().float())[:, 0]
         opened = (target_inside - carried).clamp(0.0, 1.0)
-        opened = torch.where(opened < MASK_FLOOR, torch.zeros_like(opened), opened)  # resampling's rounding is no opening
+        opened = torch.where(
+            opened < MASK_FLOOR, torch.zeros_like(opened), opened
+        )  # resampling's rounding is no opening
         return F.avg_pool2d(opened[:, None], 3, stride=1, padding=1, count_include_pad=False)[:, 0]

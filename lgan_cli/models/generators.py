@@ -31,7 +31,9 @@ class LandmarkGenerator(nn.Module):
         self.uses_labels = config.labels in ("gl", "both")
         self.encoder = UNetEncoder(3, config.resolution, config.generator_width, config.max_width_multiplier)
         embedding = config.label_embedding if self.uses_labels else 0
-        self.label_fc = nn.Sequential(nn.Linear(config.label_channels, embedding), nn.ReLU()) if self.uses_labels else None
+        self.label_fc = (
+            nn.Sequential(nn.Linear(config.label_channels, embedding), nn.ReLU()) if self.uses_labels else None
+        )
         self.head = nn.Sequential(
             nn.LeakyReLU(0.2),
             nn.Linear(self.encoder.widths[-1] + embedding, HEAD_WIDTH),
@@ -102,7 +104,11 @@ class LandmarkGAN(nn.Module):
         return points, landmarks, rendering["image"]
 
     def render(
-        self, image: torch.Tensor, points: torch.Tensor, labels: torch.Tensor, source_points: torch.Tensor,
+        self,
+        image: torch.Tensor,
+        points: torch.Tensor,
+        labels: torch.Tensor,
+        source_points: torch.Tensor,
         amount: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Stage II alone from given target points: (landmark image, the renderer's outputs)."""

@@ -40,8 +40,11 @@ class GeometryEditor:
         target_points = torch.from_numpy(np.stack(targets).astype(np.float32)).to(points68.device)
         flow, _ = prior_flow(points68, target_points, crops.shape[-1])
         return EditResult(
-            images=warp(crops, flow, mode="bicubic").clamp(-1, 1), points68=target_points, flow=flow,
-            mask=flow.new_zeros(flow.shape[:3]), colours=crops,
+            images=warp(crops, flow, mode="bicubic").clamp(-1, 1),
+            points68=target_points,
+            flow=flow,
+            mask=flow.new_zeros(flow.shape[:3]),
+            colours=crops,
         )
 
 

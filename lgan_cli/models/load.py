@@ -19,15 +19,15 @@ def load_editor(spec: str | None, device: torch.device | str, offline: bool = Fa
     if spec in BASELINES:
         return BASELINES[spec]()
     from lgan_cli.hub import UnknownModelError, known_names_hint, model_display_name, resolve_model
-    from lgan_cli.train.checkpoint import load_inference
+    from lgan_cli.models.checkpoint import load_inference
 
     try:
         folder = resolve_model(spec, offline=offline)
     except UnknownModelError:
         baselines = ", ".join(sorted(BASELINES))
         raise UnknownModelError(f"unknown model {spec!r}: baselines are {baselines}; {known_names_hint()}") from None
-    model, _ = load_inference(folder, device)
-    return LandmarkGANEditor(model, name=model_display_name(spec))
+    model, document = load_inference(folder, device)
+    return LandmarkGANEditor(model, name=model_display_name(spec), settings=document)
 
 
 BLINK = "45"
@@ -48,7 +48,7 @@ def with_action_units(editor: Editor, aus: dict) -> Editor:
     if isinstance(editor, GeometryEditor):
         return GeometryEditor(aus=aus)
     if isinstance(editor, LandmarkGANEditor) and editor.model.config.renderer == "warp":
-        return LandmarkGANEditor(editor.model, editor.name, aus=aus)
+        return LandmarkGANEditor(editor.model, editor.name, aus=aus, settings=editor.settings)
     raise ValueError(
         f"--au needs a warp model (e.g. the default) or --model geometry: model '{editor.name}' re-renders the face "
         "from expression labels and was never shown other motions"

@@ -12,16 +12,13 @@ import torch
 from torch import nn
 
 
-def fit_pdm(points: np.ndarray, components: int, augment_flip_width: float | None = None) -> dict[str, np.ndarray]:
+def fit_pdm(points: np.ndarray, components: int) -> dict[str, np.ndarray]:
     """PCA of (N, 68, 2) shapes: mean (136,), modes (K, 136) orthonormal, stds (K,).
 
-    With `augment_flip_width`, mirrored shapes are added so the model is left/right symmetric.
+    Training fits it to the shapes as augmentation shows them, flips included
+    (`lgan_cli.train.data.augmented_shapes`).
     """
-    from lgan_cli.faces.ibug68 import flip_points
-
     shapes = np.asarray(points, dtype=np.float64)
-    if augment_flip_width is not None:
-        shapes = np.concatenate([shapes, flip_points(shapes, augment_flip_width)])
     flat = shapes.reshape(len(shapes), -1)
     mean = flat.mean(axis=0)
     _, singular, vt = np.linalg.svd(flat - mean, full_matrices=False)
@@ -54,8 +51,3 @@ class PDMDecoder(nn.Module):
     def forward(self, coefficients: torch.Tensor) -> torch.Tensor:
         flat = self.mean + (coefficients * self.stds) @ self.modes
         return flat.view(coefficients.shape[0], -1, 2)
-
-    def encode(self, points: torch.Tensor) -> torch.Tensor:
-        """Least-squares coefficients of given shapes (B, 68, 2); the modes are orthonormal."""
-        flat = points.reshape(points.shape[0], -1) - self.mean
-        return (flat @ self.modes.T) / self.stds.clamp(min=1e-8)

@@ -54,7 +54,9 @@ def check_model_json(data: object, where: str = "model") -> dict:
     low, high = DISCRIMINATOR_LAYERS
     if not 1 <= len(layers) <= MAX_DISCRIMINATORS or not all(low <= n <= high for n in layers):
         raise ConfigError(f"{where}.discriminator_layers must be 1 to {MAX_DISCRIMINATORS} numbers in {low}..{high}")
-    width = data.get("generator_width", ModelConfig.generator_width) * data.get("max_width_multiplier", ModelConfig.max_width_multiplier)
+    width = data.get("generator_width", ModelConfig.generator_width) * data.get(
+        "max_width_multiplier", ModelConfig.max_width_multiplier
+    )
     if width > MAX_CHANNELS:
         raise ConfigError(f"{where}: the widest layer would have {width} channels; at most {MAX_CHANNELS}")
     return data
@@ -65,7 +67,9 @@ def model_config(data: object, where: str = "model") -> ModelConfig:
     config = build(ModelConfig, check_model_json(data, where), where)
     count = generator_parameters(config)
     if count > MAX_GENERATOR_PARAMETERS:
-        raise ConfigError(f"{where}: the generators would have {count:,} parameters; at most {MAX_GENERATOR_PARAMETERS:,}")
+        raise ConfigError(
+            f"{where}: the generators would have {count:,} parameters; at most {MAX_GENERATOR_PARAMETERS:,}"
+        )
     return config
 
 

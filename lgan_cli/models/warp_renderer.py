@@ -15,8 +15,9 @@ labels and the prior-warped crop, predicts
 - colours c for those places.
 
 Crop-level output: m * c + (1 - m) * warp(crop, prior + residual). Flows vanish outside the face
-window, the mask outside the face's own outline (`synthesis_window`). At edit time the same flow is lifted to the photo's resolution and the ORIGINAL
-photo is resampled once (`lgan_cli.faces.compose`); only m * c comes from the crop.
+window, the mask outside the face's own outline (`synthesis_window`). At edit time the same flow
+is lifted to the photo's resolution and the ORIGINAL photo is resampled once
+(`lgan_cli.faces.compose`); only m * c comes from the crop.
 """
 
 from __future__ import annotations

@@ -14,37 +14,10 @@ Modules, one concern each:
     dataset    a whole set in the prepared format (index.json + crops/)
 
 Typical use:
-    from lgan_cli.synth import FaceRenderer, load_face_model, sample_identity_scene, blendshape_weights
+    from lgan_cli.synth.facemodel import load_face_model
+    from lgan_cli.synth.recipes import blendshape_weights
+    from lgan_cli.synth.render import FaceRenderer, sample_identity_scene
     renderer = FaceRenderer(load_face_model())
     scene = sample_identity_scene(renderer, numpy.random.default_rng(0))
     out = renderer.render(scene, blendshape_weights("happy", 4), 128)   # out.image, out.points68
 """
-
-from __future__ import annotations
-
-from lgan_cli.synth.dataset import SynthConfig, SynthReport, generate_dataset, plan_items
-from lgan_cli.synth.facemodel import FaceModel, FaceModelError, load_face_model
-from lgan_cli.synth.raster import Fragments, rasterize, vertex_visibility
-from lgan_cli.synth.recipes import AU_BLENDSHAPES, INTENSITY_SCALE, RECIPES, blendshape_weights
-from lgan_cli.synth.render import FaceRenderer, IdentityScene, Rendering, sample_identity_scene
-
-__all__ = [
-    "AU_BLENDSHAPES",
-    "FaceModel",
-    "FaceModelError",
-    "FaceRenderer",
-    "Fragments",
-    "INTENSITY_SCALE",
-    "IdentityScene",
-    "RECIPES",
-    "Rendering",
-    "SynthConfig",
-    "SynthReport",
-    "blendshape_weights",
-    "generate_dataset",
-    "load_face_model",
-    "plan_items",
-    "rasterize",
-    "sample_identity_scene",
-    "vertex_visibility",
-]

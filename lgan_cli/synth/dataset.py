@@ -64,8 +64,11 @@ class SynthConfig:
     def content_key(self) -> dict:
         """The settings that must match for an existing folder to be resumed."""
         return {
-            "dataset": self.dataset, "resolution": self.resolution, "seed": self.seed,
-            "texture_size": self.texture_size, "supersample": self.supersample,
+            "dataset": self.dataset,
+            "resolution": self.resolution,
+            "seed": self.seed,
+            "texture_size": self.texture_size,
+            "supersample": self.supersample,
         }
 
 
@@ -136,8 +139,9 @@ def generate_dataset(
     (out_dir / "crops").mkdir(parents=True, exist_ok=True)
     previous = _load_previous(out_dir, config)
     plan = plan_items(config.identities)
-    records = [FaceRecord(out_dir / f"crops/{item.key}.png", item.identity, item.expression, item.intensity)
-               for item in plan]
+    records = [
+        FaceRecord(out_dir / f"crops/{item.key}.png", item.identity, item.expression, item.intensity) for item in plan
+    ]
     splits = split_by_identity(
         records,
         test_fraction=config.test_fraction,
@@ -161,8 +165,11 @@ def generate_dataset(
     try:
         for index in range(config.identities):
             todo = [item for item in plan if item.identity_index == index]
-            reusable = {item.key: previous[item.key] for item in todo
-                        if item.key in previous and (out_dir / previous[item.key]["crop"]).is_file()}
+            reusable = {
+                item.key: previous[item.key]
+                for item in todo
+                if item.key in previous and (out_dir / previous[item.key]["crop"]).is_file()
+            }
             scene = None
             for item in todo:
                 if item.key in reusable:
@@ -188,8 +195,10 @@ def generate_dataset(
 
 
 def _render_item(renderer: FaceRenderer, scene, item: SynthItem, config: SynthConfig, out_dir: Path) -> dict:
-    weights = {} if item.intensity is None and item.expression == "neutral" else blendshape_weights(
-        item.expression, item.intensity
+    weights = (
+        {}
+        if item.intensity is None and item.expression == "neutral"
+        else blendshape_weights(item.expression, item.intensity)
     )
     rendering = renderer.render(scene, weights, config.resolution)
     crop_name = f"crops/{item.key}.png"
@@ -223,4 +232,3 @@ def _load_previous(out_dir: Path, config: SynthConfig) -> dict[str, dict]:
             f"{out_dir} holds a synthetic set made with {old_key}, not {config.content_key()}; use another --out folder"
         )
     return {entry["key"]: entry for entry in document["items"]}
-

@@ -151,8 +151,18 @@ class _NpzSource:
             self._archive = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
             raise FaceModelError(f"cannot read face model {path}: {exc}") from None
-        required = {"neutral", "identity_deltas", "expression_deltas", "expression_names", "landmark_vertices",
-                    "faces", "uv", "face_uv", "face_material", "material_names"}
+        required = {
+            "neutral",
+            "identity_deltas",
+            "expression_deltas",
+            "expression_names",
+            "landmark_vertices",
+            "faces",
+            "uv",
+            "face_uv",
+            "face_material",
+            "material_names",
+        }
         missing = sorted(required - set(self._archive.files))
         if missing:
             raise FaceModelError(f"{path} is not a packed ICT face model (missing {', '.join(missing)})")

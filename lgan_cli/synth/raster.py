@@ -48,21 +48,6 @@ class Fragments:
         out[covered] = np.einsum("nk,nkc->nc", weights, corner_values[tri].astype(np.float32))
         return out
 
-    def interpolate_vertices(self, triangles: np.ndarray, vertex_values: np.ndarray) -> np.ndarray:
-        """Per-pixel values from per-vertex values (V, C) -> (H, W, C)."""
-        height, width = self.triangle.shape
-        out = np.zeros((height, width, vertex_values.shape[-1]), dtype=np.float32)
-        covered = self.mask
-        corners = triangles[self.triangle[covered]]  # (n, 3) vertex ids
-        weights = self.bary[covered]
-        values = vertex_values.astype(np.float32, copy=False)
-        out[covered] = (
-            weights[:, 0:1] * values[corners[:, 0]]
-            + weights[:, 1:2] * values[corners[:, 1]]
-            + weights[:, 2:3] * values[corners[:, 2]]
-        )
-        return out
-
 
 def signed_area2(xy: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     """Twice the signed screen area of each triangle, in pixel coordinates (y down).
@@ -105,9 +90,9 @@ def rasterize(
 
     # per-triangle setup (float64): bounding boxes, culling
     corner_x, corner_y = xy[triangles, 0], xy[triangles, 1]  # (T, 3) each
-    area = (corner_x[:, 1] - corner_x[:, 0]) * (corner_y[:, 2] - corner_y[:, 0]) - (
-        corner_x[:, 2] - corner_x[:, 0]
-    ) * (corner_y[:, 1] - corner_y[:, 0])
+    area = (corner_x[:, 1] - corner_x[:, 0]) * (corner_y[:, 2] - corner_y[:, 0]) - (corner_x[:, 2] - corner_x[:, 0]) * (
+        corner_y[:, 1] - corner_y[:, 0]
+    )
     tri_depth = depth[triangles]
     x_lo = np.maximum(np.ceil(corner_x.min(axis=1)), 0)
     x_hi = np.minimum(np.floor(corner_x.max(axis=1)), width - 1)
@@ -122,9 +107,8 @@ def rasterize(
     plane = _edge_planes(corner_x[ids], corner_y[ids], area[ids], x_lo[ids], y_lo[ids])
     inv_depth = 1.0 / tri_depth[ids]
     # 1/w as a plane over the box too: l0 / w0 + l1 / w1 + (1 - l0 - l1) / w2
-    inv_w_plane = (
-        plane[:, 0:3] * (inv_depth[:, 0:1] - inv_depth[:, 2:3])
-        + plane[:, 3:6] * (inv_depth[:, 1:2] - inv_depth[:, 2:3])
+    inv_w_plane = plane[:, 0:3] * (inv_depth[:, 0:1] - inv_depth[:, 2:3]) + plane[:, 3:6] * (
+        inv_depth[:, 1:2] - inv_depth[:, 2:3]
     )
     inv_w_plane[:, 2] += inv_depth[:, 2]
     plane32 = np.concatenate([plane, inv_w_plane], axis=1).astype(np.float32)
@@ -181,9 +165,7 @@ def rasterize(
 _EDGE_EPS = -1e-6  # edges count as inside (no cracks between neighbours; the z-buffer settles ties)
 
 
-def _edge_planes(
-    cx: np.ndarray, cy: np.ndarray, area: np.ndarray, x0: np.ndarray, y0: np.ndarray
-) -> np.ndarray:
+def _edge_planes(cx: np.ndarray, cy: np.ndarray, area: np.ndarray, x0: np.ndarray, y0: np.ndarray) -> np.ndarray:
     """Barycentrics l0, l1 of each triangle as planes a * dx + b * dy + c over pixel offsets
     (dx, dy) from the box corner (x0, y0): (T, 6) = [a0, b0, c0, a1, b1, c1]."""
     # l0 = ((x1 - px)(y2 - py) - (x2 - px)(y1 - py)) / area, linear in (px, py)

@@ -104,10 +104,18 @@ BACKDROP_SIZE = 128  # the backdrop is smooth: painted once per person at this s
 def paint_backdrop(rng: np.random.Generator) -> np.ndarray:
     """A studio backdrop over the virtual photo: a colour, a vertical gradient, soft blotches and
     a vignette; (B, B, 3) float32 sRGB, warped into each crop so all of a person's crops agree."""
-    palette = np.array([
-        [0.95, 0.95, 0.95], [0.80, 0.80, 0.80], [0.60, 0.60, 0.62], [0.35, 0.36, 0.38],
-        [0.55, 0.63, 0.72], [0.78, 0.72, 0.62], [0.20, 0.22, 0.25], [0.62, 0.70, 0.62],
-    ])
+    palette = np.array(
+        [
+            [0.95, 0.95, 0.95],
+            [0.80, 0.80, 0.80],
+            [0.60, 0.60, 0.62],
+            [0.35, 0.36, 0.38],
+            [0.55, 0.63, 0.72],
+            [0.78, 0.72, 0.62],
+            [0.20, 0.22, 0.25],
+            [0.62, 0.70, 0.62],
+        ]
+    )
     colour = np.clip(palette[rng.integers(len(palette))] * rng.uniform(0.85, 1.1) + rng.normal(0, 0.02, 3), 0, 1)
     gradient, vignette = rng.uniform(-0.15, 0.15), rng.uniform(0.0, 0.3)
     grid = (np.mgrid[0:BACKDROP_SIZE, 0:BACKDROP_SIZE].astype(np.float64) + 0.5) / BACKDROP_SIZE - 0.5
@@ -345,8 +353,11 @@ class FaceRenderer:
 
         def interp(values: np.ndarray) -> np.ndarray:
             corners = tris[tri]
-            return (bary[:, 0:1] * values[corners[:, 0]] + bary[:, 1:2] * values[corners[:, 1]]
-                    + bary[:, 2:3] * values[corners[:, 2]])
+            return (
+                bary[:, 0:1] * values[corners[:, 0]]
+                + bary[:, 1:2] * values[corners[:, 1]]
+                + bary[:, 2:3] * values[corners[:, 2]]
+            )
 
         normal = interp(normals)
         normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
@@ -372,7 +383,9 @@ class FaceRenderer:
         n_dot_fill = np.clip(normal @ light.fill.direction, 0, None)[:, None]
         up = 0.5 + 0.5 * normal[:, 1:2]
         ambient = (light.ground * (1 - up) + light.sky * up) * ambient_occ
-        irradiance = light.key.colour * diffuse_key + light.fill.colour * n_dot_fill * (0.4 + 0.6 * ambient_occ) + ambient
+        irradiance = (
+            light.key.colour * diffuse_key + light.fill.colour * n_dot_fill * (0.4 + 0.6 * ambient_occ) + ambient
+        )
         irradiance = irradiance * creased
 
         specular_strength = self.tri_specular[tri] * specular_scale * creased[:, 0]
@@ -412,11 +425,17 @@ class FaceRenderer:
         """The person's backdrop warped from the virtual photo into the render's pixels."""
         pixels_per_texel = PHOTO_SIZE / BACKDROP_SIZE
         # backdrop texel b -> photo pixel (b + 0.5) * P / B - 0.5 -> render pixel
-        texel_to_photo = np.array([[pixels_per_texel, 0, 0.5 * pixels_per_texel - 0.5],
-                                   [0, pixels_per_texel, 0.5 * pixels_per_texel - 0.5], [0, 0, 1]])
+        texel_to_photo = np.array(
+            [
+                [pixels_per_texel, 0, 0.5 * pixels_per_texel - 0.5],
+                [0, pixels_per_texel, 0.5 * pixels_per_texel - 0.5],
+                [0, 0, 1],
+            ]
+        )
         matrix = (to_render @ texel_to_photo)[:2]
-        return cv2.warpAffine(scene.backdrop, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
+        return cv2.warpAffine(
+            scene.backdrop, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
 
     def _finish(self, image: np.ndarray, seed: int) -> np.ndarray:
         """Sensor noise and 8-bit quantisation (deterministic for `seed`)."""

@@ -114,8 +114,10 @@ WRINKLE_NAMES: tuple[str, ...] = tuple(WRINKLE_DRIVERS)
 def wrinkle_activations(expression_weights: dict[str, float]) -> np.ndarray:
     """(K,) activation of each wrinkle channel (WRINKLE_NAMES order) for blendshape weights."""
     return np.array(
-        [min(1.0, max((gain * expression_weights.get(name, 0.0) for name, gain in drivers.items()), default=0.0))
-         for drivers in WRINKLE_DRIVERS.values()],
+        [
+            min(1.0, max((gain * expression_weights.get(name, 0.0) for name, gain in drivers.items()), default=0.0))
+            for drivers in WRINKLE_DRIVERS.values()
+        ],
         dtype=np.float32,
     )
 
@@ -143,7 +145,9 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
     low = int(np.floor(tone))
     high = min(low + 1, len(SKIN_TONES) - 1)
     skin = SKIN_TONES[low] + (tone - low) * (SKIN_TONES[high] - SKIN_TONES[low])
-    skin = np.clip(skin * rng.uniform(0.94, 1.06) + rng.normal(0, 0.015, 3) + np.array([0.01, 0, -0.01]) * rng.normal(0, 1), 0, 1)
+    skin = np.clip(
+        skin * rng.uniform(0.94, 1.06) + rng.normal(0, 0.015, 3) + np.array([0.01, 0, -0.01]) * rng.normal(0, 1), 0, 1
+    )
     dark = tone / (len(SKIN_TONES) - 1)
     hair_choice = rng.choice(len(HAIR_COLOURS), p=_tilted([0.25, 0.3, 0.2, 0.08, 0.06, 0.04, 0.07], dark, [0, 1]))
     eye_choice = rng.choice(len(EYE_COLOURS), p=_tilted([0.3, 0.25, 0.12, 0.08, 0.17, 0.08], dark, [0, 1]))
@@ -241,7 +245,9 @@ def build_uv_layout(model: FaceModel, size: int = DEFAULT_TEXTURE_SIZE) -> UVLay
     return UVLayout(size, covered, nearest, tuple(fields), landmarks.astype(np.float32))
 
 
-def _skin_fields(pos: np.ndarray, lm: np.ndarray, first_vertex: np.ndarray, covered: np.ndarray) -> dict[str, np.ndarray]:
+def _skin_fields(
+    pos: np.ndarray, lm: np.ndarray, first_vertex: np.ndarray, covered: np.ndarray
+) -> dict[str, np.ndarray]:
     """Geometry of the skin tiles' texels on the mean face, for lips, brows, lids, hair, tints."""
     xy = pos[:, :2]
     out: dict[str, np.ndarray] = {"y": pos[:, 1]}
@@ -296,8 +302,10 @@ def _skin_fields(pos: np.ndarray, lm: np.ndarray, first_vertex: np.ndarray, cove
     out.update({f"wrinkle/{name}": profile for name, profile in _wrinkle_fields(xy, lm).items()})
     out["brow_top"] = np.full(len(xy), lm[17:27, 1].max())
     out["chin_y"] = np.full(len(xy), lm[8, 1])
-    return {name: np.asarray(value, dtype=np.float32 if value.dtype.kind == "f" else value.dtype)
-            for name, value in out.items()}
+    return {
+        name: np.asarray(value, dtype=np.float32 if value.dtype.kind == "f" else value.dtype)
+        for name, value in out.items()
+    }
 
 
 def _line_profile(distance: np.ndarray, width: float) -> np.ndarray:
@@ -333,7 +341,9 @@ def _wrinkle_fields(xy: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
         bridge = np.zeros(len(xy))
         for k, height in enumerate(lm[27, 1] - np.array([0.35, 0.75, 1.15])):
             segment = np.array([[0.25, height + 0.12], [1.35, height - 0.3]])
-            bridge = np.maximum(bridge, _line_profile(_polyline_distance(flipped, segment, 0.5)[0], 0.06) * (1 - 0.2 * k))
+            bridge = np.maximum(
+                bridge, _line_profile(_polyline_distance(flipped, segment, 0.5)[0], 0.06) * (1 - 0.2 * k)
+            )
         out[f"nose_{side}"] = bridge * own
         wing, corner = lm[35, :2], lm[54, :2]
         start, control, end = wing + [0.5, 0.55], wing + [1.85, -0.75], corner + [0.65, -0.8]
@@ -344,8 +354,12 @@ def _wrinkle_fields(xy: np.ndarray, lm: np.ndarray) -> dict[str, np.ndarray]:
         origin = lm[45, :2] + [0.45, 0.0]
         crows = np.zeros(len(xy))
         for angle in np.radians([28, 5, -20, -45]):
-            segment = np.array([origin + 0.2 * np.array([np.cos(angle), np.sin(angle)]),
-                                origin + 1.3 * np.array([np.cos(angle), np.sin(angle)])])
+            segment = np.array(
+                [
+                    origin + 0.2 * np.array([np.cos(angle), np.sin(angle)]),
+                    origin + 1.3 * np.array([np.cos(angle), np.sin(angle)]),
+                ]
+            )
             distance, along = _polyline_distance(flipped, segment, 0.5)
             crows = np.maximum(crows, _line_profile(distance, 0.06) * (1 - 0.7 * along))
         lower_lid = lm[[45, 46, 47, 42], :2]
@@ -521,7 +535,7 @@ def _paint_skin(layout: UVLayout, look: Appearance, rng: np.random.Generator, ti
     skin = np.tile(look.skin.astype(np.float32), (size * size, 1))
     skin *= (1 + 0.03 * low + 0.015 * mid + 0.02 * fine)[:, None]
     specular = np.clip(1 + 0.25 * mid + 0.2 * fine, 0.3, 2).astype(np.float32)  # oilier and drier patches
-    skin *= (1 + f["redness"][:, None] * np.array([0.03, -0.05, -0.04]) * (1 + 0.4 * mid[:, None]))
+    skin *= 1 + f["redness"][:, None] * np.array([0.03, -0.05, -0.04]) * (1 + 0.4 * mid[:, None])
     skin *= 1 - 0.1 * f["orbit"][:, None] * np.array([0.9, 1.0, 0.85])
     front = f["front"]
     if tile == 0:

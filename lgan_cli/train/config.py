@@ -43,6 +43,10 @@ class AugmentConfig:
     rotate: float = 0.0  # rotation jitter amplitude in degrees
 
 
+AUGMENT_PRESET = AugmentConfig(flip=True, colour=0.1, shift=0.03, scale=0.05, rotate=3.0)
+"""What `lgan train --augment` switches on: flips, +-10 % colour, small shifts, zooms and turns."""
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataset: str = "london"
@@ -64,7 +68,9 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.pairs not in PAIR_MODES:
             raise ValueError(f"pairs must be one of {PAIR_MODES}, not {self.pairs!r}")
-        if not (0 <= self.test_fraction < 1 and 0 <= self.val_fraction < 1 and self.test_fraction + self.val_fraction < 1):
+        if not (
+            0 <= self.test_fraction < 1 and 0 <= self.val_fraction < 1 and self.test_fraction + self.val_fraction < 1
+        ):
             raise ValueError("test_fraction and val_fraction must be shares in [0, 1) that leave people to train on")
 
 
@@ -94,7 +100,15 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "log_every", "landmark_warmup_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("lr_decay_epochs", "sample_every", "checkpoint_every", "validate_every", "validation_pairs", "max_steps", "landmark_warmup_steps"):
+        for name in (
+            "lr_decay_epochs",
+            "sample_every",
+            "checkpoint_every",
+            "validate_every",
+            "validation_pairs",
+            "max_steps",
+            "landmark_warmup_steps",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be 0 or more, not {getattr(self, name)}")
         if not self.lr > 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:

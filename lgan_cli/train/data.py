@@ -21,6 +21,7 @@ from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.data.registration import apply_matrix, registration_matrix, warp_images
 from lgan_cli.errors import DatasetError
 from lgan_cli.faces.ibug68 import FLIP_PERMUTATION
+from lgan_cli.pixels import channels_first, from_levels
 from lgan_cli.train.config import AugmentConfig
 
 
@@ -50,7 +51,7 @@ class PairData:
             pairs = pairs + [(item, item) for item in items]
         position = {item.key: index for index, item in enumerate(items)}
         self.resolution = dataset.resolution
-        self.crops = torch.from_numpy(np.stack([item.load_crop() for item in items])).permute(0, 3, 1, 2).contiguous()
+        self.crops = channels_first([item.load_crop() for item in items]).contiguous()
         self.points = torch.from_numpy(np.stack([item.points68 for item in items]))
         self.source_index = torch.tensor([position[s.key] for s, _ in pairs])
         self.target_index = torch.tensor([position[t.key] for _, t in pairs])
@@ -85,17 +86,21 @@ class PairData:
         self.registration = torch.cat([self.registration, other.registration])
         return self
 
-    def batch(self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None) -> dict:
+    def batch(
+        self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None
+    ) -> dict:
         """Source and target crops in [-1, 1] (the target registered onto the source), their points,
         and the target labels."""
         index = torch.tensor(indices)
-        source = self.crops[self.source_index[index]].float() / 127.5 - 1
-        target = self.crops[self.target_index[index]].float() / 127.5 - 1
+        source = from_levels(self.crops[self.source_index[index]])
+        target = from_levels(self.crops[self.target_index[index]])
         source_points = self.points[self.source_index[index]].clone()
         matrices = self.registration[index]
         target = warp_images(target, matrices)
         target_points = torch.from_numpy(
-            np.stack([apply_matrix(m, p) for m, p in zip(matrices.numpy(), self.points[self.target_index[index]].numpy())])
+            np.stack(
+                [apply_matrix(m, p) for m, p in zip(matrices.numpy(), self.points[self.target_index[index]].numpy())]
+            )
         )
         if augment is not None:
             source, target, source_points, target_points = augment_pair(
@@ -132,7 +137,9 @@ class PointTargets:
     def __len__(self) -> int:
         return len(self.target_expressions)
 
-    def batch(self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None) -> dict:
+    def batch(
+        self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None
+    ) -> dict:
         index = torch.tensor(indices)
         source = self.crops[self.source_index[index]].float() / 127.5 - 1
         source_points = self.points[self.source_index[index]].clone()
@@ -150,7 +157,9 @@ class PointTargets:
         }
 
 
-def augment_pair(source, target, source_points, target_points, config: AugmentConfig, generator: torch.Generator | None):
+def augment_pair(
+    source, target, source_points, target_points, config: AugmentConfig, generator: torch.Generator | None
+):
     """Apply one random flip / affine / colour draw per sample to both images of each pair
     (`target` may be None: a sample with target points only)."""
     batch, _, size, _ = source.shape
@@ -215,7 +224,9 @@ def _affine(images: torch.Tensor, points: torch.Tensor, angle: torch.Tensor, zoo
     return warped, moved
 
 
-def augmented_shapes(points: torch.Tensor, config: AugmentConfig, size: int, draws: int = 8, seed: int = 0) -> torch.Tensor:
+def augmented_shapes(
+    points: torch.Tensor, config: AugmentConfig, size: int, draws: int = 8, seed: int = 0
+) -> torch.Tensor:
     """The shapes as training will show them: flips and geometric jitter, `draws` times each.
 
     The point distribution model must span these (a PCA of aligned shapes alone cannot express

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -56,6 +57,18 @@ def unwrap(module: nn.Module) -> nn.Module:
 def no_sync(module: nn.Module):
     """Accumulate gradients locally (the next backward outside this context averages them)."""
     return module.no_sync() if isinstance(module, DistributedDataParallel) else contextlib.nullcontext()
+
+
+def shared_run_dir(out: Path, name: str, info: DistInfo) -> Path:
+    """A new numbered run folder: rank 0 creates it, the other processes learn its path."""
+    from lgan_cli.train.runs import new_run_dir
+
+    folder = new_run_dir(out, name) if info.is_main else None
+    if info.enabled:
+        holder = [str(folder) if folder else None]
+        dist.broadcast_object_list(holder, src=0)
+        folder = Path(holder[0])
+    return folder
 
 
 def barrier(info: DistInfo) -> None:

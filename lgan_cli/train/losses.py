@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-PIXEL_SCALE = 127.5
-"""Images are in [-1, 1]; Eq. 7 is applied to differences in 8-bit grey levels (x 127.5)."""
+from lgan_cli.pixels import PIXEL_SCALE  # images are in [-1, 1]; Eq. 7 is applied to differences in 8-bit grey levels
 
 
 def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -22,11 +21,6 @@ def _bce(logits: torch.Tensor, real: bool) -> torch.Tensor:
 def discriminator_half_loss(logits: list[torch.Tensor], real: bool) -> torch.Tensor:
     """One half of L(D): 1/2 BCE(D(real), 1) or 1/2 BCE(D(fake), 0), summed over the discriminators."""
     return sum(0.5 * _bce(item, real) for item in logits)
-
-
-def discriminator_loss(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor]) -> torch.Tensor:
-    """L(D) = 1/2 [BCE(D(real), 1) + BCE(D(fake), 0)] per discriminator (halved to slow D down), summed."""
-    return discriminator_half_loss(real_logits, True) + discriminator_half_loss(fake_logits, False)
 
 
 def discriminator_stats(real_logits: list[torch.Tensor], fake_logits: list[torch.Tensor], name: str) -> dict:
@@ -80,8 +74,11 @@ def identity_loss(fake_descriptors: torch.Tensor, real_descriptors: torch.Tensor
 
 
 def stage1_loss(
-    fake_logits: list[torch.Tensor], predicted_points: torch.Tensor, target_points: torch.Tensor,
-    lambda1: float = 2.0, use_landmark_loss: bool = True,
+    fake_logits: list[torch.Tensor],
+    predicted_points: torch.Tensor,
+    target_points: torch.Tensor,
+    lambda1: float = 2.0,
+    use_landmark_loss: bool = True,
 ) -> tuple[torch.Tensor, dict]:
     """Eq. 5: L_1 = L_cGAN(G_l, D_l) + lambda1 * L_landmark(G_l)."""
     adversarial = generator_adversarial_loss(fake_logits)
@@ -91,9 +88,14 @@ def stage1_loss(
 
 
 def stage2_loss(
-    fake_logits: list[torch.Tensor], fake: torch.Tensor, real: torch.Tensor,
-    fake_descriptors: torch.Tensor | None, real_descriptors: torch.Tensor | None,
-    lambda2: float = 100.0, lambda3: float = 0.1, reconstruction: str = "l12",
+    fake_logits: list[torch.Tensor],
+    fake: torch.Tensor,
+    real: torch.Tensor,
+    fake_descriptors: torch.Tensor | None,
+    real_descriptors: torch.Tensor | None,
+    lambda2: float = 100.0,
+    lambda3: float = 0.1,
+    reconstruction: str = "l12",
 ) -> tuple[torch.Tensor, dict]:
     """Eq. 9: L_2 = L_LGAN(G_e, D_e) + lambda2 * L_L1,2(G_e) + lambda3 * L_identity(G_e).
 

@@ -52,7 +52,8 @@ class StatsLog:
     def truncate_after(self, step: int, warmup_step: int | None = None) -> None:
         """On resume, drop lines logged after the checkpoint's step (they will be logged again)."""
         kept = [
-            r for r in self.read()
+            r
+            for r in self.read()
             if _count(r, "step") <= step and (warmup_step is None or _count(r, "warmup_step") <= warmup_step)
         ]
         atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))

@@ -3,7 +3,8 @@
 Each step: stage I forward (G_l -> points -> landmark image), D_l step; stage II forward
 (G_e), D_e step; then one generator step on L = L_1 + L_2 (Eq. 5 + Eq. 9). That last
 backward runs end to end: stage II's losses reach G_l through the differentiable landmark
-image. Discriminator losses are halved (inside `discriminator_loss`).
+image. Discriminator losses are halved (`losses.discriminator_half_loss`, real and fake
+passes apart).
 
 Optionally (`landmark_warmup_steps`) G_l first trains alone on the landmark loss (Eq. 4):
 a warm start for stage I, whose steps cost a tenth of a joint step. On small data this gets
@@ -23,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DistributedSampler
 
@@ -31,14 +31,21 @@ from lgan_cli.data.pairs import spread_evenly
 from lgan_cli.data.prepared import PreparedDataset
 from lgan_cli.errors import LganError
 from lgan_cli.faces.decode import save_image
+from lgan_cli.model_files import WEIGHTS_NAME
+from lgan_cli.models.checkpoint import expected_tensors, read_weights
 from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.editor import LandmarkGANEditor
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
+from lgan_cli.pixels import to_pictures
 from lgan_cli.train import losses
 from lgan_cli.train.checkpoint import (
-    CHECKPOINT_KEY, STATE_NAME, WEIGHTS_NAME, checkpoint_id, expected_tensors, load_training_state, read_weights,
-    remove_stale_temp_files, save_training_checkpoint,
+    CHECKPOINT_KEY,
+    STATE_NAME,
+    checkpoint_id,
+    load_training_state,
+    remove_stale_temp_files,
+    save_training_checkpoint,
 )
 from lgan_cli.train.config import RunConfig
 from lgan_cli.train.data import PairData, PointTargets, augmented_shapes
@@ -117,22 +124,30 @@ class Trainer:
         re-expressed in this run's point distribution model (which spans the new expressions'
         shapes), so it predicts the same points. Otherwise the PDM is taken as it is.
         """
-        from lgan_cli.train.checkpoint import load_inference
+        from lgan_cli.models.checkpoint import load_inference
 
         source, _ = load_inference(folder)
         theirs, ours = source.state_dict(), self.model.state_dict()
         # the synthesis switch and region change no weights: a model may go on training with other ones
         same_stage_two = (
-            replace(source.config, synthesis=self.config.model.synthesis, synthesis_region=self.config.model.synthesis_region,
-                    expressions=self.config.model.expressions, intensity_levels=self.config.model.intensity_levels)
+            replace(
+                source.config,
+                synthesis=self.config.model.synthesis,
+                synthesis_region=self.config.model.synthesis_region,
+                expressions=self.config.model.expressions,
+                intensity_levels=self.config.model.intensity_levels,
+            )
             == self.config.model
         )
         growing = (source.config.expressions, source.config.intensity_levels) != (
-            self.config.model.expressions, self.config.model.intensity_levels
+            self.config.model.expressions,
+            self.config.model.intensity_levels,
         )
         taken = {
-            k: v for k, v in theirs.items()
-            if (k.startswith("g_l.") and not (growing and k.startswith("g_l.pdm."))) or (same_stage_two and k.startswith("g_e."))
+            k: v
+            for k, v in theirs.items()
+            if (k.startswith("g_l.") and not (growing and k.startswith("g_l.pdm.")))
+            or (same_stage_two and k.startswith("g_e."))
         }
         if growing:  # new expressions bring new shapes: this run's PDM spans them, the head follows it
             taken = grow_labels(taken, ours, source.config, self.config.model)
@@ -142,7 +157,9 @@ class Trainer:
             )
         mismatched = [k for k, v in taken.items() if k not in ours or ours[k].shape != v.shape]
         if mismatched:
-            raise ValueError(f"init_from {folder}: its model settings differ from this run's ({', '.join(mismatched[:3])})")
+            raise ValueError(
+                f"init_from {folder}: its model settings differ from this run's ({', '.join(mismatched[:3])})"
+            )
         self.model.load_state_dict({**ours, **taken})
 
     # ----- schedule -------------------------------------------------------------------
@@ -158,8 +175,11 @@ class Trainer:
 
     def epoch_order(self, epoch: int) -> list[int]:
         sampler = DistributedSampler(
-            range(len(self.data)), num_replicas=self.dist.world_size, rank=self.dist.rank,
-            shuffle=True, seed=self.config.train.seed,
+            range(len(self.data)),
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            shuffle=True,
+            seed=self.config.train.seed,
         )
         sampler.set_epoch(epoch)
         return list(sampler)
@@ -202,7 +222,9 @@ class Trainer:
         self._set_discriminators_trainable(False)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.use_amp):
             logits_l = [t.float() for t in unwrap(self.d_l)(fake_landmarks)]
-        loss, stats = losses.stage1_loss(logits_l, points, target_points, self.config.loss.lambda1, self.config.loss.landmark)
+        loss, stats = losses.stage1_loss(
+            logits_l, points, target_points, self.config.loss.lambda1, self.config.loss.landmark
+        )
         self.opt_warmup.zero_grad(set_to_none=True)
         self.scaler_g.scale(loss).backward()
         self.scaler_g.step(self.opt_warmup)
@@ -311,8 +333,12 @@ class Trainer:
         if self.warmup_step < t.landmark_warmup_steps and self._warm_up(on_progress) == "interrupted":
             return "interrupted"
         while self.epoch < t.epochs and self.step < self.total_steps:
-            for group in (*self.opt_g.param_groups, *self.opt_dl.param_groups, *self.opt_de.param_groups,
-                          *(self.opt_warmup.param_groups if self.geometry is not None else ())):
+            for group in (
+                *self.opt_g.param_groups,
+                *self.opt_dl.param_groups,
+                *self.opt_de.param_groups,
+                *(self.opt_warmup.param_groups if self.geometry is not None else ()),
+            ):
                 group["lr"] = self.learning_rate(self.epoch)
             order = self.epoch_order(self.epoch)
             while self.position < len(order) and self.step < self.total_steps:
@@ -320,7 +346,9 @@ class Trainer:
                 generator = self._draw_generator(self.epoch * 10_007 + self.position)
                 stats = self.train_step(self.data.batch(indices, self.config.augment, generator))
                 if self.geometry is not None:  # stage I also learns the expressions no photo pair shows
-                    draw = torch.randint(len(self.geometry), (t.landmark_warmup_batch_size,), generator=generator).tolist()
+                    draw = torch.randint(
+                        len(self.geometry), (t.landmark_warmup_batch_size,), generator=generator
+                    ).tolist()
                     stats.update(self.geometry_step(self.geometry.batch(draw, self.config.augment, generator)))
                 self.position += batch_size
                 self.step += 1
@@ -354,7 +382,9 @@ class Trainer:
             stats = self.warmup_train_step(source.batch(indices, self.config.augment, generator))
             self.warmup_step += 1
             if self.dist.is_main and (self.warmup_step % t.log_every == 0 or self.warmup_step == 1):
-                self.stats_log.write({"step": 0, "warmup_step": self.warmup_step, "time": round(time.time(), 3), **stats})
+                self.stats_log.write(
+                    {"step": 0, "warmup_step": self.warmup_step, "time": round(time.time(), 3), **stats}
+                )
             if on_progress:
                 on_progress(Progress(self.warmup_step, 0, t.landmark_warmup_steps, stats, phase="warm-up"))
             if self._stop_requested:
@@ -389,8 +419,14 @@ class Trainer:
         self.model.eval()
         try:
             report = evaluate(
-                self.editor(), self.validation, self.validation_split, device=self.device, baseline=False,
-                limit=self.config.train.validation_pairs or None, pair_mode=self.config.data.pairs, judges=self.judges,
+                self.editor(),
+                self.validation,
+                self.validation_split,
+                device=self.device,
+                baseline=False,
+                limit=self.config.train.validation_pairs or None,
+                pair_mode=self.config.data.pairs,
+                judges=self.judges,
             )
         finally:
             self.model.train()
@@ -409,10 +445,12 @@ class Trainer:
             _, landmarks, output = self.model(x, labels, batch["source_points"].to(self.device))
         finally:
             self.model.train()
-        rows = [torch.cat([x[i], landmarks[i], output[i], batch["target"][i].to(self.device)], dim=2) for i in range(len(x))]
-        grid = ((torch.cat(rows, dim=1).clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+        rows = [
+            torch.cat([x[i], landmarks[i], output[i], batch["target"][i].to(self.device)], dim=2) for i in range(len(x))
+        ]
+        grid = to_pictures(torch.cat(rows, dim=1)[None])[0]
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
-        save_image(np.ascontiguousarray(grid), path, make_parents=True)
+        save_image(grid, path, make_parents=True)
         return path
 
     def save(self) -> None:
@@ -456,10 +494,14 @@ class Trainer:
         if isinstance(state.get("generators"), dict):
             generators = state["generators"]
             if published != pair:
-                note = f"{weights_path.name} was not saved with {state_path.name} (a save was interrupted); resuming from the training state's step {state['step']}"
+                note = (
+                    f"{weights_path.name} was not saved with {state_path.name} (a save was interrupted); "
+                    f"resuming from the training state's step {state['step']}"
+                )
         elif published != pair or not weights_path.is_file():
             raise LganError(
-                f"cannot resume {self.run_dir}: {weights_path.name} and {state_path.name} are not from the same checkpoint "
+                f"cannot resume {self.run_dir}: {weights_path.name} and {state_path.name} are not from the same "
+                "checkpoint "
                 f"({published or 'no id'} vs {pair or 'no id'}); start a new run with --init-from {self.run_dir}"
             )
         else:
