@@ -231,3 +231,23 @@ def test_mouth_interior_brightness_tells_a_cavity_from_stretched_lips(crop_point
     cv2.fillPoly(cavity, [np.round(points[list(INNER_LIPS)]).astype(np.int32)], (30, 20, 20))
     assert mouth_interior_brightness(cavity, points) < 0.4
     assert mouth_interior_brightness(image, _mouth(crop_points, 0.0) * 4) is None  # a closed mouth
+
+
+@needs_ict
+def test_fitted_geometry_as_stage_one_moves_to_the_geometry_editors_points(example_pairs):
+    """The comparison row of `lgan eval --photos --geometry`: a model whose G_l is replaced by the
+    fitted 3D model gets exactly the geometry editor's target points (and renders them itself)."""
+    from lgan_cli.models.editor import LandmarkGANEditor
+    from lgan_cli.models.geometry_editor import GeometryEditor
+
+    item = example_pairs.split("train")[0]
+    crops = torch.from_numpy(item.load_crop()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    points = torch.from_numpy(item.points68)[None]
+    config = ModelConfig(resolution=64, expressions=RAFD_EXPRESSIONS, intensity_levels=4, generator_width=8)
+    editor = LandmarkGANEditor(LandmarkGAN(config).eval(), "tiny", fitted_points=True)
+    with torch.no_grad():
+        fitted = editor.edit(crops, points, ["surprised"], [3])
+    geometric = GeometryEditor().edit(crops, points, ["surprised"], [3])
+    assert "fitted geometry" in editor.name
+    assert torch.allclose(fitted.points68, geometric.points68, atol=1e-4)
+    assert not torch.allclose(fitted.points68, points, atol=0.5)

@@ -72,7 +72,7 @@ def eval_command(
         typer.Option(
             "--geometry",
             help="With --photos: also score the geometry-only baseline (the 3D model's expression moved by "
-            "the same warp, nothing learned).",
+            "the same warp, nothing learned) and the model with the fitted 3D model's points in place of G_l's.",
         ),
     ] = False,
     sheet: Annotated[
@@ -259,6 +259,8 @@ def _evaluate_photos(model, paths, expr, intensity, geometry, device, json_path,
     editors = [editor]
     if isinstance(editor, LandmarkGANEditor) and len(requests) == 1:  # what stage II's learning adds over G_l's points
         editors.append(LandmarkGANEditor(editor.model, editor.name, prior_only=True))
+    if geometry and isinstance(editor, LandmarkGANEditor):  # stage I's alternative: the fitted 3D model's points
+        editors.append(LandmarkGANEditor(editor.model, editor.name, fitted_points=True))
     if geometry and not isinstance(editor, GeometryEditor):
         editors.append(GeometryEditor())
     rows: list = []

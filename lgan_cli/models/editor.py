@@ -69,6 +69,10 @@ class LandmarkGANEditor:
     `aus`, a FACS action-unit mix ({12: 0.8, 26: 0.5}), adds the 3D face model's motion of those
     units (fitted to each face, its own expression kept) to G_l's points; intensity scales both.
 
+    `fitted_points` replaces G_l by the 3D face model fitted to the face (the targets G_l was
+    trained on, `fitted_target_points`): the measure of what the paper's image-to-points G_l
+    loses or gains against using the fitted geometry directly.
+
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
     can show what stage II's learning adds. `settings` is the checkpoint's config.json document
@@ -76,20 +80,33 @@ class LandmarkGANEditor:
     """
 
     def __init__(
-        self, model, name: str, prior_only: bool = False, aus: dict | None = None, settings: dict | None = None
+        self,
+        model,
+        name: str,
+        prior_only: bool = False,
+        aus: dict | None = None,
+        settings: dict | None = None,
+        fitted_points: bool = False,
     ):
         self.model = model
         self.settings = settings or {}
         self.prior_only = prior_only
+        self.fitted_points = fitted_points
         self.aus = dict(aus or {})
         self.name = f"{name} (prior warp only)" if prior_only else name
+        if fitted_points:
+            self.name = f"{self.name} (fitted geometry as stage I)"
         self.resolution = model.config.resolution
         self.expressions = model.config.expressions
 
     def edit(self, crops, points68, expressions, intensities) -> EditResult:
         plan = [label_and_fraction(value, self.model.config.intensity_levels) for value in intensities]
         labels = self.model.encode_labels(expressions, [level for level, _ in plan])
-        points = self.model.g_l(crops, labels)
+        if self.fitted_points:  # the 3D model's target points instead of G_l's (stage I's alternative)
+            levels = [level or PAPER_LEVELS for level, _ in plan]
+            points = fitted_target_points(points68, expressions, levels)
+        else:
+            points = self.model.g_l(crops, labels)
         if self.aus:
             points = points + action_unit_motion(points68, self.aus)
         fractions = torch.tensor([fraction for _, fraction in plan], device=points.device, dtype=points.dtype)
@@ -121,6 +138,21 @@ class LandmarkGANEditor:
             return labels
         neutral = self.model.encode_labels(["neutral"]).to(labels.dtype)
         return neutral + fractions[:, None] * (labels - neutral)
+
+
+def fitted_target_points(
+    points68: torch.Tensor, expressions: list[str], levels: list[int], aus: dict | None = None
+) -> torch.Tensor:
+    """(B, 68, 2): each face's target points from ICT-FaceKit fitted to its points, with its own
+    expression replaced by `expression` at `level` (plus an AU mix)."""
+    from lgan_cli.geometry.fit import fit_face
+    from lgan_cli.geometry.transfer import transfer
+
+    targets = [
+        transfer(fit_face(points.astype(np.float64)), expression, level, aus=aus or None)
+        for points, expression, level in zip(points68.detach().cpu().numpy(), expressions, levels)
+    ]
+    return torch.from_numpy(np.stack(targets).astype(np.float32)).to(points68.device)
 
 
 def action_unit_motion(points68: torch.Tensor, aus: dict) -> torch.Tensor:

@@ -9,11 +9,10 @@ photograph and moves the face plausibly, but it cannot open a mouth onto teeth o
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from lgan_cli.data.records import RAFD_EXPRESSIONS
-from lgan_cli.models.editor import PAPER_LEVELS, EditResult
+from lgan_cli.models.editor import PAPER_LEVELS, EditResult, fitted_target_points
 from lgan_cli.models.flow import prior_flow, warp
 
 
@@ -29,15 +28,10 @@ class GeometryEditor:
         self.aus = dict(aus or {})
 
     def edit(self, crops, points68, expressions, intensities) -> EditResult:
-        from lgan_cli.geometry.fit import fit_face
-        from lgan_cli.geometry.transfer import transfer
-
-        targets = []
-        for points, expression, intensity in zip(points68.cpu().numpy(), expressions, intensities):
-            level, fraction = _level_and_fraction(intensity)
-            target = transfer(fit_face(points.astype(np.float64)), expression, level, aus=self.aus or None)
-            targets.append(points + fraction * (target - points))
-        target_points = torch.from_numpy(np.stack(targets).astype(np.float32)).to(points68.device)
+        plan = [_level_and_fraction(intensity) for intensity in intensities]
+        targets = fitted_target_points(points68, expressions, [level for level, _ in plan], aus=self.aus)
+        fractions = torch.tensor([fraction for _, fraction in plan], dtype=targets.dtype, device=targets.device)
+        target_points = points68 + fractions[:, None, None] * (targets - points68)
         flow, _ = prior_flow(points68, target_points, crops.shape[-1])
         return EditResult(
             images=warp(crops, flow, mode="bicubic").clamp(-1, 1),
