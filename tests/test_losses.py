@@ -77,3 +77,20 @@ def test_stage_losses_combine_with_the_paper_weights():
     assert total2.item() == pytest.approx(expected, rel=1e-5)
     without_id, stats3 = losses.stage2_loss(logits, fake, real, None, None)
     assert "G_e_identity" not in stats3 and without_id.item() == pytest.approx(expected - 0.1, rel=1e-5)
+
+
+def test_painted_reconstruction_is_the_l1_of_the_painted_pixels_only():
+    from lgan_cli.train.losses import painted_reconstruction
+
+    real = torch.zeros(2, 3, 16, 16)
+    colours = torch.full((2, 3, 16, 16), 0.5)
+    mask = torch.zeros(2, 16, 16)
+    mask[0, 2:4, 2:4] = 1.0  # a small painted patch
+    assert painted_reconstruction({"mask": mask, "colours": colours}, real) == pytest.approx(0.5)
+    mask[1] = 1.0  # a large one: the same per-pixel error gives the same loss
+    assert painted_reconstruction({"mask": mask, "colours": colours}, real) == pytest.approx(0.5)
+    exact = real.clone()
+    exact[:, :, 2:4, 2:4] = 0.5
+    mask[1] = 0.0
+    assert painted_reconstruction({"mask": mask, "colours": colours}, exact) == pytest.approx(0.0)  # outside ignored
+    assert painted_reconstruction({"mask": torch.zeros(2, 16, 16), "colours": colours}, real) == 0  # nothing painted

@@ -137,3 +137,11 @@ def warp_regularisers(
     mask_tv = total_variation(rendering["mask"])
     total = flow_smoothness * flow_tv + mask_sparsity * mask_mean + mask_smoothness * mask_tv
     return total, {"flow_tv": flow_tv.detach(), "mask_mean": mask_mean.detach(), "mask_tv": mask_tv.detach()}
+
+
+def painted_reconstruction(rendering: dict[str, torch.Tensor], real: torch.Tensor) -> torch.Tensor:
+    """L1 between the synthesised colours and the real target where the mask paints, averaged
+    over the painted area (not the crop): a small mouth weighs as much as a large one."""
+    mask = rendering["mask"][:, None]
+    painted = mask.sum() * real.shape[1]
+    return (mask * (rendering["colours"] - real).abs()).sum() / painted.clamp_min(1.0)

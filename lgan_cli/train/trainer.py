@@ -278,6 +278,12 @@ class Trainer:
                 rendering, cfg.loss.flow_smoothness, cfg.loss.mask_sparsity, cfg.loss.mask_smoothness
             )
             loss2, stats2 = loss2 + regularisers, {**stats2, **stats_warp}
+            if cfg.loss.painted_reconstruction:
+                painted = losses.painted_reconstruction(rendering, y)
+                loss2, stats2 = (
+                    loss2 + cfg.loss.painted_reconstruction * painted,
+                    {**stats2, "painted_l1": painted.detach()},
+                )
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler_g.scale(loss1 + loss2).backward()
         self.scaler_g.step(self.opt_g)
