@@ -163,7 +163,7 @@ def test_training_with_geometry_targets_and_synthetic_pairs_runs_a_real_step(exa
             discriminator_width=8,
             synthesis_region="mouth",
         ),
-        loss=LossConfig(identity=False, mask_sparsity=0, mask_smoothness=0),
+        loss=LossConfig(identity=False, mask_sparsity=0, mask_smoothness=0, painted_reconstruction=10.0),
         data=DataConfig(geometry_targets=True),
         train=TrainConfig(
             epochs=1,
@@ -184,7 +184,7 @@ def test_training_with_geometry_targets_and_synthetic_pairs_runs_a_real_step(exa
     assert (residual - kept).norm(dim=1).mean() < 0.5 * residual.norm(dim=1).mean()  # the PDM spans the new shapes
     trainer.fit()
     stats = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
-    assert all(np.isfinite(stats[-1][k]) for k in ("geometry_G_l_landmark", "geometry_D_l0", "G_e_recon"))
+    assert all(np.isfinite(stats[-1][k]) for k in ("geometry_G_l_landmark", "geometry_D_l0", "G_e_recon", "painted_l1"))
 
 
 def test_a_two_label_model_grows_into_eight_labels_with_the_same_outputs():
@@ -241,7 +241,7 @@ def test_fitted_geometry_as_stage_one_moves_to_the_geometry_editors_points(examp
     from lgan_cli.models.geometry_editor import GeometryEditor
 
     item = example_pairs.split("train")[0]
-    crops = torch.from_numpy(item.load_crop()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    crops = torch.from_numpy(item.load_crop().copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
     points = torch.from_numpy(item.points68)[None]
     config = ModelConfig(resolution=64, expressions=RAFD_EXPRESSIONS, intensity_levels=4, generator_width=8)
     editor = LandmarkGANEditor(LandmarkGAN(config).eval(), "tiny", fitted_points=True)

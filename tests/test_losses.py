@@ -86,11 +86,11 @@ def test_painted_reconstruction_is_the_l1_of_the_painted_pixels_only():
     colours = torch.full((2, 3, 16, 16), 0.5)
     mask = torch.zeros(2, 16, 16)
     mask[0, 2:4, 2:4] = 1.0  # a small painted patch
-    assert painted_reconstruction({"mask": mask, "colours": colours}, real) == pytest.approx(0.5)
+    assert painted_reconstruction(mask, colours, real) == pytest.approx(0.5)
     mask[1] = 1.0  # a large one: the same per-pixel error gives the same loss
-    assert painted_reconstruction({"mask": mask, "colours": colours}, real) == pytest.approx(0.5)
+    assert painted_reconstruction(mask, colours, real) == pytest.approx(0.5)
     exact = real.clone()
     exact[:, :, 2:4, 2:4] = 0.5
     mask[1] = 0.0
-    assert painted_reconstruction({"mask": mask, "colours": colours}, exact) == pytest.approx(0.0)  # outside ignored
-    assert painted_reconstruction({"mask": torch.zeros(2, 16, 16), "colours": colours}, real) == 0  # nothing painted
+    assert painted_reconstruction(mask, colours, exact) == pytest.approx(0.0)  # outside ignored
+    assert painted_reconstruction(torch.zeros(2, 16, 16), colours, real) == 0  # nothing painted

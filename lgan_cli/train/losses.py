@@ -139,9 +139,9 @@ def warp_regularisers(
     return total, {"flow_tv": flow_tv.detach(), "mask_mean": mask_mean.detach(), "mask_tv": mask_tv.detach()}
 
 
-def painted_reconstruction(rendering: dict[str, torch.Tensor], real: torch.Tensor) -> torch.Tensor:
-    """L1 between the synthesised colours and the real target where the mask paints, averaged
-    over the painted area (not the crop): a small mouth weighs as much as a large one."""
-    mask = rendering["mask"][:, None]
+def painted_reconstruction(mask: torch.Tensor, colours: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 between the synthesised colours (B, 3, S, S) and the real target where `mask` (B, S, S)
+    says paint, averaged over the painted area (not the crop): a small mouth weighs as much as a
+    large one."""
     painted = mask.sum() * real.shape[1]
-    return (mask * (rendering["colours"] - real).abs()).sum() / painted.clamp_min(1.0)
+    return (mask[:, None] * (colours - real).abs()).sum() / painted.clamp_min(1.0)

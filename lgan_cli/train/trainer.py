@@ -35,6 +35,7 @@ from lgan_cli.model_files import WEIGHTS_NAME
 from lgan_cli.models.checkpoint import expected_tensors, read_weights
 from lgan_cli.models.discriminators import Discriminators
 from lgan_cli.models.editor import LandmarkGANEditor
+from lgan_cli.models.flow import opened_mouth_mask
 from lgan_cli.models.generators import LandmarkGAN, encode_labels
 from lgan_cli.models.pdm import fit_pdm
 from lgan_cli.pixels import to_pictures
@@ -279,7 +280,13 @@ class Trainer:
             )
             loss2, stats2 = loss2 + regularisers, {**stats2, **stats_warp}
             if cfg.loss.painted_reconstruction:
-                painted = losses.painted_reconstruction(rendering, y)
+                # where the model painted, and where the real target's mouth is open beyond what the warp
+                # carries (G_l's points may miss it: the colours must still learn what a mouth shows there)
+                source_points = batch["source_points"].to(dev)
+                true_mask = opened_mouth_mask(source_points, target_points, rendering["flow"])
+                painted = losses.painted_reconstruction(
+                    torch.maximum(rendering["mask"], true_mask), rendering["colours"], y
+                )
                 loss2, stats2 = (
                     loss2 + cfg.loss.painted_reconstruction * painted,
                     {**stats2, "painted_l1": painted.detach()},
