@@ -45,7 +45,11 @@ class UnknownModelError(LganError):
 
 
 REGISTRY_PATH = Path(__file__).with_name("models_registry.json")
-DEFAULT_MODEL = "london-warp-128"
+DEFAULT_MODELS = ("london-warp-128", "london-all-warp-128")
+"""The bundled defaults, best first: without --model, a photo command uses the first that knows
+every expression asked for (`default_model_for`). london-warp-128 is the better neutral <-> happy
+editor (it paints nothing, and neutralises more smiles); london-all-warp-128 knows all eight."""
+DEFAULT_MODEL = DEFAULT_MODELS[0]
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
@@ -107,6 +111,19 @@ def _check_entry(model: KnownModel, path: Path) -> None:
 def registry() -> dict[str, KnownModel]:
     """The known models, read from `REGISTRY_PATH` on first use (a broken file breaks no import)."""
     return load_registry(REGISTRY_PATH)
+
+
+def default_model_for(expressions: list[str] | None = None, action_units: bool = False) -> str:
+    """The default model for a request: the first of DEFAULT_MODELS that knows every expression
+    in it (all of them for an action-unit mix, which can ask for any motion); else the last."""
+    from lgan_cli.data.records import RAFD_EXPRESSIONS
+
+    wanted = set(RAFD_EXPRESSIONS if action_units else expressions or ())
+    known = registry()
+    for name in DEFAULT_MODELS:
+        if name in known and wanted <= set(known[name].expressions):
+            return name
+    return DEFAULT_MODELS[-1]
 
 
 # --------------------------------------------------------------------------- resolving

@@ -341,3 +341,38 @@ def test_action_units_with_the_geometry_editor(tmp_path, example_photos, detecto
         lines = [line for line in stderr.splitlines() if line.strip()]
         assert code == 1 and len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], stderr
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_every_expression_on_the_example_photo_offline(tmp_path, example_photos, detector, capsys, monkeypatch):
+    """`lgan edit <neutral example> --expr surprised --intensity 4` with the bundled default, offline:
+    the jaw drops and the painted interior is not brighter than the lips; sad at level 2 moves less
+    than at level 4; --au 12=1,6=1 smiles."""
+    from lgan_cli.eval.photos import EXPRESSION_BLENDSHAPES, blendshape_score, mouth_interior_brightness
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.hub import default_model_for
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("LGAN_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    before = detector.detect(load_image(photo))[0]
+    results = {}
+    for name, args in (
+        ("surprised", ["--expr", "surprised", "--intensity", "4"]),
+        ("sad2", ["--expr", "sad", "--intensity", "2"]),
+        ("sad4", ["--expr", "sad", "--intensity", "4"]),
+        ("au", ["--au", "12=1,6=1"]),
+    ):
+        out = tmp_path / f"{name}.png"
+        code, _, stderr = run_cli(["edit", photo, *args, "--out", out, "--device", "cpu"], capsys)
+        assert code == 0 and default_model_for(["surprised"]) in stderr, stderr
+        results[name] = (load_image(out), detector.detect(load_image(out))[0])
+    image, face = results["surprised"]
+    surprise = EXPRESSION_BLENDSHAPES["surprised"]
+    assert blendshape_score(face, surprise) > blendshape_score(before, surprise) + 0.05
+    assert face.blendshapes["jawOpen"] > before.blendshapes["jawOpen"] + 0.1
+    # the painted interior is no brighter than the lips around it (a bright smear would fail this)
+    assert mouth_interior_brightness(image, face.points68) < 1.0
+    sad = EXPRESSION_BLENDSHAPES["sad"]
+    assert blendshape_score(results["sad4"][1], sad) > blendshape_score(results["sad2"][1], sad)
+    smile = EXPRESSION_BLENDSHAPES["happy"]
+    assert blendshape_score(results["au"][1], smile) > blendshape_score(before, smile) + 0.2

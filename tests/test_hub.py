@@ -568,3 +568,14 @@ def test_known_models_are_frozen():
     model = hub.registry()[hub.DEFAULT_MODEL]
     with pytest.raises(dataclasses.FrozenInstanceError):
         model.revision = "x"  # type: ignore[misc]
+
+
+def test_the_default_model_is_the_first_bundled_default_that_knows_the_request():
+    """Without --model: london-warp-128 for neutral <-> happy, the all-expressions model for the
+    others and for action-unit mixes."""
+    from lgan_cli.hub import DEFAULT_MODELS, default_model_for, registry
+
+    assert default_model_for(["happy"]) == default_model_for(["neutral", "happy"]) == DEFAULT_MODELS[0]
+    assert default_model_for(["surprised"]) == default_model_for(["happy", "sad"]) == "london-all-warp-128"
+    assert default_model_for(["neutral"], action_units=True) == "london-all-warp-128"
+    assert all(name in registry() and registry()[name].bundled_dir for name in DEFAULT_MODELS)

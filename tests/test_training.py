@@ -283,6 +283,24 @@ def _logged(folder: Path) -> list[dict]:
     return [{k: v for k, v in line.items() if k != "time"} for line in lines]
 
 
+def test_zero_epochs_after_a_warmup_refines_g_l_alone(example_pairs, tmp_path, capsys):
+    """`--epochs 0` with a warm-up: a stage-I refinement; the saved G_e is exactly the one it started from."""
+    first = tmp_path / "first"
+    first.mkdir()
+    Trainer(make_config(epochs=1), first, PairData(example_pairs, "train"), torch.device("cpu")).fit()
+    refine = make_config(epochs=0, landmark_warmup_steps=5, landmark_warmup_batch_size=4, init_from=str(first))
+    trainer = Trainer(refine, tmp_path / "second", PairData(example_pairs, "train"), torch.device("cpu"))
+    (tmp_path / "second").mkdir()
+    assert trainer.fit() == "finished" and trainer.step == 0
+    start, _ = load_inference(first)
+    refined, _ = load_inference(tmp_path / "second")
+    old, new = start.state_dict(), refined.state_dict()
+    assert all(torch.equal(old[k], new[k]) for k in old if k.startswith("g_e."))
+    assert any(not torch.equal(old[k], new[k]) for k in old if k.startswith("g_l.encoder"))
+    with pytest.raises(ValueError, match="epochs"):
+        make_config(epochs=0)
+
+
 def test_landmark_warmup_trains_g_l_alone_and_lowers_its_loss(example_pairs, tmp_path):
     trainer = Trainer(
         make_config(epochs=1, landmark_warmup_steps=30, landmark_warmup_batch_size=4),

@@ -75,7 +75,7 @@ def animate(
     check_output_path(out, [image], force)
     which = parse_face_choice(face)
     torch_device = resolve_device(device)
-    editor = load_photo_editor(model, torch_device, offline=offline)
+    editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
     check_expressions(editor, [expr])

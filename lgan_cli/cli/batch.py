@@ -22,6 +22,7 @@ from lgan_cli.cli.common import (
     load_photo_editor,
     parse_face_choice,
 )
+from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import unwritable_reason
 from lgan_cli.names import check_expression_name
@@ -86,8 +87,9 @@ def batch(
     level = parse_intensity(intensity)
     check_out_folder(out, folder)
     torch_device = resolve_device(device)
-    editor = load_photo_editor(model, torch_device, offline=offline)
-    expressions = list(editor.expressions) if all_expressions else list(dict.fromkeys(expr))
+    wanted = list(RAFD_EXPRESSIONS) if all_expressions else list(dict.fromkeys(expr))
+    editor = load_photo_editor(model, torch_device, offline=offline, expressions=wanted)
+    expressions = list(editor.expressions) if all_expressions else wanted
     check_expressions(editor, expressions)
 
     tag = intensity_label(level)

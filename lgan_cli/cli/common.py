@@ -89,11 +89,17 @@ def check_output_paths(outputs: list[Path], inputs: list[Path], force: bool) -> 
         seen[key] = output
 
 
-def load_photo_editor(spec: str | None, device, offline: bool):
+def load_photo_editor(
+    spec: str | None, device, offline: bool, expressions: list[str] | None = None, action_units: bool = False
+):
     """The editor behind --model for the commands that edit photos. Those align faces to the
-    model's crop size, which a baseline for `lgan eval` (copy) does not have."""
+    model's crop size, which a baseline for `lgan eval` (copy) does not have. Without --model,
+    the bundled default that knows the requested expressions (`hub.default_model_for`)."""
+    from lgan_cli.hub import default_model_for
     from lgan_cli.models.load import load_editor
 
+    if spec is None:
+        spec = default_model_for(expressions, action_units)
     editor = load_editor(spec, device, offline=offline)
     if editor.resolution is None:
         raise LganError(

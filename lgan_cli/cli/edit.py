@@ -99,7 +99,7 @@ def edit(
     check_output_paths(outputs, [image], force)
 
     torch_device = resolve_device(device)
-    editor = load_photo_editor(model, torch_device, offline=offline)
+    editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
     check_expressions(editor, [expr])

@@ -41,7 +41,10 @@ def train(
     resolution: Annotated[
         Optional[int], Opt(help="Crop size S (power of two, 64..512) [paper: 256; default 128].", show_default=False)
     ] = None,
-    epochs: Annotated[Optional[int], Opt(min=1, help="Epochs [paper: 200].", show_default=False)] = None,
+    epochs: Annotated[
+        Optional[int],
+        Opt(min=0, help="Epochs [paper: 200]; 0 with --landmark-warmup-steps: G_l alone.", show_default=False),
+    ] = None,
     batch_size: Annotated[Optional[int], Opt(min=1, help="Batch size [paper: 1].", show_default=False)] = None,
     max_steps: Annotated[
         Optional[int], Opt(min=1, help="Stop after this many steps (a time budget).", show_default=False)

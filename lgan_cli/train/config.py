@@ -100,9 +100,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Counts a recipe could get wrong that would only fail deep in the loop (a division by zero)."""
-        for name in ("epochs", "batch_size", "log_every", "landmark_warmup_batch_size"):
+        for name in ("batch_size", "log_every", "landmark_warmup_batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        # 0 epochs after a warm-up: G_l alone (a stage-I refinement that leaves stage II as it was)
+        if self.epochs < (0 if self.landmark_warmup_steps else 1):
+            raise ValueError(f"epochs must be at least 1 (0 only with landmark_warmup_steps), not {self.epochs}")
         for name in (
             "lr_decay_epochs",
             "sample_every",
