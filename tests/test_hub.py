@@ -423,7 +423,8 @@ def test_load_editor_from_a_hub_tag(checkpoint, fake_hub):
 def test_models_list_and_download_cli(checkpoint, fake_hub, monkeypatch, capsys):
     code, out, err = run_cli(["models", "list"], capsys)
     assert code == 0, err
-    assert "london-warp-128 (default)" in out and "neutral, happy" in out and "not published" in out
+    assert "london-warp-128 (default 1)" in out and "london-all-warp-128 (default 2)" in out
+    assert "neutral, happy" in out and "not published" in out
     files = checkpoint_files(checkpoint)
     fake_hub.add_repo(REPO, files)
     register(monkeypatch, "tiny", files=sha256s(files))

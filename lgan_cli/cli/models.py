@@ -31,13 +31,17 @@ models_app = typer.Typer(
 )
 def list_command() -> None:
     """Show every known model: expressions, licence, and where it is (bundled, cached or remote)."""
-    from lgan_cli.hub import DEFAULT_MODEL, model_location, registry
+    from lgan_cli.hub import DEFAULT_MODELS, model_location, registry
 
-    table = Table(title="lgan models", caption="Also usable as --model: a run folder, or hf:owner/repo\\[@revision].")
+    table = Table(
+        title="lgan models",
+        caption="Default: the first default that knows the requested expressions. "
+        "Also usable as --model: a run folder, or hf:owner/repo\\[@revision].",
+    )
     for column in ("name", "expressions", "licence", "where", "Hub repo"):
         table.add_column(column, no_wrap=column in ("name", "where"))
     for name, model in sorted(registry().items()):
-        label = f"{name} (default)" if name == DEFAULT_MODEL else name
+        label = f"{name} (default {DEFAULT_MODELS.index(name) + 1})" if name in DEFAULT_MODELS else name
         table.add_row(label, ", ".join(model.expressions), model.licence, model_location(model), model.repo_id)
     results_console().print(table)
 
