@@ -59,7 +59,8 @@ def model_card(config_document: dict, eval_document: dict | None, photo_eval_doc
         "",
         _renderer_line(
             model.get("renderer", "unet"), model.get("synthesis", True), model.get("synthesis_region", "face")
-        ),
+        )
+        + _residual_line(model),
         "",
         "## Files",
         "",
@@ -142,6 +143,15 @@ def _renderer_line(renderer: str, synthesis: bool = True, region: str = "face") 
             "colours, e.g. teeth), so the edited face keeps the photograph's sharpness."
         )
     return "Stage II is the paper's U-Net: it re-renders the whole face crop, which is pasted back into the photo."
+
+
+def _residual_line(model: dict) -> str:
+    if model.get("renderer") == "warp" and model.get("residual_keeps_motion"):
+        return (
+            " Its learned flow may bend the landmarks' motion or add to it, never cancel it "
+            "(`residual_keeps_motion`), so an expression keeps the full motion stage I asks for."
+        )
+    return ""
 
 
 def _photo_grid_section(reports: list[dict]) -> list[str]:

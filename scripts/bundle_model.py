@@ -63,15 +63,25 @@ def main() -> None:
         action="store_true",
         help="ship a warp model with its synthesis mask switched off (the learned flow alone moves the pixels)",
     )
+    parser.add_argument(
+        "--residual-keeps-motion",
+        action="store_true",
+        help="ship a warp model whose learned flow may not cancel the landmark-driven motion (flow.without_opposition)",
+    )
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
     entry = registry["models"][args.name]
     target = REPO / "weights" / entry["bundled_dir"]
     model, document = load_inference(args.run)
-    if args.no_synthesis:  # a switch of the renderer, not of its weights
+    switches = {}  # switches of the renderer, not of its weights
+    if args.no_synthesis:
+        switches["synthesis"] = False
+    if args.residual_keeps_motion:
+        switches["residual_keeps_motion"] = True
+    if switches:
         trained = model
-        model = LandmarkGAN(replace(trained.config, synthesis=False)).eval()
+        model = LandmarkGAN(replace(trained.config, **switches)).eval()
         model.load_state_dict(trained.state_dict())
     info = {k: v for k, v in document.items() if k not in ("format", "version", "model")}
     if isinstance(info.get("run"), dict):  # the data's terms as the current code states them (every source)

@@ -115,27 +115,44 @@ def test_parse_au_spec_errors_name_the_problem(spec, message):
         parse_au_spec(spec)
 
 
-def test_expression_presets_are_the_recipes_as_au_weights():
+def test_expression_presets_are_the_photo_recipes_as_au_weights():
     assert expression_au_weights("happy", 2) == pytest.approx({6: 0.4, 12: 0.5, 26: 0.04, 16: 0.125})
     assert expression_au_weights("happy", 0) == {} and expression_au_weights("neutral", 3) == {}
     for expression in RAFD_EXPRESSIONS:
         for level in INTENSITY_LEVELS:
             ours = blendshape_weights_for(expression_au_weights(expression, level))
             theirs = {k: v for k, v in blendshape_weights(expression, level).items() if v > 0}
-            assert ours == pytest.approx(theirs), (expression, level)
+            if expression == "disgusted":  # its closed-mouth prototype: no jaw drop, upper lip raised harder
+                assert "jawOpen" not in ours and ours["mouthShrugUpper"] > theirs["mouthShrugUpper"]
+            else:
+                assert ours == pytest.approx(theirs), (expression, level)
     with pytest.raises(ValueError, match="intensity level must be one of 0, 1, 2, 3, 4"):
         expression_au_weights("happy", 5)
     with pytest.raises(ValueError, match="unknown expression 'joyful'; known: neutral, angry"):
         expression_au_weights("joyful", 2)
 
 
+def test_photo_gain_extends_each_preset_linearly():
+    from lgan_cli.geometry.aus import MAX_BLENDSHAPE_WEIGHT, PHOTO_GAIN, expression_blendshapes
+
+    for expression in RAFD_EXPRESSIONS:
+        plain = blendshape_weights_for(expression_au_weights(expression, 4))
+        gained = expression_blendshapes(expression, 4)
+        assert gained == pytest.approx({k: PHOTO_GAIN[expression] * v for k, v in plain.items()}), expression
+        assert all(0 < v <= MAX_BLENDSHAPE_WEIGHT for v in gained.values())
+    assert expression_blendshapes("angry", 4)["noseSneer_L@upper"] > 1.0  # beyond ICT's apex
+    assert expression_blendshapes("happy", 2)["mouthSmile_L"] == pytest.approx(0.5 * PHOTO_GAIN["happy"])
+
+
 def test_expression_and_au_mix_add_and_clip():
+    from lgan_cli.geometry.aus import MAX_BLENDSHAPE_WEIGHT, PHOTO_GAIN
     from lgan_cli.geometry.transfer import target_blendshapes
 
+    gain = PHOTO_GAIN["happy"]
     both = target_blendshapes("happy", 2, {26: 0.5, 45: 0.3})
-    assert both["jawOpen"] == pytest.approx(0.5 + 0.08 * 0.5)
-    assert both["mouthSmile_L"] == pytest.approx(0.5) and both["eyeBlink_R"] == pytest.approx(0.3)
-    assert target_blendshapes("happy", 4, {12: 0.5})["mouthSmile_R"] == 1.0  # clipped
+    assert both["jawOpen"] == pytest.approx(0.5 + 0.08 * 0.5 * gain)
+    assert both["mouthSmile_L"] == pytest.approx(0.5 * gain) and both["eyeBlink_R"] == pytest.approx(0.3)
+    assert target_blendshapes("happy", 4, {12: 0.5})["mouthSmile_R"] == MAX_BLENDSHAPE_WEIGHT  # clipped
     assert target_blendshapes(aus={"R12": 0.4}) == {"mouthSmile_R": 0.4}
     assert target_blendshapes() == {} and target_blendshapes("surprised", 0) == {}
 

@@ -580,3 +580,13 @@ def test_the_default_model_is_the_first_bundled_default_that_knows_the_request()
     assert default_model_for(["surprised"]) == default_model_for(["happy", "sad"]) == "london-all-warp-128"
     assert default_model_for(["neutral"], action_units=True) == "london-all-warp-128"
     assert all(name in registry() and registry()[name].bundled_dir for name in DEFAULT_MODELS)
+
+
+def test_model_card_says_when_the_learned_flow_keeps_the_landmarks_motion(checkpoint):
+    config = json.loads((checkpoint / CONFIG_NAME).read_text())
+    warp = {**config, "model": {**config["model"], "renderer": "warp", "synthesis_region": "mouth"}}
+    assert "never cancel it" not in model_card(warp, None)
+    keeps = {**warp, "model": {**warp["model"], "residual_keeps_motion": True}}
+    assert "never cancel it (`residual_keeps_motion`)" in model_card(keeps, None)
+    unet = {**config, "model": {**config["model"], "renderer": "unet", "residual_keeps_motion": True}}
+    assert "never cancel it" not in model_card(unet, None)

@@ -166,3 +166,34 @@ def test_warp_renderer_changes_nothing_when_no_landmark_moves():
     assert (still["image"] - x).abs().max() < 1e-4
     assert still["residual_flow"].abs().max() == 0
     assert edited["residual_flow"].abs().max() > 0.1  # where the landmarks move, the learned flow acts
+
+
+def test_without_opposition_removes_only_the_part_against_the_prior():
+    from lgan_cli.models.flow import without_opposition
+
+    prior = torch.tensor([[[[2.0, 0.0], [0.0, -1.0], [0.0, 0.0]]]])  # (1, 1, 3, 2)
+    residual = torch.tensor([[[[-1.5, 0.7], [0.3, 0.4], [0.2, -0.1]]]])
+    kept = without_opposition(residual, prior)
+    assert torch.allclose(kept[0, 0, 0], torch.tensor([0.0, 0.7]))  # pulled back: only the sideways part stays
+    assert torch.allclose(kept[0, 0, 1], torch.tensor([0.3, 0.0]))  # against a downward prior: removed
+    assert torch.allclose(kept[0, 0, 2], residual[0, 0, 2])  # no prior: nothing to oppose
+    assert torch.equal(without_opposition(prior, prior), prior)  # along the prior: kept
+
+
+@pytest.mark.parametrize("keeps_motion", [False, True])
+def test_a_residual_that_keeps_motion_never_shortens_the_prior(keeps_motion):
+    """With `residual_keeps_motion`, flow . prior >= |prior|^2 everywhere: the learned flow can
+    move pixels further or sideways but never less far than the landmarks ask."""
+    torch.manual_seed(0)
+    model = LandmarkGAN(small_config(64, synthesis=False, residual_keeps_motion=keeps_motion)).eval()
+    torch.nn.init.normal_(model.g_e.decoder.head[1].weight, std=0.5)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    points = scattered_points(2, 64)
+    moved = points.clone()
+    moved[:, 17:27, 1] -= 3.0
+    moved[:, 48:68, 1] += 3.0
+    with torch.no_grad():
+        _, out = model.render(x, moved, model.encode_labels(["happy", "neutral"]), points)
+    prior = out["flow"] - out["residual_flow"]
+    shortfall = ((out["flow"] * prior).sum(-1) - (prior * prior).sum(-1)).min()
+    assert bool(shortfall >= -1e-4) is keeps_motion

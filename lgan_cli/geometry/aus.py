@@ -2,9 +2,10 @@
 
 An expression edit is written as a mix of FACS action units {AU: weight in 0..1}; the eight
 RaFD expressions are just named presets of such mixes (the EMFACS recipes of
-`lgan_cli.synth.recipes`, scaled to an intensity level). Everything downstream turns a mix
-into ICT blendshape weights with `blendshape_weights_for`, so a preset and a hand-written
-mix go through the same code and combine by adding.
+`lgan_cli.synth.recipes`, scaled to an intensity level, made for photos by `PHOTO_RECIPES` and
+`PHOTO_GAIN`). Everything downstream turns a mix into ICT blendshape weights with
+`blendshape_weights_for`, so a preset and a hand-written mix go through the same code and
+combine by adding (`add_blendshapes`).
 
 AU keys: an int for a bilateral AU (12 = both lip corners), "R12"/"L12" for one side (the
 subject's right is ICT's `_R`), and "4i", the recipes' inner-brow lowerer.
@@ -21,6 +22,45 @@ from lgan_cli.synth.recipes import AU_BLENDSHAPES, INTENSITY_SCALE, RECIPES, au_
 
 AuKey = int | str
 AuMix = dict[AuKey, float]
+
+#: The presets on photos. The recipes were set on ICT renders, where every vertex moves (cheeks,
+#: nose, lids) and the shading follows; a photo edit moves only what its 68 points carry, so the
+#: same weights read weaker there. Each preset is its recipe's blendshapes times PHOTO_GAIN
+#: (blendshapes are linear deltas: a weight above ICT's apex extends the same motion), and
+#: disgust takes its closed-mouth EMFACS prototype 9+10+15+17 (nose wrinkled, upper lip raised
+#: hard, lip corners down, chin raised): the recipe's open-mouth one, warped onto photos, was read
+#: as angry on 16 of 16. Calibrated with the geometry floor on the neutral photos of 16 London
+#: *training* people (002 012 019 027 036 041 066 086 097 104 114 122 127 134 139 172; never the
+#: held-out ones), face-api's reading at level 4: each gain is the smallest of 1, 1.25, 1.5 that
+#: is read as intended on >= 80 % (anger never is: 50 % at 1.25, 69 % at 1.5, 88 % at 2 with
+#: identity distance 0.67), and gains cost identity (median descriptor distance +0.05 per 0.25):
+#:
+#:     expression   gain 1   1.25   1.5
+#:     angry         25 %   50 %   69 %
+#:     disgusted     38 %   56 %   56 %   (the 9+10+15+17 prototype; the recipe's: 6 %, 0 %, 0 %)
+#:     fearful       38 %   88 %   81 %
+#:     happy         75 %   94 %  100 %
+#:     sad           81 %   94 %  100 %
+#:     surprised     81 %   88 %   94 %
+PHOTO_RECIPES: dict[str, dict[AuKey, float]] = {
+    **RECIPES,
+    "disgusted": {9: 0.8, 10: 1.0, 11: 1.0, 15: 0.8, 17: 0.8},
+}
+PHOTO_GAIN: dict[str, float] = {
+    "neutral": 1.0,
+    "angry": 1.5,
+    "contemptuous": 1.0,  # no class to calibrate on; left at the recipe
+    "disgusted": 1.25,
+    "fearful": 1.25,
+    "happy": 1.25,
+    "sad": 1.25,
+    "surprised": 1.0,
+}
+#: The largest blendshape weight a preset (or a preset plus an AU mix) may reach.
+MAX_BLENDSHAPE_WEIGHT = max(PHOTO_GAIN.values())
+
+if set(PHOTO_RECIPES) != set(RAFD_EXPRESSIONS) or set(PHOTO_GAIN) != set(RAFD_EXPRESSIONS):
+    raise AssertionError("PHOTO_RECIPES and PHOTO_GAIN must cover exactly the RaFD expressions")
 
 #: Intensity levels accepted by `expression_au_weights`: 0 (no expression) plus the recipes' 1..4.
 LEVELS: tuple[int, ...] = (0, *INTENSITY_SCALE)
@@ -114,7 +154,7 @@ def parse_au_spec(text: str) -> AuMix:
 
 
 def expression_au_weights(expression: str, level: int | None = 4) -> AuMix:
-    """The named preset of an expression: its EMFACS recipe scaled to intensity `level`.
+    """The AUs of an expression's preset: its photo recipe scaled to intensity `level`.
 
     Level 0 and 'neutral' give {} (no expression); None means the apex (level 4).
     """
@@ -127,7 +167,22 @@ def expression_au_weights(expression: str, level: int | None = 4) -> AuMix:
     if level == 0:
         return {}
     scale = INTENSITY_SCALE[level]
-    return {au: weight * scale for au, weight in RECIPES[expression].items()}
+    return {au: weight * scale for au, weight in PHOTO_RECIPES[expression].items()}
+
+
+def expression_blendshapes(expression: str, level: int | None = 4) -> dict[str, float]:
+    """ICT blendshape weights of an expression's photo preset at `level` (PHOTO_GAIN applied)."""
+    weights = blendshape_weights_for(expression_au_weights(expression, level))
+    return {name: PHOTO_GAIN[expression] * weight for name, weight in weights.items()}
+
+
+def add_blendshapes(*weights: Mapping[str, float]) -> dict[str, float]:
+    """Blendshape weights added per shape and clipped to [0, MAX_BLENDSHAPE_WEIGHT]."""
+    total: dict[str, float] = {}
+    for mix in weights:
+        for name, weight in mix.items():
+            total[name] = min(MAX_BLENDSHAPE_WEIGHT, total.get(name, 0.0) + weight)
+    return {name: value for name, value in total.items() if value > 0.0}
 
 
 def blendshape_weights_for(*mixes: Mapping[AuKey, float]) -> dict[str, float]:

@@ -12,7 +12,7 @@ target on an unchanged source returns the input points exactly.
 `neutralise=True` (the default) replaces the source's own expression: the displacement
 starts from the fitted face with its expression and ends at identity + target, so a smiling
 source made 'sad' loses its smile. `neutralise=False` keeps the source's expression and adds
-the target on top (weights add, clipped to [0, 1]).
+the target on top (weights add, clipped to [0, MAX_BLENDSHAPE_WEIGHT]).
 """
 
 from __future__ import annotations
@@ -21,20 +21,22 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from lgan_cli.geometry.aus import AuKey, blendshape_weights_for, expression_au_weights
+from lgan_cli.geometry.aus import (
+    MAX_BLENDSHAPE_WEIGHT,
+    AuKey,
+    add_blendshapes,
+    blendshape_weights_for,
+    expression_blendshapes,
+)
 from lgan_cli.geometry.fit import FaceFit
 
 
 def target_blendshapes(
     expression: str | None = None, level: int | None = 4, aus: Mapping[AuKey, float] | None = None
 ) -> dict[str, float]:
-    """ICT blendshape weights of an expression preset at `level` plus an AU mix (added, clipped)."""
-    mixes = []
-    if expression is not None:
-        mixes.append(expression_au_weights(expression, level))
-    if aus:
-        mixes.append(aus)
-    return blendshape_weights_for(*mixes)
+    """ICT blendshape weights of an expression's photo preset at `level` plus an AU mix (added, clipped)."""
+    preset = expression_blendshapes(expression, level) if expression is not None else {}
+    return add_blendshapes(preset, blendshape_weights_for(aus) if aus else {})
 
 
 def transfer_blendshapes(fit: FaceFit, target: Mapping[str, float], neutralise: bool = True) -> np.ndarray:
@@ -45,10 +47,10 @@ def transfer_blendshapes(fit: FaceFit, target: Mapping[str, float], neutralise: 
     else:
         final = dict(own)
         for name, weight in target.items():
-            final[name] = min(1.0, final.get(name, 0.0) + float(weight))
+            final[name] = min(MAX_BLENDSHAPE_WEIGHT, final.get(name, 0.0) + float(weight))
     for name, weight in final.items():
-        if not 0.0 <= weight <= 1.0:
-            raise ValueError(f"blendshape weight {name}={weight} is outside 0..1")
+        if not 0.0 <= weight <= MAX_BLENDSHAPE_WEIGHT:
+            raise ValueError(f"blendshape weight {name}={weight} is outside 0..{MAX_BLENDSHAPE_WEIGHT}")
     if final == own:  # nothing changes: exactly the input, not input + rounding noise
         return fit.points.copy()
     return fit.points + (fit.project(final) - fit.project(own))

@@ -42,6 +42,9 @@ class ModelConfig:
     max_residual_flow: float = 0.04  # warp renderer: largest learned flow correction, fraction of the crop side
     synthesis: bool = True  # warp renderer: use the synthesis mask and colours (False: the learned flow alone)
     synthesis_region: str = "face"  # warp renderer: SYNTHESIS_REGIONS
+    residual_keeps_motion: bool = (
+        False  # warp renderer: the residual flow may not cancel the prior (flow.without_opposition)
+    )
 
     def __post_init__(self) -> None:
         check_size(self.resolution)

@@ -158,6 +158,21 @@ def prior_flow(
     return flow * window[..., None], window
 
 
+def without_opposition(residual: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 2) `residual` with its component against `prior`'s direction removed, per pixel.
+
+    The residual may bend the landmark-driven motion and add to it, but not undo it: a learned
+    correction that pulls the flow back towards zero cancels the motion G_l asked for. Measured
+    on london-all-warp-128's first photo-preset run (run 00009, 12 held-out photos, level 4):
+    with the same points the learned flow took anger's judging score from 0.40 (the plain prior)
+    to 0.21 and sadness's from 0.31 to 0.14; without the opposing part, face-api read the six
+    classes as intended on 70 % of edits instead of 53 %.
+    """
+    direction = prior / prior.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+    along = (residual * direction).sum(dim=-1, keepdim=True)
+    return residual - along.clamp(max=0.0) * direction
+
+
 def warp(image: torch.Tensor, flow: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:
     """Resample (B, C, S, S) images by a backward flow (B, S, S, 2) in pixels (edges repeated).
 

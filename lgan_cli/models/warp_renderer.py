@@ -28,7 +28,7 @@ from torch import nn
 
 from lgan_cli.models.blocks import UNetDecoder, UNetEncoder, init_weights
 from lgan_cli.models.config import ModelConfig
-from lgan_cli.models.flow import opened_mouth_mask, prior_flow, synthesis_window, warp
+from lgan_cli.models.flow import opened_mouth_mask, prior_flow, synthesis_window, warp, without_opposition
 
 RESIDUAL_POOL = 8
 """The residual flow is averaged over 8 x 8 crop pixels and upsampled: a smooth correction, not
@@ -52,6 +52,7 @@ class WarpExpressionGenerator(nn.Module):
         self.uses_labels = config.labels in ("ge", "both")
         self.max_residual = config.max_residual_flow * config.resolution
         self.synthesis = config.synthesis
+        self.residual_keeps_motion = config.residual_keeps_motion
         self.synthesis_region = config.synthesis_region
         in_channels = 9 + (config.label_channels if self.uses_labels else 0)
         self.encoder = UNetEncoder(in_channels, config.resolution, config.generator_width, config.max_width_multiplier)
@@ -89,6 +90,8 @@ class WarpExpressionGenerator(nn.Module):
         if amount is not None:
             residual = residual * amount[:, None, None, None]
         residual = residual * (window * gate)[..., None]
+        if self.residual_keeps_motion:
+            residual = without_opposition(residual, prior)
         flow = prior + residual
         if not self.synthesis:  # the learned flow alone: every output pixel is a moved input pixel
             mask = torch.zeros_like(window)
