@@ -146,12 +146,20 @@ def _renderer_line(renderer: str, synthesis: bool = True, region: str = "face") 
 
 
 def _residual_line(model: dict) -> str:
-    if model.get("renderer") == "warp" and model.get("residual_keeps_motion"):
-        return (
+    if model.get("renderer") != "warp":
+        return ""
+    line = ""
+    if model.get("residual_keeps_motion"):
+        line += (
             " Its learned flow may bend the landmarks' motion or add to it, never cancel it "
             "(`residual_keeps_motion`), so an expression keeps the full motion stage I asks for."
         )
-    return ""
+    if model.get("colour_smoothing"):
+        line += (
+            f" The synthesised colours are blurred by {model['colour_smoothing']:g} crop pixels "
+            "(`colour_smoothing`) before they are magnified onto the photo."
+        )
+    return line
 
 
 def _photo_grid_section(reports: list[dict]) -> list[str]:

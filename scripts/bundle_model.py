@@ -68,6 +68,11 @@ def main() -> None:
         action="store_true",
         help="ship a warp model whose learned flow may not cancel the landmark-driven motion (flow.without_opposition)",
     )
+    parser.add_argument(
+        "--colour-smoothing",
+        type=float,
+        help="ship a warp model that blurs its synthesised colours by this many crop pixels (ModelConfig)",
+    )
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
@@ -79,6 +84,8 @@ def main() -> None:
         switches["synthesis"] = False
     if args.residual_keeps_motion:
         switches["residual_keeps_motion"] = True
+    if args.colour_smoothing is not None:
+        switches["colour_smoothing"] = args.colour_smoothing
     if switches:
         trained = model
         model = LandmarkGAN(replace(trained.config, **switches)).eval()

@@ -590,3 +590,5 @@ def test_model_card_says_when_the_learned_flow_keeps_the_landmarks_motion(checkp
     assert "never cancel it (`residual_keeps_motion`)" in model_card(keeps, None)
     unet = {**config, "model": {**config["model"], "renderer": "unet", "residual_keeps_motion": True}}
     assert "never cancel it" not in model_card(unet, None)
+    smoothed = {**warp, "model": {**warp["model"], "colour_smoothing": 1.0}}
+    assert "blurred by 1 crop pixels (`colour_smoothing`)" in model_card(smoothed, None)

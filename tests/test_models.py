@@ -197,3 +197,37 @@ def test_a_residual_that_keeps_motion_never_shortens_the_prior(keeps_motion):
     prior = out["flow"] - out["residual_flow"]
     shortfall = ((out["flow"] * prior).sum(-1) - (prior * prior).sum(-1)).min()
     assert bool(shortfall >= -1e-4) is keeps_motion
+
+
+def test_gaussian_blur_keeps_flat_colours_and_removes_pixel_noise():
+    from lgan_cli.models.warp_renderer import gaussian_blur
+
+    torch.manual_seed(0)
+    flat = torch.full((1, 3, 16, 16), 0.3)
+    assert torch.allclose(gaussian_blur(flat, 1.0), flat, atol=1e-6)
+    noisy = flat + 0.2 * torch.randn(1, 3, 16, 16)
+    assert gaussian_blur(noisy, 1.0).std() < 0.5 * noisy.std()
+    assert torch.equal(gaussian_blur(noisy, 0.0), noisy)
+    step = torch.zeros(1, 1, 16, 16)
+    step[..., 8:] = 1.0
+    blurred = gaussian_blur(step, 1.0)
+    assert blurred[..., 0].max() < 1e-3 and blurred[..., 15].min() > 1 - 1e-3  # an edge stays an edge
+
+
+def test_colour_smoothing_blurs_only_the_synthesised_colours():
+    torch.manual_seed(0)
+    sharp = LandmarkGAN(small_config(64)).eval()
+    smooth = LandmarkGAN(small_config(64, colour_smoothing=1.0)).eval()
+    smooth.load_state_dict(sharp.state_dict())
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    points = scattered_points(1, 64)
+    moved = points.clone()
+    moved[:, 48:68, 1] += 2.0
+    labels = sharp.encode_labels(["happy"])
+    with torch.no_grad():
+        _, a = sharp.render(x, moved, labels, points)
+        _, b = smooth.render(x, moved, labels, points)
+    assert torch.equal(a["flow"], b["flow"]) and torch.equal(a["mask"], b["mask"])
+    assert b["colours"].diff(dim=-1).abs().mean() < a["colours"].diff(dim=-1).abs().mean()
+    with pytest.raises(ValueError, match="colour_smoothing must be a blur of 0..4 crop pixels"):
+        small_config(64, colour_smoothing=-1.0)

@@ -42,9 +42,8 @@ class ModelConfig:
     max_residual_flow: float = 0.04  # warp renderer: largest learned flow correction, fraction of the crop side
     synthesis: bool = True  # warp renderer: use the synthesis mask and colours (False: the learned flow alone)
     synthesis_region: str = "face"  # warp renderer: SYNTHESIS_REGIONS
-    residual_keeps_motion: bool = (
-        False  # warp renderer: the residual flow may not cancel the prior (flow.without_opposition)
-    )
+    residual_keeps_motion: bool = False  # warp renderer: the learned flow may not cancel the prior (without_opposition)
+    colour_smoothing: float = 0.0  # warp renderer: Gaussian sigma (crop px) on the synthesised colours
 
     def __post_init__(self) -> None:
         check_size(self.resolution)
@@ -52,6 +51,8 @@ class ModelConfig:
             raise ValueError(f"labels must be one of {LABEL_TARGETS}, got {self.labels!r}")
         if self.renderer not in RENDERERS:
             raise ValueError(f"renderer must be one of {RENDERERS}, got {self.renderer!r}")
+        if not 0.0 <= self.colour_smoothing <= 4.0:
+            raise ValueError(f"colour_smoothing must be a blur of 0..4 crop pixels, got {self.colour_smoothing}")
         if self.synthesis_region not in SYNTHESIS_REGIONS:
             raise ValueError(f"synthesis_region must be one of {SYNTHESIS_REGIONS}, got {self.synthesis_region!r}")
         if len(set(self.expressions)) != len(self.expressions) or not self.expressions:
