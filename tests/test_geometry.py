@@ -321,3 +321,25 @@ def test_neutralising_a_real_smile_lands_closer_to_the_neutral_photo(london_pair
     assert np.mean(smile_gain) > 0.3, smile_gain  # the fit sees the smiles (some London smiles are faint)
     assert after.mean() < 0.85 * before.mean(), (before, after)
     assert np.count_nonzero(after < before) >= len(before) - 1, (before, after)
+
+
+def test_calibration_script_asks_each_gain_of_the_recipe(capsys, monkeypatch):
+    """scripts/calibrate_photo_presets.py edits a real photo at gains over the synth recipe: the
+    printed gain is the one asked for, whatever the shipped preset's gain."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("calibrate", REPO / "scripts" / "calibrate_photo_presets.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    photo = REPO / "examples" / "london_042_neutral.jpg"
+    monkeypatch.setattr(sys, "argv", ["calibrate", "--gains", "1,1.5", "--expr", "angry,surprised", str(photo)])
+    script.main()
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    assert [(row[0], row[1]) for row in rows] == [
+        ("angry", "1.00"),
+        ("angry", "1.50"),
+        ("surprised", "1.00"),
+        ("surprised", "1.50"),
+    ]
+    assert all(row[2].endswith("%") and 0 <= float(row[3]) < 2 and 0 < float(row[4]) <= 1 for row in rows)
