@@ -156,8 +156,8 @@ def _residual_line(model: dict) -> str:
         )
     if model.get("colour_smoothing"):
         line += (
-            f" The synthesised colours are blurred by {model['colour_smoothing']:g} crop pixels "
-            "(`colour_smoothing`) before they are magnified onto the photo."
+            f" The synthesised colours are blurred (a Gaussian of sigma {model['colour_smoothing']:g} crop px, "
+            "`colour_smoothing`) before they are magnified onto the photo."
         )
     return line
 

@@ -591,4 +591,4 @@ def test_model_card_says_when_the_learned_flow_keeps_the_landmarks_motion(checkp
     unet = {**config, "model": {**config["model"], "renderer": "unet", "residual_keeps_motion": True}}
     assert "never cancel it" not in model_card(unet, None)
     smoothed = {**warp, "model": {**warp["model"], "colour_smoothing": 1.0}}
-    assert "blurred by 1 crop pixels (`colour_smoothing`)" in model_card(smoothed, None)
+    assert "blurred (a Gaussian of sigma 1 crop px, `colour_smoothing`)" in model_card(smoothed, None)
