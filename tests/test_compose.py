@@ -126,3 +126,42 @@ def test_the_face_window_is_one_on_the_face_and_zero_far_away():
     assert window[0].max() == 0 and window[-1].max() == 0  # zero at the crop border
     c = np.round(centre[0].numpy()).astype(int)
     assert window[c[1], c[0]] == 1
+
+
+def schematic_face() -> torch.Tensor:
+    """(1, 68, 2) iBUG-ordered points of an upright face in a 128 px crop (brows at y = 45, chin at 110)."""
+    angles = np.linspace(0.0, np.pi, 17)
+    jaw = np.stack([64 - 40 * np.cos(angles), 60 + 50 * np.sin(angles)], axis=1)
+    brow_x = np.r_[np.linspace(30, 56, 5), np.linspace(72, 98, 5)]
+    brows = np.stack([brow_x, np.full(10, 45.0)], axis=1)
+    bridge = np.stack([np.full(4, 64.0), np.linspace(55, 70, 4)], axis=1)
+    nostrils = np.stack([np.linspace(56, 72, 5), np.full(5, 74.0)], axis=1)
+    eye = np.array([[0, 0], [4, -2], [8, -2], [12, 0], [8, 2], [4, 2]], dtype=float)
+    eyes = np.concatenate([eye + (36, 55), eye + (80, 55)])
+    ring = np.linspace(0, 2 * np.pi, 13)[:-1]
+    outer_lips = np.stack([64 - 16 * np.cos(ring), 88 + 5 * np.sin(ring)], axis=1)
+    inner_lips = np.stack([64 - 9 * np.cos(np.linspace(0, 2 * np.pi, 9)[:-1]), np.full(8, 88.0)], axis=1)
+    points = np.concatenate([jaw, brows, bridge, nostrils, eyes, outer_lips, inner_lips])
+    assert points.shape == (68, 2)
+    return torch.from_numpy(points.astype(np.float32))[None]
+
+
+def test_lowered_brows_leave_the_hairline_and_the_skull_where_they_were():
+    """The spline's motion of the brows dies out across the forehead: the hairline anchors
+    (above the brows, about the hairline) and the top of the head do not move."""
+    from lgan_cli.models.flow import hairline_anchors
+
+    points = schematic_face()
+    lowered = points.clone()
+    lowered[:, 17:27, 1] += 4.0  # both brows 4 crop px down (AU4)
+    flow = prior_flow(points, lowered, CROP)[0][0].numpy()
+
+    def at(x: float, y: float) -> np.ndarray:
+        return flow[int(round(y)), int(round(x))]
+
+    brow = lowered[0, 19].numpy()
+    np.testing.assert_allclose(at(*brow), (0.0, -4.0), atol=0.3)  # the brow takes the pixel 4 px above
+    for anchor in hairline_anchors(points)[0].numpy():
+        assert np.abs(at(*anchor)).max() < 0.2, (anchor, at(*anchor))
+    skull = flow[:16, 30:99]  # from the lower anchor line up (brows at y = 45, chin at 110)
+    assert np.abs(skull).max() < 0.5, np.abs(skull).max()  # without the anchors: 9 px

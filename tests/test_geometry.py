@@ -124,6 +124,13 @@ def test_expression_presets_are_the_photo_recipes_as_au_weights():
             theirs = {k: v for k, v in blendshape_weights(expression, level).items() if v > 0}
             if expression == "disgusted":  # its closed-mouth prototype: no jaw drop, upper lip raised harder
                 assert "jawOpen" not in ours and ours["mouthShrugUpper"] > theirs["mouthShrugUpper"]
+            elif expression == "angry":  # without AU5, which fought AU7's lid tightening on photos
+                assert "eyeWide_L" not in ours and ours == pytest.approx(
+                    {k: v for k, v in theirs.items() if not k.startswith("eyeWide")}
+                )
+            elif expression == "fearful":  # brows raised harder, no lid tightening
+                assert "eyeSquint_L" not in ours and ours["browInnerUp_L"] > theirs["browInnerUp_L"]
+                assert ours["browDown_L"] < theirs["browDown_L"]
             else:
                 assert ours == pytest.approx(theirs), (expression, level)
     with pytest.raises(ValueError, match="intensity level must be one of 0, 1, 2, 3, 4"):

@@ -284,11 +284,16 @@ def _logged(folder: Path) -> list[dict]:
 
 
 def test_zero_epochs_after_a_warmup_refines_g_l_alone(example_pairs, tmp_path, capsys):
-    """`--epochs 0` with a warm-up: a stage-I refinement; the saved G_e is exactly the one it started from."""
+    """`--epochs 0` with a warm-up: a stage-I refinement; the saved G_e is exactly the one it started
+    from, also when the refinement's config switches the renderer's inference settings (which change
+    no weights; they once made init_from drop G_e and save a fresh one)."""
     first = tmp_path / "first"
     first.mkdir()
     Trainer(make_config(epochs=1), first, PairData(example_pairs, "train"), torch.device("cpu")).fit()
     refine = make_config(epochs=0, landmark_warmup_steps=5, landmark_warmup_batch_size=4, init_from=str(first))
+    switched = replace(TINY, residual_keeps_motion=True, colour_smoothing=1.0, synthesis_region="mouth")
+    assert switched != TINY and TINY.renderer == "warp"
+    refine = replace(refine, model=switched)
     trainer = Trainer(refine, tmp_path / "second", PairData(example_pairs, "train"), torch.device("cpu"))
     (tmp_path / "second").mkdir()
     assert trainer.fit() == "finished" and trainer.step == 0

@@ -5,7 +5,8 @@ centres at integers, OpenCV's convention), so moving a photo is one resampling o
 pixels, never a re-rendering.
 
 The prior flow is a thin-plate spline through the generated target points, each carrying the
-offset back to its source point, and through an anchor ring around the face carrying zero.
+offset back to its source point, and through zero-offset anchors: a ring around the face and two
+lines above the brows (the forehead and the hairline stay where they are).
 It is a closed-form function of the target points (one small linear solve), so stage II's
 losses reach G_l through it, as the paper's end-to-end training asks. A face window (an
 ellipse fitted to the face outline, feathered) takes every flow and mask to exactly zero
@@ -36,6 +37,13 @@ ANCHOR_RADIUS = 1.3
 cuts it, so the cut leaves no visible step."""
 
 ANCHOR_COUNT = 16
+
+HAIRLINE_LIFTS = (0.45, 0.6)
+"""Where the forehead's zero-flow anchors sit: the brows lifted by these fractions of the
+brow-to-chin distance (about the hairline and just above). Lower anchors hold the skull as well
+but bend the spline harder: raised brows then fold the skin between brow and lid, smearing the
+lashes upwards (at 0.3 / 0.5 the smallest area ratio of a surprised face's warp fell from 0.29
+to 0.03; here 0.14, with the skull above moving at most half a crop pixel)."""
 
 BORDER_FRACTION = 0.04
 """The window also falls to zero over this fraction of the crop side at the crop's border."""
@@ -110,6 +118,19 @@ def anchor_ring(centre: torch.Tensor, whitening: torch.Tensor, count: int = ANCH
     return centre[:, None] + unit @ torch.linalg.inv(whitening).transpose(1, 2)
 
 
+def hairline_anchors(source_points: torch.Tensor) -> torch.Tensor:
+    """(B, 10 * len(HAIRLINE_LIFTS), 2) zero-flow points above the source's brows.
+
+    Without them the spline carried the brows' motion up over the forehead to the anchor ring,
+    overshooting between the brows: brows lowered 4 crop px pulled mid-forehead down 9 px and the
+    hairline and the top of the skull with it (a crushed head at full size). Real brows move the
+    forehead skin, not the hairline: anchored on two lines above them, their motion dies out
+    across the forehead and nothing above moves by more than an eighth as much.
+    """
+    brows = source_points[..., list(RIGHT_BROW + LEFT_BROW), :]
+    return torch.cat([face_outline(source_points, lift)[..., -brows.shape[-2] :, :] for lift in HAIRLINE_LIFTS], dim=-2)
+
+
 def _tps_kernel(squared_distance: torch.Tensor) -> torch.Tensor:
     """U(r) = r^2 log r, written on r^2 (0 at r = 0, smooth gradients)."""
     return 0.5 * squared_distance * torch.log(squared_distance.clamp_min(1e-12))
@@ -150,7 +171,7 @@ def prior_flow(
     source_points, target_points = source_points.float(), target_points.float()
     centre, whitening = face_ellipse(source_points, target_points)
     window = face_window(size, centre, whitening)
-    anchors = anchor_ring(centre, whitening)
+    anchors = torch.cat([anchor_ring(centre, whitening), hairline_anchors(source_points)], dim=1)
     control = torch.cat([target_points, anchors], dim=1)
     values = torch.cat([source_points - target_points, torch.zeros_like(anchors)], dim=1)
     grid = pixel_grid(size, source_points.device).reshape(1, -1, 2).expand(len(source_points), -1, -1)

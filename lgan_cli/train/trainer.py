@@ -129,12 +129,14 @@ class Trainer:
 
         source, _ = load_inference(folder)
         theirs, ours = source.state_dict(), self.model.state_dict()
-        # the synthesis switch and region change no weights: a model may go on training with other ones
+        # the renderer's switches change no weights: a model may go on training with other ones
         same_stage_two = (
             replace(
                 source.config,
                 synthesis=self.config.model.synthesis,
                 synthesis_region=self.config.model.synthesis_region,
+                residual_keeps_motion=self.config.model.residual_keeps_motion,
+                colour_smoothing=self.config.model.colour_smoothing,
                 expressions=self.config.model.expressions,
                 intensity_levels=self.config.model.intensity_levels,
             )
