@@ -20,6 +20,7 @@ from lgan_cli.faces.align import Alignment, align_face
 from lgan_cli.faces.compose import compose_warp
 from lgan_cli.faces.detect import Face, FaceDetector, select_faces
 from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
+from lgan_cli.faces.mouth_interior import paint_mouth_interior
 from lgan_cli.faces.paste import face_mask, paste_faces
 from lgan_cli.models.editor import Editor
 from lgan_cli.pixels import to_pictures, to_tensor
@@ -105,6 +106,7 @@ class FaceEdit:
     flow: np.ndarray | None = None  # (S, S, 2) float32 backward flow, crop pixels
     mask: np.ndarray | None = None  # (S, S) float32 synthesis mask m
     colours: np.ndarray | None = None  # (S, S, 3) uint8 synthesised colours c
+    mouth_interior: str = "learned"  # what fills parted lips in the photo (models.config.MOUTH_INTERIORS)
 
     def landmark_image(self) -> np.ndarray:
         """The paper's landmark image of the generated points, coloured from the input crop."""
@@ -156,6 +158,7 @@ def edit_crops(
                     flow=flows[index] if warp else None,
                     mask=masks[index] if warp else None,
                     colours=colours[index] if warp else None,
+                    mouth_interior=getattr(editor, "mouth_interior", "learned"),
                 )
             )
     return results
@@ -168,7 +171,9 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
     """The photo with every edit applied at its own resolution, face after face.
 
     A warp renderer's edit moves the photo's own pixels by its flow, lifted from the crop, and
-    blends in only what it synthesised (`compose_warp`). A re-rendering model's crop (the
+    blends in only what it synthesised (`compose_warp`); with a "face-model" mouth interior, the
+    fitted 3D model's teeth and cavity are then drawn between the target lips at the photo's
+    resolution (`paint_mouth_interior`). A re-rendering model's crop (the
     paper's U-Net) is pasted back through a feathered face mask, colour matched, with the
     photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`).
     """
@@ -176,7 +181,10 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
     for edit in edits:
         alignment = edit.source.alignment
         if edit.flow is not None:
-            out = compose_warp(out, alignment, edit.flow, edit.mask, edit.colours)
+            moved = compose_warp(out, alignment, edit.flow, edit.mask, edit.colours)
+            if edit.mouth_interior == "face-model":
+                moved = paint_mouth_interior(moved, out, edit.source.face.points68, edit.points_in_photo())
+            out = moved
         else:
             mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])
             out = paste_faces(out, [(edit.crop, alignment, mask, edit.source.crop)], keep_detail=keep_detail)

@@ -159,6 +159,12 @@ def _residual_line(model: dict) -> str:
             f" The synthesised colours are blurred (a Gaussian of sigma {model['colour_smoothing']:g} crop px, "
             "`colour_smoothing`) before they are magnified onto the photo."
         )
+    if model.get("mouth_interior") == "face-model":
+        line += (
+            " Where the target lips part, the opening is filled at the photo's own resolution with the teeth, gums "
+            "and cavity of the 3D face model fitted to the target points, coloured from the person's eyes and lips "
+            "(`mouth_interior: face-model`), not with G_e's colours magnified from the crop."
+        )
     return line
 
 
@@ -171,10 +177,12 @@ def _photo_grid_section(reports: list[dict]) -> list[str]:
         "face minus the mouth after optical flow moves the output back; score = mean of the expression's judging "
         "MediaPipe blendshapes; rises = share of photos whose score rises; read = face-api reads the intended class "
         "(the input's rate in brackets; contempt has no class); mouth = brightness inside the inner lips / of the "
-        "lips (open mouths only: below 1 is a dark cavity, about 1 stretched lips).",
+        "lips (open mouths only: below 1 is a dark cavity, about 1 stretched lips); detail = fine detail (|Laplacian|) "
+        "inside the inner lips / on the lips (well below 1: a smooth, magnified interior).",
         "",
-        "| expression | level | method | kept ↑ | score (input -> output) | rises | read | ID dist ↓ (max) | mouth |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| expression | level | method | kept ↑ | score (input -> output) | rises | read | ID dist ↓ (max) "
+        "| mouth | detail |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for report in reports:
         for name, result in (report.get("methods") or {}).items():
@@ -185,7 +193,8 @@ def _photo_grid_section(reports: list[dict]) -> list[str]:
                 f"{_cell(m.get('input_expression_score'), '{:.2f}')} -> {_cell(m.get('expression_score'), '{:.2f}')} | "
                 f"{_cell(m.get('score_rises'), '{:.0%}')} | {_cell(m.get('expression_correct'), '{:.0%}')} "
                 f"({_cell(m.get('input_correct'), '{:.0%}')}) | {_cell(m.get('identity_distance'), '{:.3f}')} "
-                f"({_cell(m.get('max_identity_distance'), '{:.3f}')}) | {_cell(m.get('mouth_interior'), '{:.2f}')} |"
+                f"({_cell(m.get('max_identity_distance'), '{:.3f}')}) | {_cell(m.get('mouth_interior'), '{:.2f}')} | "
+                f"{_cell(m.get('mouth_detail'), '{:.2f}')} |"
             )
     return lines
 

@@ -24,6 +24,7 @@ from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
 from lgan_cli.models.checkpoint import load_inference, save_inference
+from lgan_cli.models.config import MOUTH_INTERIORS
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.pixels import to_tensor
 
@@ -73,6 +74,11 @@ def main() -> None:
         type=float,
         help="ship a warp model that blurs its synthesised colours by this many crop pixels (ModelConfig)",
     )
+    parser.add_argument(
+        "--mouth-interior",
+        choices=MOUTH_INTERIORS,
+        help="ship a warp model that fills parted lips this way at the photo (ModelConfig.mouth_interior)",
+    )
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
@@ -86,6 +92,8 @@ def main() -> None:
         switches["residual_keeps_motion"] = True
     if args.colour_smoothing is not None:
         switches["colour_smoothing"] = args.colour_smoothing
+    if args.mouth_interior is not None:
+        switches["mouth_interior"] = args.mouth_interior
     if switches:
         trained = model
         model = LandmarkGAN(replace(trained.config, **switches)).eval()

@@ -147,6 +147,8 @@ def test_exif_rotated_input_comes_out_upright(tiny_model, tmp_path, example_phot
         (["--expr", "happy", "--intensity", "7"], "--intensity"),
         (["--expr", "happy", "--out", "/nonexistent-folder/x.jpg"], "does not exist"),
         (["--expr", "happy", "--model", "no-such-model"], "no-such-model"),
+        (["--expr", "happy", "--mouth", "shiny"], "--mouth must be one of learned, face-model"),
+        (["--expr", "happy", "--model", "geometry", "--mouth", "face-model"], "--mouth needs a warp model"),
     ],
 )
 def test_edit_errors_are_one_line(tiny_model, photo, capsys, args, message):

@@ -74,6 +74,15 @@ def edit(
         Optional[Path],
         typer.Option(help="Write the generated 68 landmarks (photo pixels) as JSON.", show_default=False),
     ] = None,
+    mouth: Annotated[
+        Optional[str],
+        typer.Option(
+            "--mouth",
+            help="What fills parted lips (a warp model): face-model (the fitted 3D model's teeth and cavity, "
+            "drawn at the photo's resolution) or learned (G_e's colours) [the model's setting].",
+            show_default=False,
+        ),
+    ] = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
 ) -> None:
@@ -102,6 +111,8 @@ def edit(
     editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
+    if mouth is not None:
+        editor = mouth_interior_editor(editor, mouth)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:
@@ -169,6 +180,16 @@ def action_unit_editor(editor, aus: dict):
         return with_action_units(editor, aus)
     except ValueError as exc:
         raise LganError(str(exc)) from None
+
+
+def mouth_interior_editor(editor, mouth: str):
+    """--mouth: the same editor drawing parted lips' interior the chosen way (a clear error otherwise)."""
+    from lgan_cli.models.load import with_mouth_interior
+
+    try:
+        return with_mouth_interior(editor, mouth)
+    except ValueError as error:
+        raise LganError(str(error)) from None
 
 
 def au_label(aus: dict | None) -> str:

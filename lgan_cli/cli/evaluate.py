@@ -259,6 +259,8 @@ def _evaluate_photos(model, paths, expr, intensity, geometry, device, json_path,
     editors = [editor]
     if isinstance(editor, LandmarkGANEditor) and len(requests) == 1:  # what stage II's learning adds over G_l's points
         editors.append(LandmarkGANEditor(editor.model, editor.name, prior_only=True))
+    if isinstance(editor, LandmarkGANEditor) and editor.mouth_interior == "face-model":  # the 3D mouth vs G_e's
+        editors.append(LandmarkGANEditor(editor.model, editor.name, mouth_interior="learned"))
     if geometry and isinstance(editor, LandmarkGANEditor):  # stage I's alternative: the fitted 3D model's points
         editors.append(LandmarkGANEditor(editor.model, editor.name, fitted_points=True))
     if geometry and not isinstance(editor, GeometryEditor):
@@ -310,7 +312,8 @@ def print_photo_summary(reports) -> None:
         caption=(
             "kept: flow-compensated SSIM over the face minus the mouth; score: the expression's judging blendshapes, "
             "input -> output; rises: share of photos whose score rises; read: face-api reads the intended class "
-            "(input's rate in brackets); mouth: inner-lip brightness / lips (open mouths; < 1 a dark cavity)"
+            "(input's rate in brackets); mouth: inner-lip brightness / lips (open mouths; < 1 a dark cavity); "
+            "detail: fine detail inside the inner lips / on the lips (< 1: smooth)"
         ),
     )
     for name, justify in (
@@ -323,6 +326,7 @@ def print_photo_summary(reports) -> None:
         ("read", "right"),
         ("ID dist ↓ (max)", "right"),
         ("mouth", "right"),
+        ("detail", "right"),
         ("far px", "right"),
     ):
         table.add_column(name, justify=justify, no_wrap=True)
@@ -342,6 +346,7 @@ def print_photo_summary(reports) -> None:
                 f"{percent(m['expression_correct'])} ({percent(m['input_correct'])})",
                 f"{number(m['identity_distance'])} ({number(m['max_identity_distance'])})",
                 number(m["mouth_interior"], 2),
+                number(m["mouth_detail"], 2),
                 str(m["total_changed_far"]),
                 end_section=name == methods[-1],
             )

@@ -92,6 +92,7 @@ class PhotoScore:
     identity_distance: float | None
     changed_far: int  # pixels changed outside the face and its margin
     mouth_interior: float | None  # mean brightness inside the output's inner lips / of its lips; None: mouth closed
+    mouth_detail: float | None  # fine detail inside the output's inner lips / on its lips; None: mouth closed
     same_size: bool
     same_format: bool
     seconds: float
@@ -106,6 +107,7 @@ MEDIAN_KEYS = (
     "identity_distance",
     "changed_far",
     "mouth_interior",
+    "mouth_detail",
 )
 
 
@@ -235,20 +237,49 @@ MOUTH_OPEN_SHARE = 0.1
 """A mouth counts as open when its inner-lip polygon covers this share of the outer lips' area."""
 
 
-def mouth_interior_brightness(rgb: np.ndarray, points: np.ndarray) -> float | None:
-    """Mean grey level inside the inner lips over that of the lips themselves (between the outer
-    and inner lip lines), at `points` (the edit's target points in the photo).
-
-    An opened mouth shows a dark cavity (well below 1, teeth raise it a little); lips merely
-    stretched over the gap read about 1. None when the target mouth is closed."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    inner, outer = np.zeros(grey.shape, np.uint8), np.zeros(grey.shape, np.uint8)
+def _mouth_regions(shape: tuple[int, int], points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(inside the inner lips, the lips between outer and inner lines) as boolean masks, or None
+    when the mouth at `points` is closed."""
+    inner, outer = np.zeros(shape, np.uint8), np.zeros(shape, np.uint8)
     cv2.fillPoly(inner, [np.round(points[list(INNER_LIPS)]).astype(np.int32)], 1)
     cv2.fillPoly(outer, [np.round(points[list(OUTER_LIPS)]).astype(np.int32)], 1)
     lips = (outer == 1) & (inner == 0)
     if inner.sum() < max(4, MOUTH_OPEN_SHARE * outer.sum()) or not lips.any():
         return None
-    return float(grey[inner == 1].mean() / max(1.0, grey[lips].mean()))
+    return inner == 1, lips
+
+
+def mouth_interior_brightness(rgb: np.ndarray, points: np.ndarray) -> float | None:
+    """Mean grey level inside the inner lips over that of the lips themselves (between the outer
+    and inner lip lines), at `points` (the edit's target points in the photo).
+
+    An opened mouth shows a dark cavity (well below 1, teeth raise it, a row of upper teeth
+    can pass 1); lips merely stretched over the gap read about 1. None when the target mouth is closed."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    regions = _mouth_regions(grey.shape, points)
+    if regions is None:
+        return None
+    inner, lips = regions
+    return float(grey[inner].mean() / max(1.0, grey[lips].mean()))
+
+
+def mouth_interior_detail(rgb: np.ndarray, points: np.ndarray) -> float | None:
+    """Fine detail inside the inner lips over that on the lips: mean |Laplacian| of the grey image
+    (the photo's own resolution), the opening's rim left out.
+
+    Colours magnified from a 128 px crop are smooth at the photo's scale (well below 1); an
+    interior as sharp as the photo's own lips (teeth edges, the cavity's rim) is near or above 1.
+    None when the target mouth is closed."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    regions = _mouth_regions(grey.shape, points)
+    if regions is None:
+        return None
+    inner, lips = regions
+    inner = cv2.erode(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) == 1  # not the lips' edge
+    if not inner.any():
+        return None
+    detail = np.abs(cv2.Laplacian(grey, cv2.CV_32F))
+    return float(detail[inner].mean() / max(1e-3, detail[lips].mean()))
 
 
 def changed_far_from_face(before: np.ndarray, after: np.ndarray, *point_sets: np.ndarray) -> int:
@@ -349,6 +380,7 @@ def _edit_and_score(editor, face, rgb, photo, report, judges, judged_input, devi
         identity_distance=None if descriptor is None else float((descriptor - input_descriptor).norm()),
         changed_far=changed_far_from_face(rgb, result, source.points68, target_points),
         mouth_interior=mouth_interior_brightness(result, target_points),
+        mouth_detail=mouth_interior_detail(result, target_points),
         same_size=same_size,
         same_format=same_format,
         seconds=seconds,

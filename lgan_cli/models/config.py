@@ -17,6 +17,12 @@ SYNTHESIS_REGIONS = ("face", "mouth")
 where the target's mouth opens beyond what the warp carries (`flow.opened_mouth_mask`), with
 learned colours (teeth, the cavity): a mask no discriminator can bend into streaks."""
 
+MOUTH_INTERIORS = ("learned", "face-model")
+"""What fills an opened mouth in the photo: "learned", G_e's colours (m * c) magnified from the
+crop; "face-model", the fitted 3D model's teeth, gums and cavity drawn at the photo's own
+resolution inside the target inner lips (`lgan_cli.faces.mouth_interior`). An inference
+setting: it changes no weights."""
+
 LEGACY_RENDERER = "unet"
 """The renderer of checkpoints written before there was a choice (their config names none)."""
 
@@ -44,6 +50,7 @@ class ModelConfig:
     synthesis_region: str = "face"  # warp renderer: SYNTHESIS_REGIONS
     residual_keeps_motion: bool = False  # warp renderer: the learned flow may not cancel the prior (without_opposition)
     colour_smoothing: float = 0.0  # warp renderer: Gaussian sigma (crop px) on the synthesised colours
+    mouth_interior: str = "learned"  # warp renderer, at the photo: MOUTH_INTERIORS
 
     def __post_init__(self) -> None:
         check_size(self.resolution)
@@ -53,6 +60,8 @@ class ModelConfig:
             raise ValueError(f"renderer must be one of {RENDERERS}, got {self.renderer!r}")
         if not 0.0 <= self.colour_smoothing <= 4.0:
             raise ValueError(f"colour_smoothing must be a blur of 0..4 crop pixels, got {self.colour_smoothing}")
+        if self.mouth_interior not in MOUTH_INTERIORS:
+            raise ValueError(f"mouth_interior must be one of {MOUTH_INTERIORS}, got {self.mouth_interior!r}")
         if self.synthesis_region not in SYNTHESIS_REGIONS:
             raise ValueError(f"synthesis_region must be one of {SYNTHESIS_REGIONS}, got {self.synthesis_region!r}")
         if len(set(self.expressions)) != len(self.expressions) or not self.expressions:

@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from lgan_cli.models.config import MOUTH_INTERIORS
 from lgan_cli.models.flow import prior_flow, warp
 
 
@@ -73,6 +74,9 @@ class LandmarkGANEditor:
     trained on, `fitted_target_points`): the measure of what the paper's image-to-points G_l
     loses or gains against using the fitted geometry directly.
 
+    `mouth_interior` overrides the model's `mouth_interior` setting (config.MOUTH_INTERIORS):
+    what `compose` draws where the target lips part.
+
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
     can show what stage II's learning adds. `settings` is the checkpoint's config.json document
@@ -87,6 +91,7 @@ class LandmarkGANEditor:
         aus: dict | None = None,
         settings: dict | None = None,
         fitted_points: bool = False,
+        mouth_interior: str | None = None,
     ):
         self.model = model
         self.settings = settings or {}
@@ -96,6 +101,12 @@ class LandmarkGANEditor:
         self.name = f"{name} (prior warp only)" if prior_only else name
         if fitted_points:
             self.name = f"{self.name} (fitted geometry as stage I)"
+        own = getattr(model.config, "mouth_interior", "learned")
+        if mouth_interior is not None and mouth_interior not in MOUTH_INTERIORS:
+            raise ValueError(f"mouth_interior must be one of {MOUTH_INTERIORS}, got {mouth_interior!r}")
+        self.mouth_interior = "learned" if prior_only else mouth_interior or own
+        if self.mouth_interior != own and not prior_only:
+            self.name = f"{self.name} ({self.mouth_interior} mouth)"
         self.resolution = model.config.resolution
         self.expressions = model.config.expressions
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from lgan_cli.models.config import MOUTH_INTERIORS
 from lgan_cli.models.editor import CopyEditor, Editor, LandmarkGANEditor
 from lgan_cli.models.geometry_editor import GeometryEditor
 
@@ -28,6 +29,18 @@ def load_editor(spec: str | None, device: torch.device | str, offline: bool = Fa
         raise UnknownModelError(f"unknown model {spec!r}: baselines are {baselines}; {known_names_hint()}") from None
     model, document = load_inference(folder, device)
     return LandmarkGANEditor(model, name=model_display_name(spec), settings=document)
+
+
+def with_mouth_interior(editor: Editor, mouth_interior: str) -> Editor:
+    """The same warp model drawing parted lips' interior as `mouth_interior` says
+    (config.MOUTH_INTERIORS); other editors have no such choice."""
+    if mouth_interior not in MOUTH_INTERIORS:
+        raise ValueError(f"--mouth must be one of {', '.join(MOUTH_INTERIORS)}, got {mouth_interior!r}")
+    if not (isinstance(editor, LandmarkGANEditor) and editor.model.config.renderer == "warp"):
+        raise ValueError(f"--mouth needs a warp model (e.g. the default): model '{editor.name}' has no mouth setting")
+    return LandmarkGANEditor(
+        editor.model, editor.name, aus=editor.aus, settings=editor.settings, mouth_interior=mouth_interior
+    )
 
 
 BLINK = "45"

@@ -137,6 +137,7 @@ class Trainer:
                 synthesis_region=self.config.model.synthesis_region,
                 residual_keeps_motion=self.config.model.residual_keeps_motion,
                 colour_smoothing=self.config.model.colour_smoothing,
+                mouth_interior=self.config.model.mouth_interior,
                 expressions=self.config.model.expressions,
                 intensity_levels=self.config.model.intensity_levels,
             )

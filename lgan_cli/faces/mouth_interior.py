@@ -1,0 +1,246 @@
+"""Paint the inside of an opened mouth into an edited photo, at the photo's own resolution.
+
+Between the target inner lips a warp has nothing to move (the photo never showed teeth), and
+a 128 px renderer's colours, stretched over a 1,000+ px photo, are a soft pale band. Here the
+ICT model's teeth, gums, tongue and socket, fitted to the target points
+(lgan_cli/geometry/mouth.py), are rasterized straight into the photo's pixels, coloured from
+the photo itself, so they are as sharp as the photo and lit like it:
+
+- teeth: the whites of the person's own eyes (the photo's white under its light), a little
+  warmer and darker;
+- gums and tongue: the person's lip colour; the socket: the same, nearly black;
+- light: one soft frontal light (two-sided Lambert) times an occlusion that darkens with the
+  depth behind the lips and next to them (the lips shade the teeth);
+- the photo's own grain is added, and the opening's edge is anti-aliased.
+
+Nothing outside the target inner-lip polygon changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from lgan_cli.geometry.fit import fit_face
+from lgan_cli.geometry.mouth import GUMS_TONGUE, LOWER_INNER_LIP, SOCKET, TEETH, UPPER_INNER_LIP, PosedMouth, mouth_mesh
+from lgan_cli.synth.raster import rasterize
+
+OUTER_LIPS, INNER_LIPS = slice(48, 60), slice(60, 68)
+EYES = (slice(36, 42), slice(42, 48))
+MIN_OPENING = 0.04
+"""Growth of the lip gap, as a fraction of the mouth's width, below which nothing is painted."""
+TEETH_TINT = np.array([0.95, 0.9, 0.78])  # teeth against the eyes' white: warmer, a little darker
+CAVITY_DARKNESS = 0.3  # the socket's albedo, a fraction of the lips'
+DEPTH_FALLOFF = 0.3  # light lost per this fraction of the mouth's width behind the lips: exp(-depth / L)
+AMBIENT = 0.12  # light that reaches the back of the mouth whatever its depth
+LIP_SHADOW = 0.55  # how much darker the interior is right at the lips' edge
+LIGHT = np.array([0.0, 0.35, 1.0]) / np.linalg.norm([0.0, 0.35, 1.0])  # camera space, from the front and above
+SUPERSAMPLE = 3
+
+
+@dataclass(frozen=True)
+class MouthColours:
+    """Albedos in linear RGB (0..1), sampled from the photo."""
+
+    teeth: np.ndarray
+    gums: np.ndarray
+    cavity: np.ndarray
+    grain: float  # standard deviation (0..255) of the photo's fine noise on the lips
+
+
+def to_linear(rgb: np.ndarray) -> np.ndarray:
+    return (np.asarray(rgb, dtype=np.float32) / 255.0) ** 2.2
+
+
+def to_srgb8(linear: np.ndarray) -> np.ndarray:
+    return np.clip(np.clip(linear, 0, 1) ** (1 / 2.2) * 255.0, 0, 255)
+
+
+def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, offset=(0, 0), supersample: int = 4) -> np.ndarray:
+    """(h, w) float coverage in 0..1 of a polygon (pixel coordinates), anti-aliased."""
+    h, w = shape
+    big = np.zeros((h * supersample, w * supersample), np.uint8)
+    corners = (np.asarray(polygon, np.float64) - offset + 0.5) * supersample - 0.5
+    cv2.fillPoly(big, [np.round(corners * 16).astype(np.int32)], 255, lineType=cv2.LINE_8, shift=4)
+    return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
+def _region_pixels(photo: np.ndarray, inside: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
+    """The photo's pixels fully inside one polygon (and outside another), (n, 3) uint8."""
+    x0, y0 = np.floor(inside.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(inside.max(axis=0)).astype(int) + 1
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, photo.shape[1]), min(y1, photo.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 3), np.uint8)
+    keep = polygon_mask((y1 - y0, x1 - x0), inside, (x0, y0)) >= 1.0
+    if outside is not None:
+        keep &= polygon_mask((y1 - y0, x1 - x0), outside, (x0, y0)) <= 0.0
+    return photo[y0:y1, x0:x1][keep]
+
+
+def sample_mouth_colours(photo: np.ndarray, points68: np.ndarray) -> MouthColours:
+    """The interior's albedos from the unedited face: its eyes' white and its lips."""
+    eyes = np.concatenate([_region_pixels(photo, points68[eye]) for eye in EYES])
+    lips = _region_pixels(photo, points68[OUTER_LIPS], points68[INNER_LIPS])
+    if len(lips) < 4:  # a tiny face: the lips' bounding box will do
+        lips = _region_pixels(photo, points68[OUTER_LIPS])
+    lip = np.median(to_linear(lips), axis=0) if len(lips) else np.array([0.25, 0.12, 0.1])
+    if len(eyes) >= 4:
+        luminance = eyes.astype(np.float32) @ [0.299, 0.587, 0.114]
+        white = to_linear(eyes[luminance >= np.percentile(luminance, 80)]).mean(axis=0)
+    else:
+        white = np.full(3, 0.6)
+    white = np.maximum(white, lip)  # the eyes' white is never darker than the lips
+    grain = 0.0
+    if len(lips) >= 16:
+        box = _bounding_box(points68[OUTER_LIPS], photo.shape)
+        patch = photo[box[1] : box[3], box[0] : box[2]].astype(np.float32)
+        grain = float(np.median(np.abs(patch - cv2.GaussianBlur(patch, (0, 0), 1.0)))) * 1.25
+    return MouthColours(
+        teeth=white * TEETH_TINT, gums=lip * np.array([1.0, 0.8, 0.85]), cavity=lip * CAVITY_DARKNESS, grain=grain
+    )
+
+
+def _bounding_box(points: np.ndarray, shape, pad: float = 0.0) -> tuple[int, int, int, int]:
+    x0, y0 = np.floor(points.min(axis=0) - pad).astype(int)
+    x1, y1 = np.ceil(points.max(axis=0) + pad).astype(int) + 1
+    return max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+
+
+def lip_gap(points68: np.ndarray) -> float:
+    """Mean distance between the upper and lower inner lip (pixels)."""
+    upper = points68[list(UPPER_INNER_LIP)]
+    lower = points68[list(LOWER_INNER_LIP)][::-1]  # 65, 66, 67 face 63, 62, 61
+    return float(np.linalg.norm(upper - lower, axis=1).mean())
+
+
+def _catmull_rom(points: np.ndarray, samples: int) -> np.ndarray:
+    """An open Catmull-Rom curve through `points` (n, 2), `samples` points per segment, ends included."""
+    padded = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
+    t = np.linspace(0, 1, samples, endpoint=False)[:, None]
+    curve = []
+    for i in range(1, len(padded) - 2):
+        p0, p1, p2, p3 = padded[i - 1 : i + 3]
+        curve.append(
+            0.5
+            * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3)
+        )
+    return np.vstack(curve + [points[-1:]])
+
+
+def inner_lip_outline(points68: np.ndarray, samples: int = 8) -> np.ndarray:
+    """The opening between the lips as a smooth closed polygon: one curve along each inner lip
+    (points 60-64 and 64-67, 60), meeting at the mouth's corners as the lips do."""
+    upper = _catmull_rom(points68[[60, 61, 62, 63, 64]], samples)
+    lower = _catmull_rom(points68[[64, 65, 66, 67, 60]], samples)
+    return np.vstack([upper[:-1], lower[:-1]])
+
+
+def gum_line_shifts(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """Vertical shifts (px) of the upper and the lower jaw that keep the gums behind the lips.
+
+    Lips cover the gums in all but extreme expressions, while the model's lip blendshapes (a
+    snarl's raised upper lip) bare them. Near the mouth's centre, the visible upper teeth are
+    moved up to start right under the upper lip, and visible lower teeth down to the lower lip,
+    when gum shows between; teeth that are hidden, or already touch the lip, stay.
+    """
+    x0, y0, x1, y1 = box
+    mesh = posed.mesh
+    fragments = rasterize(
+        posed.xy - (x0, y0), posed.depth - posed.depth.min() + 1.0, mesh.triangles, (y1 - y0, x1 - x0), cull_back=False
+    )
+    covered = fragments.mask
+    teeth = np.zeros(covered.shape, dtype=bool)
+    teeth[covered] = mesh.part[fragments.triangle[covered]] == TEETH
+    jaw = fragments.interpolate(mesh.jaw[mesh.triangles][..., None])[..., 0]
+    centre_x = target[[62, 66], 0].mean() - x0
+    band = np.abs(np.arange(x1 - x0) - centre_x) < 0.12 * np.linalg.norm(target[54] - target[48])
+    rows = np.arange(y1 - y0)[:, None]
+    upper_rows = rows[(teeth & (jaw < 0.5) & band[None, :]).any(axis=1)]
+    lower_rows = rows[(teeth & (jaw >= 0.5) & band[None, :]).any(axis=1)]
+    raise_upper = min(0.0, float(target[62, 1] - y0 - upper_rows.min())) if len(upper_rows) else 0.0
+    lower_lower = max(0.0, float(target[66, 1] - y0 - lower_rows.max())) if len(lower_rows) else 0.0
+    return raise_upper, lower_lower
+
+
+def shade_interior(
+    posed: PosedMouth, colours: MouthColours, box: tuple[int, int, int, int], mouth_width: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear RGB (h, w, 3) of the interior seen in `box`, and its coverage (h, w)."""
+    x0, y0, x1, y1 = box
+    k = SUPERSAMPLE
+    screen = (posed.xy - (x0, y0) + 0.5) * k - 0.5
+    depth = posed.depth - posed.depth.min() + 1.0  # the rasterizer wants it positive in front
+    mesh = posed.mesh
+    fragments = rasterize(screen, depth, mesh.triangles, ((y1 - y0) * k, (x1 - x0) * k), cull_back=False)
+    covered = fragments.mask
+    tri = fragments.triangle[covered]
+    corners = mesh.triangles[tri]
+    bary = fragments.bary[covered]
+
+    def interp(values: np.ndarray) -> np.ndarray:
+        return sum(bary[:, i : i + 1] * values[corners[:, i]] for i in range(3))
+
+    normal = interp(posed.normals)
+    normal /= np.maximum(np.linalg.norm(normal, axis=1, keepdims=True), 1e-9)
+    behind = np.clip(interp(posed.depth[:, None])[:, 0], 0, None)
+    albedo = np.empty((len(tri), 3), np.float32)
+    part = mesh.part[tri]
+    albedo[part == TEETH] = colours.teeth
+    albedo[part == GUMS_TONGUE] = colours.gums
+    albedo[part == SOCKET] = colours.cavity
+    light = 0.45 + 0.55 * np.abs(normal @ LIGHT)
+    occlusion = AMBIENT + (1 - AMBIENT) * np.exp(-behind / max(DEPTH_FALLOFF * mouth_width, 1e-6))
+    big = np.zeros(covered.shape + (3,), np.float32)
+    big[covered] = albedo * (light * occlusion)[:, None]
+    size = (x1 - x0, y1 - y0)
+    rgb = cv2.resize(big, size, interpolation=cv2.INTER_AREA)
+    coverage = cv2.resize(covered.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    # where the mesh leaves a hole, the cavity shows
+    rgb = rgb + (1 - coverage)[..., None] * colours.cavity * 0.5
+    return rgb, coverage
+
+
+def paint_mouth_interior(
+    edited: np.ndarray, original: np.ndarray, source_points: np.ndarray, target_points: np.ndarray, seed: int = 0
+) -> np.ndarray:
+    """`edited` with the model's mouth interior drawn inside the target inner lips.
+
+    `original` is the unedited photo (colours are read from it at `source_points`);
+    `target_points` are the edit's 68 points in photo pixels. Only a mouth that opens (its lip
+    gap grows by MIN_OPENING of its width or more) is painted: otherwise, a closed mouth or one
+    whose own teeth the warp already moves, `edited` comes back unchanged.
+    """
+    target = np.asarray(target_points, np.float64)
+    source = np.asarray(source_points, np.float64)
+    mouth_width = float(np.linalg.norm(target[54] - target[48]))
+    if lip_gap(target) - lip_gap(source) < MIN_OPENING * mouth_width:
+        return edited  # no new opening: a closed mouth, or the photo's own interior, moved by the warp
+    opening = inner_lip_outline(target)
+    box = _bounding_box(opening, edited.shape, pad=2)
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return edited
+    alpha = polygon_mask((y1 - y0, x1 - x0), opening, (x0, y0))
+    if not alpha.any():
+        return edited
+    colours = sample_mouth_colours(original, source)
+    fit = fit_face(target)
+    posed = mouth_mesh().pose(fit, *gum_line_shifts(mouth_mesh().pose(fit), target, box))
+    interior, _ = shade_interior(posed, colours, box, mouth_width)
+    # the lips shade the interior next to them: darker within a few pixels of the edge
+    inside = (alpha > 0.5).astype(np.uint8)
+    edge_distance = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    reach = max(0.25 * lip_gap(target), 1.0)
+    interior *= (1 - LIP_SHADOW * np.exp(-edge_distance / reach))[..., None]
+    pixels = to_srgb8(interior)
+    if colours.grain > 0:
+        pixels += np.random.default_rng(seed).normal(0, colours.grain, pixels.shape).astype(np.float32)
+    out = edited.copy()
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    a = alpha[..., None]
+    out[y0:y1, x0:x1] = np.clip(np.round(region * (1 - a) + pixels * a), 0, 255).astype(np.uint8)
+    return out

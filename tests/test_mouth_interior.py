@@ -1,0 +1,180 @@
+"""The inside of an opened mouth from the 3D face model: the mesh cut, its pose in a photo, the
+painting at the photo's resolution, the measure of its detail, and `lgan edit --mouth`.
+
+Synthetic faces are the ICT model's own landmark vertices projected with a known pose (the 'ict'
+convention, so the model's inner lips and the points agree exactly). Needs
+../shared/datasets/ict_facekit; the CLI test also the bundled model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+from test_geometry import ICT_NPZ, SKIP_ICT
+
+from conftest import run_cli
+
+FACE_SCALE = 12.0  # px per cm: a face about 180 px wide in a 256 px photo
+
+
+@pytest.fixture(scope="module")
+def ict():
+    if not ICT_NPZ.is_file():
+        pytest.skip(SKIP_ICT)
+    from lgan_cli.geometry.basis import landmark_basis
+    from lgan_cli.geometry.mouth import mouth_mesh
+    from lgan_cli.synth.facemodel import load_face_model
+
+    model = load_face_model(ICT_NPZ)
+    return landmark_basis(model, points="ict"), mouth_mesh(model)
+
+
+def exact_fit(basis, expression: dict[str, float], points_shift: np.ndarray | None = None):
+    """A FaceFit of the mean person, frontal, with `expression`; its points are the model's own
+    landmarks projected (plus `points_shift`, (68, 2), when given)."""
+    from lgan_cli.geometry.fit import FIT_BLENDSHAPES, FaceFit
+    from lgan_cli.geometry.pose import Pose
+
+    identity = np.zeros(40)
+    pose = Pose.from_angles(0, 0, 0, FACE_SCALE, (128.0, 120.0))
+    points = pose.project(basis.shape(identity, expression))
+    if points_shift is not None:
+        points = points + points_shift
+    weights = np.array([expression.get(name, 0.0) for name in FIT_BLENDSHAPES])
+    return FaceFit(points, identity, weights, FIT_BLENDSHAPES, pose, 0.0, 0, basis)
+
+
+def test_the_lower_teeth_follow_the_jaw_and_each_row_hangs_from_its_lip(ict):
+    from lgan_cli.geometry.mouth import GUMS_TONGUE, SOCKET, TEETH
+
+    basis, mesh = ict
+    assert {SOCKET, GUMS_TONGUE, TEETH} == set(np.unique(mesh.part))
+    assert mesh.jaw.min() == 0.0 and mesh.jaw.max() == pytest.approx(1.0)
+    teeth = np.zeros(len(mesh.mean), bool)
+    teeth[mesh.triangles[mesh.part == TEETH].ravel()] = True
+    upper, lower = teeth & (mesh.jaw < 0.1), teeth & (mesh.jaw > 0.5)
+    assert upper.sum() > 500 and lower.sum() > 500
+
+    closed = mesh.pose(exact_fit(basis, {}))
+    fit = exact_fit(basis, {"jawOpen": 0.6})
+    opened = mesh.pose(fit)
+    drop = np.linalg.norm(fit.points[66] - fit.points[62]) - np.linalg.norm(
+        exact_fit(basis, {}).points[66] - exact_fit(basis, {}).points[62]
+    )
+    assert drop > 10  # px: the lips part
+    lower_drop = (opened.xy[lower, 1] - closed.xy[lower, 1]).mean()
+    upper_drop = (opened.xy[upper, 1] - closed.xy[upper, 1]).mean()
+    assert lower_drop > 0.5 * drop and abs(upper_drop) < 0.1 * drop
+    # the teeth sit between the mouth corners, the upper row above the lower
+    corners = fit.points[[48, 54], 0]
+    assert corners[0] < np.median(opened.xy[upper, 0]) < corners[1]
+    assert np.median(opened.xy[upper, 1]) < np.median(opened.xy[lower, 1])
+
+    # a detector's upper inner lip 3 px higher than the model's: what hangs from the skull follows
+    # it, what the jaw carries stays, in proportion in between
+    shift = np.zeros((68, 2))
+    shift[[61, 62, 63], 1] = -3.0
+    moved = mesh.pose(exact_fit(basis, {"jawOpen": 0.6}, shift))
+    assert np.allclose(moved.xy[:, 1] - opened.xy[:, 1], -3.0 * (1 - mesh.jaw), atol=1e-3)
+    assert np.allclose(moved.xy[:, 0], opened.xy[:, 0], atol=1e-3)
+
+
+def painted_photo(basis, source: np.ndarray, size: int = 256) -> np.ndarray:
+    """A flat synthetic face: skin, white eyes, red lips closed at `source` points, a little noise."""
+    from lgan_cli.faces.mouth_interior import polygon_mask
+
+    photo = np.empty((size, size, 3), np.float32)
+    photo[:] = (190, 140, 115)
+    for part, colour in (
+        (slice(36, 42), (235, 232, 228)),
+        (slice(42, 48), (235, 232, 228)),
+        (slice(48, 60), (170, 80, 80)),
+    ):
+        alpha = polygon_mask((size, size), source[part])[..., None]
+        photo = photo * (1 - alpha) + np.array(colour, np.float32) * alpha
+    photo += np.random.default_rng(3).normal(0, 2.0, photo.shape)
+    return np.clip(np.round(photo), 0, 255).astype(np.uint8)
+
+
+def test_painting_fills_only_the_opening_with_teeth_and_a_dark_cavity(ict):
+    from lgan_cli.faces.mouth_interior import inner_lip_outline, paint_mouth_interior, polygon_mask
+
+    basis, _ = ict
+    source = exact_fit(basis, {}).points
+    target = exact_fit(basis, {"jawOpen": 0.5, "mouthUpperUp_L": 0.5, "mouthUpperUp_R": 0.5}).points
+    photo = painted_photo(basis, source)
+    # a closed target mouth changes nothing, nor does an open one that stays as open as it was
+    assert np.array_equal(paint_mouth_interior(photo, photo, source, source), photo)
+    assert np.array_equal(paint_mouth_interior(photo, photo, target, target), photo)
+
+    out = paint_mouth_interior(photo, photo, source, target)
+    opening = polygon_mask(photo.shape[:2], inner_lip_outline(target))
+    changed = (out != photo).any(axis=2)
+    near_opening = cv2.dilate((opening > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) == 1
+    assert changed.sum() > 100 and not (changed & ~near_opening).any()
+    inside = out[opening >= 1].astype(np.float32) @ [0.299, 0.587, 0.114]
+    lips = 0.299 * 170 + 0.587 * 80 + 0.114 * 80
+    assert (inside > 1.3 * lips).mean() > 0.05  # teeth, lit like the eyes' white
+    assert (inside < 0.5 * lips).mean() > 0.2  # the cavity behind them
+
+
+def test_teeth_colour_comes_from_the_eyes_and_the_cavity_from_the_lips(ict):
+    from lgan_cli.faces.mouth_interior import sample_mouth_colours, to_linear
+
+    basis, _ = ict
+    source = exact_fit(basis, {}).points
+    photo = painted_photo(basis, source)
+    colours = sample_mouth_colours(photo, source)
+    white, lip = to_linear(np.array([235, 232, 228])), to_linear(np.array([170, 80, 80]))
+    assert np.allclose(colours.teeth / white, [0.95, 0.9, 0.78], atol=0.06)
+    assert np.all(colours.cavity < 0.5 * lip) and colours.gums[0] == pytest.approx(lip[0], rel=0.1)
+    assert 0.5 < colours.grain < 6  # the photo's noise (sigma 2 grey levels), not its edges
+
+
+def test_detail_measure_tells_a_magnified_interior_from_a_sharp_one(ict):
+    from lgan_cli.eval.photos import mouth_interior_detail
+    from lgan_cli.faces.mouth_interior import inner_lip_outline, paint_mouth_interior, polygon_mask
+
+    basis, _ = ict
+    source = exact_fit(basis, {}).points
+    target = exact_fit(basis, {"jawOpen": 0.5, "mouthUpperUp_L": 0.5, "mouthUpperUp_R": 0.5}).points
+    photo = painted_photo(basis, source)
+    sharp = paint_mouth_interior(photo, photo, source, target)
+    # the same interior as a 128 px renderer would give it: 1/8 of the resolution, magnified back
+    small = cv2.resize(sharp, (32, 32), interpolation=cv2.INTER_AREA)
+    magnified = cv2.resize(small, (256, 256), interpolation=cv2.INTER_CUBIC)
+    alpha = polygon_mask(photo.shape[:2], inner_lip_outline(target))[..., None]
+    soft = np.round(sharp * (1 - alpha) + magnified * alpha).astype(np.uint8)
+    assert mouth_interior_detail(sharp, target) > 2 * mouth_interior_detail(soft, target)
+    assert mouth_interior_detail(photo, source) is None  # a closed mouth has no interior
+
+
+def test_edit_mouth_option_changes_only_the_opening(tmp_path, example_photos, capsys, monkeypatch):
+    """The bundled all-expression model draws the 3D model's interior by default; `--mouth learned`
+    gives G_e's magnified colours instead. The two photos differ only inside the target lips, and
+    the default's interior holds the photo's fine detail."""
+    from lgan_cli.eval.photos import mouth_interior_detail
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.faces.mouth_interior import inner_lip_outline, polygon_mask
+
+    if not ICT_NPZ.is_file():
+        pytest.skip(SKIP_ICT)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    outputs = {}
+    for mouth in ("face-model", "learned"):
+        out, points = tmp_path / f"{mouth}.png", tmp_path / f"{mouth}.json"
+        args = ["edit", photo, "--model", "london-all-warp-128", "--expr", "angry", "--mouth", mouth]
+        code, _, stderr = run_cli([*args, "--out", out, "--save-landmarks", points, "--device", "cpu"], capsys)
+        assert code == 0, stderr
+        outputs[mouth] = (load_image(out), np.array(json.loads(points.read_text())["faces"][0]["points68"]))
+    (drawn, target), (learned, same_target) = outputs["face-model"], outputs["learned"]
+    assert np.array_equal(target, same_target)
+    opening = polygon_mask(drawn.shape[:2], inner_lip_outline(target)) > 0
+    near = cv2.dilate(opening.astype(np.uint8), np.ones((3, 3), np.uint8)) == 1
+    differs = (drawn != learned).any(axis=2)
+    assert differs.sum() > 500 and not (differs & ~near).any()
+    assert mouth_interior_detail(drawn, target) > 2 * mouth_interior_detail(learned, target)
