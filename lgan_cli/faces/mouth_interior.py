@@ -37,7 +37,9 @@ DEPTH_FALLOFF = 0.3  # light lost per this fraction of the mouth's width behind 
 AMBIENT = 0.12  # light that reaches the back of the mouth whatever its depth
 LIP_SHADOW = 0.55  # how much darker the interior is right at the lips' edge
 LIGHT = np.array([0.0, 0.35, 1.0]) / np.linalg.norm([0.0, 0.35, 1.0])  # camera space, from the front and above
-SUPERSAMPLE = 3
+SUPERSAMPLE = 2  # samples per pixel side for mouths narrower than SUPERSAMPLE_BELOW px
+SUPERSAMPLE_BELOW = 300  # a wider mouth is drawn at one sample per pixel (its edges span several)
+GUM_BAND = 0.12  # half-width of the central band, as a share of the mouth's width, where the gum line is read
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,10 @@ def gum_line_shifts(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, 
     moved up to start right under the upper lip, and visible lower teeth down to the lower lip,
     when gum shows between; teeth that are hidden, or already touch the lip, stay.
     """
-    x0, y0, x1, y1 = box
+    width = float(np.linalg.norm(target[54] - target[48]))
+    centre_x = float(target[[62, 66], 0].mean())
+    x0, x1 = int(np.floor(centre_x - GUM_BAND * width)), int(np.ceil(centre_x + GUM_BAND * width)) + 1
+    _, y0, _, y1 = box
     mesh = posed.mesh
     fragments = rasterize(
         posed.xy - (x0, y0), posed.depth - posed.depth.min() + 1.0, mesh.triangles, (y1 - y0, x1 - x0), cull_back=False
@@ -156,11 +161,9 @@ def gum_line_shifts(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, 
     teeth = np.zeros(covered.shape, dtype=bool)
     teeth[covered] = mesh.part[fragments.triangle[covered]] == TEETH
     jaw = fragments.interpolate(mesh.jaw[mesh.triangles][..., None])[..., 0]
-    centre_x = target[[62, 66], 0].mean() - x0
-    band = np.abs(np.arange(x1 - x0) - centre_x) < 0.12 * np.linalg.norm(target[54] - target[48])
-    rows = np.arange(y1 - y0)[:, None]
-    upper_rows = rows[(teeth & (jaw < 0.5) & band[None, :]).any(axis=1)]
-    lower_rows = rows[(teeth & (jaw >= 0.5) & band[None, :]).any(axis=1)]
+    rows = np.arange(y1 - y0)
+    upper_rows = rows[(teeth & (jaw < 0.5)).any(axis=1)]
+    lower_rows = rows[(teeth & (jaw >= 0.5)).any(axis=1)]
     raise_upper = min(0.0, float(target[62, 1] - y0 - upper_rows.min())) if len(upper_rows) else 0.0
     lower_lower = max(0.0, float(target[66, 1] - y0 - lower_rows.max())) if len(lower_rows) else 0.0
     return raise_upper, lower_lower
@@ -171,7 +174,7 @@ def shade_interior(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Linear RGB (h, w, 3) of the interior seen in `box`, and its coverage (h, w)."""
     x0, y0, x1, y1 = box
-    k = SUPERSAMPLE
+    k = SUPERSAMPLE if mouth_width < SUPERSAMPLE_BELOW else 1
     screen = (posed.xy - (x0, y0) + 0.5) * k - 0.5
     depth = posed.depth - posed.depth.min() + 1.0  # the rasterizer wants it positive in front
     mesh = posed.mesh

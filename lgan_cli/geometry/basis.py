@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lgan_cli.geometry.cache import cached_cut, check_arrays
 from lgan_cli.geometry.conventions import DEFAULT_CONVENTION, point_offset
-from lgan_cli.synth.facemodel import FaceModel, load_face_model
+from lgan_cli.synth.facemodel import FaceModel, shared_face_model
 from lgan_cli.synth.recipes import AU_BLENDSHAPES
 
 
@@ -84,6 +85,29 @@ def build_landmark_basis(model: FaceModel) -> LandmarkBasis:
     )
 
 
+def _cached_landmark_basis(model: FaceModel) -> LandmarkBasis:
+    """`build_landmark_basis`, kept on disk between runs (geometry/cache.py)."""
+
+    def build() -> dict[str, np.ndarray]:
+        basis = build_landmark_basis(model)
+        names = np.array(basis.expression_names)
+        return {"mean": basis.mean, "identity": basis.identity, "expression": basis.expression, "names": names}
+
+    def check(arrays: dict[str, np.ndarray]) -> None:
+        check_arrays(arrays, {"mean": (68, 3), "identity": ("K", 68, 3), "expression": ("E", 68, 3), "names": ("E",)})
+        if arrays["names"].dtype.kind != "U":
+            raise ValueError("expression names must be text")
+
+    arrays = cached_cut("landmark-basis", model.source_path, build, check)
+    return LandmarkBasis(
+        mean=arrays["mean"].astype(np.float64),
+        identity=arrays["identity"].astype(np.float64),
+        expression=arrays["expression"].astype(np.float64),
+        expression_names=tuple(str(name) for name in arrays["names"]),
+        source=str(model.source_path),
+    )
+
+
 _CACHE: dict[tuple[str, str], LandmarkBasis] = {}
 _LOCK = threading.Lock()
 
@@ -95,11 +119,11 @@ def landmark_basis(model: FaceModel | str | Path | None = None, points: str = DE
     and convention: the only state this package keeps."""
     offset = point_offset(points)  # checks the name before any loading
     if not isinstance(model, FaceModel):
-        model = load_face_model(model)
+        model = shared_face_model(None if model is None else str(model))
     key = (str(model.source_path), points)
     with _LOCK:
         if key not in _CACHE:
-            plain = _CACHE.get((key[0], "ict")) or build_landmark_basis(model)
+            plain = _CACHE.get((key[0], "ict")) or _cached_landmark_basis(model)
             _CACHE[(key[0], "ict")] = plain
             _CACHE[key] = plain.with_mean_offset(offset)
         return _CACHE[key]

@@ -14,12 +14,13 @@ blendshapes, float32, ~5 MB), cut once per model file and cached like the landma
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lgan_cli.geometry.cache import cached_cut, check_arrays
 from lgan_cli.geometry.fit import FIT_BLENDSHAPES, FaceFit, FitConfig
-from lgan_cli.synth.facemodel import VERTEX_RANGES, FaceModel, load_face_model
+from lgan_cli.synth.facemodel import VERTEX_RANGES, FaceModel, shared_face_model
 
 #: Part ids of MouthMesh.part, back to front.
 SOCKET, GUMS_TONGUE, TEETH = 0, 1, 2
@@ -121,15 +122,50 @@ def cut_mouth_mesh(model: FaceModel, identity_modes: int = FitConfig().identity_
     )
 
 
+def _cached_mouth_mesh(model: FaceModel) -> MouthMesh:
+    """`cut_mouth_mesh`, kept on disk between runs (geometry/cache.py)."""
+
+    def check(arrays: dict[str, np.ndarray]) -> None:
+        check_arrays(
+            arrays,
+            {
+                "mean": ("V", 3),
+                "identity": ("K", "V", 3),
+                "expression": (len(FIT_BLENDSHAPES), "V", 3),
+                "triangles": ("T", 3),
+                "part": ("T",),
+                "jaw": ("V",),
+                "lip_mean": (68, 3),
+                "lip_identity": ("K", 68, 3),
+                "lip_expression": (len(FIT_BLENDSHAPES), 68, 3),
+            },
+        )
+        triangles = arrays["triangles"]
+        if (
+            triangles.min() < 0
+            or triangles.max() >= len(arrays["mean"])
+            or not set(np.unique(arrays["part"]))
+            <= {
+                SOCKET,
+                GUMS_TONGUE,
+                TEETH,
+            }
+        ):
+            raise ValueError("triangles or parts out of range")
+
+    arrays = cached_cut("mouth", model.source_path, lambda: asdict(cut_mouth_mesh(model)), check)
+    return MouthMesh(**arrays)
+
+
 _CACHE: dict[str, MouthMesh] = {}
 _LOCK = threading.Lock()
 
 
 def mouth_mesh(model: FaceModel | None = None) -> MouthMesh:
     """The interior of the default (or given) face model, cut on first use and cached per file."""
-    model = model if model is not None else load_face_model()
+    model = model if model is not None else shared_face_model()
     key = str(model.source_path)
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = cut_mouth_mesh(model)
+            _CACHE[key] = _cached_mouth_mesh(model)
         return _CACHE[key]

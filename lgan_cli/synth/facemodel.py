@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -369,6 +369,17 @@ def triangulate(faces: np.ndarray, face_uv: np.ndarray, material: np.ndarray, po
     first = (faces[:, [0, 1, 2]], face_uv[:, [0, 1, 2]], material, polygon)
     second = (faces[quad][:, [0, 2, 3]], face_uv[quad][:, [0, 2, 3]], material[quad], polygon[quad])
     return Triangles(*(np.concatenate([a, b]) for a, b in zip(first, second)))
+
+
+def shared_face_model(path: str | os.PathLike[str] | None = None) -> FaceModel:
+    """One FaceModel per file for the edit-time users (the landmark basis, the mouth's interior),
+    so the model's large arrays are read from disk once per process."""
+    return _cached_face_model(str(Path(path).expanduser() if path is not None else default_model_path()))
+
+
+@lru_cache(maxsize=4)
+def _cached_face_model(path: str) -> FaceModel:
+    return load_face_model(path)
 
 
 def load_face_model(path: str | os.PathLike[str] | None = None) -> FaceModel:
