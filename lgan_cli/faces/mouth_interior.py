@@ -31,11 +31,13 @@ OUTER_LIPS, INNER_LIPS = slice(48, 60), slice(60, 68)
 EYES = (slice(36, 42), slice(42, 48))
 MIN_OPENING = 0.04
 """Growth of the lip gap, as a fraction of the mouth's width, below which nothing is painted."""
+WHITE_PERCENTILE = 90  # the eyes' white: their brightest pixels (not the iris, lashes or the lids' shadow)
 TEETH_TINT = np.array([0.95, 0.9, 0.78])  # teeth against the eyes' white: warmer, a little darker
 CAVITY_DARKNESS = 0.3  # the socket's albedo, a fraction of the lips'
 DEPTH_FALLOFF = 0.3  # light lost per this fraction of the mouth's width behind the lips: exp(-depth / L)
 AMBIENT = 0.12  # light that reaches the back of the mouth whatever its depth
-LIP_SHADOW = 0.55  # how much darker the interior is right at the lips' edge
+LIP_SHADOW = 0.35  # how much darker the interior is right at the lips' edge
+TEETH_LIGHT = 0.9  # the least light on the teeth: they sit just behind the lips, lit nearly as the face
 LIGHT = np.array([0.0, 0.35, 1.0]) / np.linalg.norm([0.0, 0.35, 1.0])  # camera space, from the front and above
 SUPERSAMPLE = 2  # samples per pixel side for mouths narrower than SUPERSAMPLE_BELOW px
 SUPERSAMPLE_BELOW = 300  # a wider mouth is drawn at one sample per pixel (its edges span several)
@@ -92,7 +94,7 @@ def sample_mouth_colours(photo: np.ndarray, points68: np.ndarray) -> MouthColour
     lip = np.median(to_linear(lips), axis=0) if len(lips) else np.array([0.25, 0.12, 0.1])
     if len(eyes) >= 4:
         luminance = eyes.astype(np.float32) @ [0.299, 0.587, 0.114]
-        white = to_linear(eyes[luminance >= np.percentile(luminance, 80)]).mean(axis=0)
+        white = to_linear(eyes[luminance >= np.percentile(luminance, WHITE_PERCENTILE)]).mean(axis=0)
     else:
         white = np.full(3, 0.6)
     white = np.maximum(white, lip)  # the eyes' white is never darker than the lips
@@ -141,13 +143,15 @@ def inner_lip_outline(points68: np.ndarray, samples: int = 8) -> np.ndarray:
     return np.vstack([upper[:-1], lower[:-1]])
 
 
-def gum_line_shifts(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
-    """Vertical shifts (px) of the upper and the lower jaw that keep the gums behind the lips.
+def gum_line_lift(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Upward shift (px, negative: image y grows downwards) of the teeth that keeps the upper gums
+    behind the upper lip.
 
-    Lips cover the gums in all but extreme expressions, while the model's lip blendshapes (a
-    snarl's raised upper lip) bare them. Near the mouth's centre, the visible upper teeth are
-    moved up to start right under the upper lip, and visible lower teeth down to the lower lip,
-    when gum shows between; teeth that are hidden, or already touch the lip, stay.
+    Lips cover the gums in all but extreme expressions, while the model's lip blendshapes, pushed
+    past their apex by the photo presets (a snarl's raised upper lip), bare a band of gum over
+    the teeth. Near the mouth's centre, when the visible upper teeth start below the upper lip,
+    the whole interior moves up until they start at the lip: both rows of teeth together, so
+    clenched teeth stay clenched. Teeth that already touch the lip, or are hidden, stay.
     """
     width = float(np.linalg.norm(target[54] - target[48]))
     centre_x = float(target[[62, 66], 0].mean())
@@ -158,15 +162,12 @@ def gum_line_shifts(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, 
         posed.xy - (x0, y0), posed.depth - posed.depth.min() + 1.0, mesh.triangles, (y1 - y0, x1 - x0), cull_back=False
     )
     covered = fragments.mask
-    teeth = np.zeros(covered.shape, dtype=bool)
-    teeth[covered] = mesh.part[fragments.triangle[covered]] == TEETH
+    upper_teeth = np.zeros(covered.shape, dtype=bool)
     jaw = fragments.interpolate(mesh.jaw[mesh.triangles][..., None])[..., 0]
-    rows = np.arange(y1 - y0)
-    upper_rows = rows[(teeth & (jaw < 0.5)).any(axis=1)]
-    lower_rows = rows[(teeth & (jaw >= 0.5)).any(axis=1)]
-    raise_upper = min(0.0, float(target[62, 1] - y0 - upper_rows.min())) if len(upper_rows) else 0.0
-    lower_lower = max(0.0, float(target[66, 1] - y0 - lower_rows.max())) if len(lower_rows) else 0.0
-    return raise_upper, lower_lower
+    upper_teeth[covered] = mesh.part[fragments.triangle[covered]] == TEETH
+    upper_teeth &= jaw < 0.5
+    rows = np.nonzero(upper_teeth.any(axis=1))[0]
+    return min(0.0, float(target[62, 1] - y0 - rows.min())) if len(rows) else 0.0
 
 
 def shade_interior(
@@ -197,6 +198,7 @@ def shade_interior(
     albedo[part == SOCKET] = colours.cavity
     light = 0.45 + 0.55 * np.abs(normal @ LIGHT)
     occlusion = AMBIENT + (1 - AMBIENT) * np.exp(-behind / max(DEPTH_FALLOFF * mouth_width, 1e-6))
+    occlusion = np.where(part == TEETH, np.maximum(occlusion, TEETH_LIGHT), occlusion)  # the front of the mouth
     big = np.zeros(covered.shape + (3,), np.float32)
     big[covered] = albedo * (light * occlusion)[:, None]
     size = (x1 - x0, y1 - y0)
@@ -232,7 +234,7 @@ def paint_mouth_interior(
         return edited
     colours = sample_mouth_colours(original, source)
     fit = fit_face(target)
-    posed = mouth_mesh().pose(fit, *gum_line_shifts(mouth_mesh().pose(fit), target, box))
+    posed = mouth_mesh().pose(fit, lift=gum_line_lift(mouth_mesh().pose(fit), target, box))
     interior, _ = shade_interior(posed, colours, box, mouth_width)
     # the lips shade the interior next to them: darker within a few pixels of the edge
     inside = (alpha > 0.5).astype(np.uint8)

@@ -42,7 +42,7 @@ class MouthMesh:
     lip_identity: np.ndarray  # (K, 68, 3)
     lip_expression: np.ndarray  # (E, 68, 3)
 
-    def pose(self, fit: FaceFit, raise_upper: float = 0.0, lower_lower: float = 0.0) -> PosedMouth:
+    def pose(self, fit: FaceFit, lift: float = 0.0) -> PosedMouth:
         """The interior of `fit`'s face (its identity, expression and pose) in its pixel frame.
 
         The model's inner-lip vertices and a detector's inner-lip points differ by a few
@@ -64,8 +64,8 @@ class MouthMesh:
         projected_lips = fit.pose.project(lips)
         upper = (fit.points[list(UPPER_INNER_LIP)] - projected_lips[list(UPPER_INNER_LIP)]).mean(axis=0)
         lower = (fit.points[list(LOWER_INNER_LIP)] - projected_lips[list(LOWER_INNER_LIP)]).mean(axis=0)
-        upper[1] += raise_upper
-        lower[1] += lower_lower
+        upper[1] += lift
+        lower[1] += lift
         xy = fit.pose.project(mesh) + (1 - self.jaw)[:, None] * upper + self.jaw[:, None] * lower
         camera = mesh @ fit.pose.rotation.T.astype(np.float32)
         # depth in pixels, away from the viewer, 0 at the inner lips (the opening's plane)
