@@ -178,3 +178,28 @@ def test_edit_mouth_option_changes_only_the_opening(tmp_path, example_photos, ca
     differs = (drawn != learned).any(axis=2)
     assert differs.sum() > 500 and not (differs & ~near).any()
     assert mouth_interior_detail(drawn, target) > 2 * mouth_interior_detail(learned, target)
+
+
+def test_bared_gums_are_covered_by_lifting_the_teeth_to_the_upper_lip(ict):
+    """The photo presets push the upper-lip raise past ICT's apex, which bares a band of gum over
+    the teeth; the teeth are lifted until they start right under the lip, and stay clenched."""
+    from lgan_cli.faces.mouth_interior import gum_line_lift, paint_mouth_interior
+
+    basis, mesh = ict
+    source = exact_fit(basis, {}).points
+    snarl = {"mouthUpperUp_L": 1.25, "mouthUpperUp_R": 1.25, "mouthShrugUpper": 1.0}
+    snarl |= {"mouthLowerDown_L": 0.8, "mouthLowerDown_R": 0.8}
+    fit = exact_fit(basis, snarl)
+    target = fit.points
+    x0, y0 = np.floor(target[60:68].min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(target[60:68].max(axis=0)).astype(int) + 3
+    lift = gum_line_lift(mesh.pose(fit), target, (x0, y0, x1, y1))
+    assert lift < -3.0  # px, of a 24 px lip gap
+    lifted, plain = mesh.pose(fit, lift=lift), mesh.pose(fit)
+    assert np.allclose(lifted.xy - plain.xy, [0.0, lift], atol=1e-3)  # both rows, and the socket, together
+
+    photo = painted_photo(basis, source)
+    out = paint_mouth_interior(photo, photo, source, target)
+    x, y = np.round(target[62]).astype(int)
+    under_the_lip = out[y + 2 : y + 5, x - 3 : x + 4].astype(np.float32) @ [0.299, 0.587, 0.114]
+    assert under_the_lip.mean() > 1.3 * (0.299 * 170 + 0.587 * 80 + 0.114 * 80)  # teeth, not gum
