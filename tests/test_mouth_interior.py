@@ -203,3 +203,25 @@ def test_bared_gums_are_covered_by_lifting_the_teeth_to_the_upper_lip(ict):
     x, y = np.round(target[62]).astype(int)
     under_the_lip = out[y + 2 : y + 5, x - 3 : x + 4].astype(np.float32) @ [0.299, 0.587, 0.114]
     assert under_the_lip.mean() > 1.3 * (0.299 * 170 + 0.587 * 80 + 0.114 * 80)  # teeth, not gum
+
+
+def test_the_interior_fades_in_as_the_mouth_opens(ict):
+    """An animation sweeping the intensity must not pop the interior in: just past the threshold
+    it is faint, a little further it is whole."""
+    from lgan_cli.faces.mouth_interior import FADE_IN, MIN_OPENING, lip_gap, paint_mouth_interior
+
+    basis, _ = ict
+    source = exact_fit(basis, {}).points
+    opened = exact_fit(basis, {"jawOpen": 0.5}).points
+    photo = painted_photo(basis, source)
+    width = np.linalg.norm(opened[54] - opened[48])
+    full_growth = (lip_gap(opened) - lip_gap(source)) / width
+
+    def change_at(growth: float) -> float:
+        target = source + growth / full_growth * (opened - source)
+        return float(np.abs(paint_mouth_interior(photo, photo, source, target).astype(float) - photo).sum())
+
+    below, faint, whole = (
+        change_at(g) for g in (0.9 * MIN_OPENING, MIN_OPENING + 0.5 * FADE_IN, MIN_OPENING + 2 * FADE_IN)
+    )
+    assert below == 0 and 0 < faint < 0.7 * whole

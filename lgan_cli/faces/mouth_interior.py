@@ -31,6 +31,8 @@ OUTER_LIPS, INNER_LIPS = slice(48, 60), slice(60, 68)
 EYES = (slice(36, 42), slice(42, 48))
 MIN_OPENING = 0.04
 """Growth of the lip gap, as a fraction of the mouth's width, below which nothing is painted."""
+FADE_IN = 0.01
+"""Further growth over which the interior fades in (so an animation does not pop it in)."""
 WHITE_PERCENTILE = 90  # the eyes' white: their brightest pixels (not the iris, lashes or the lids' shadow)
 TEETH_TINT = np.array([0.95, 0.9, 0.78])  # teeth against the eyes' white: warmer, a little darker
 CAVITY_DARKNESS = 0.3  # the socket's albedo, a fraction of the lips'
@@ -216,14 +218,17 @@ def paint_mouth_interior(
 
     `original` is the unedited photo (colours are read from it at `source_points`);
     `target_points` are the edit's 68 points in photo pixels. Only a mouth that opens (its lip
-    gap grows by MIN_OPENING of its width or more) is painted: otherwise, a closed mouth or one
-    whose own teeth the warp already moves, `edited` comes back unchanged.
+    gap grows by MIN_OPENING of its width or more) is painted, fading in over the next FADE_IN:
+    otherwise, a closed mouth or one whose own teeth the warp already moves, `edited` comes
+    back unchanged.
     """
     target = np.asarray(target_points, np.float64)
     source = np.asarray(source_points, np.float64)
     mouth_width = float(np.linalg.norm(target[54] - target[48]))
-    if lip_gap(target) - lip_gap(source) < MIN_OPENING * mouth_width:
+    growth = (lip_gap(target) - lip_gap(source)) / max(mouth_width, 1e-6)
+    if growth < MIN_OPENING:
         return edited  # no new opening: a closed mouth, or the photo's own interior, moved by the warp
+    fade = min(1.0, (growth - MIN_OPENING) / FADE_IN)
     opening = inner_lip_outline(target)
     box = _bounding_box(opening, edited.shape, pad=2)
     x0, y0, x1, y1 = box
@@ -246,6 +251,6 @@ def paint_mouth_interior(
         pixels += np.random.default_rng(seed).normal(0, colours.grain, pixels.shape).astype(np.float32)
     out = edited.copy()
     region = out[y0:y1, x0:x1].astype(np.float32)
-    a = alpha[..., None]
+    a = fade * alpha[..., None]
     out[y0:y1, x0:x1] = np.clip(np.round(region * (1 - a) + pixels * a), 0, 255).astype(np.uint8)
     return out
