@@ -23,6 +23,8 @@ For a model of every expression on real photos (geometry targets; london-all-war
 docs/<name>-expressions.jpg  the photo x every expression: zoomed full-resolution faces at levels 1..4 and the
                              geometry-only baseline
 docs/<name>-aus.jpg          the photo with action-unit mixes (`lgan edit --au`)
+docs/<name>-mouths.jpg       opened mouths at 1:1 pixels: the 3D model's interior, G_e's colours and the
+                             geometry-only baseline (with --london ../shared/datasets/london)
 
 docs/<name>-levels.png    one held-out person: neutral input | levels 1..4 | real level-4 render, per expression
 docs/<name>-photo.png     the photo with --expression at levels 1..4 through the full pipeline (pasted back)
@@ -247,6 +249,43 @@ def aus_figure(editor, photo: Path, mixes: list[str], cell: int = 256) -> np.nda
     )
 
 
+def mouths_figure(editor, london: Path, people: list[str], expressions: list[str]) -> np.ndarray:
+    """Opened mouths at the photo's own pixels (1:1): for each held-out person, the model as
+    shipped (the 3D model's interior), its G_e colours (`--mouth learned`) and the geometry-only
+    baseline (nothing drawn), one column per expression at level 4."""
+    from lgan_cli.models.geometry_editor import GeometryEditor
+    from lgan_cli.models.load import with_mouth_interior
+
+    width, height = 300, 190
+    methods = {
+        "as shipped (3D model's mouth)": editor,
+        "--mouth learned (G_e's colours)": with_mouth_interior(editor, "learned"),
+        "geometry only": GeometryEditor(),
+    }
+    device = torch.device("cpu")
+    rows = [_label_band(["", *expressions], width)]
+    with FaceDetector() as detector:
+        for person in people:
+            rgb = load_image(london / "neutral_front" / f"{person}_03.jpg")
+            for label, method in methods.items():
+                face = find_faces(detector, rgb, method.resolution, "largest", person)[0]
+                points = face.face.points68
+                centre = points[48:68].mean(axis=0)
+                x0 = int(np.clip(centre[0] - width // 2, 0, rgb.shape[1] - width))
+                y0 = int(np.clip(centre[1] - height // 2, 0, rgb.shape[0] - height))
+                cells = [np.full((height, width, 3), 255, np.uint8)]
+                cv2.putText(cells[0], person, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+                for number, line in enumerate(label.split(" (")):
+                    text = line if number == 0 else f"({line}"
+                    cv2.putText(cells[0], text, (8, 60 + 22 * number), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
+                for expression in expressions:
+                    result = compose(rgb, edit_crops(method, [(face, expression, 4)], device))
+                    cells.append(result[y0 : y0 + height, x0 : x0 + width])
+                rows.append(np.hstack([c for cell in cells for c in (cell, gap(height))][:-1]))
+            rows.append(np.full((6, rows[-1].shape[1], 3), 255, np.uint8))
+    return np.vstack(rows[:-1])
+
+
 def _label_band(labels: list[str], cell: int) -> np.ndarray:
     band = np.full((24, len(labels) * (cell + 6) - 6, 3), 255, np.uint8)
     for index, label in enumerate(labels):
@@ -299,6 +338,10 @@ def main() -> None:
                 editor, args.expressions_photo, ["12=1,6=1", "26=1", "1=1,2=1,5=0.6", "4=1,7=0.6", "happy:26=0.6"]
             ),
         }
+        if args.london:
+            opened = ["angry", "disgusted", "fearful", "surprised", "happy"]
+            people = args.fullres_people.split(",")
+            outputs[docs / f"{name}-mouths.jpg"] = mouths_figure(editor, args.london, people, opened)
     elif editor.model.config.intensity_levels:
         outputs = {
             docs / f"{name}-levels.png": levels_figure(editor, dataset, args.sweep_person),
