@@ -35,6 +35,8 @@ FADE_IN = 0.01
 """Further growth over which the interior fades in (so an animation does not pop it in)."""
 WHITE_PERCENTILE = 90  # the eyes' white: their brightest pixels (not the iris, lashes or the lids' shadow)
 TEETH_TINT = np.array([0.95, 0.9, 0.78])  # teeth against the eyes' white: warmer, a little darker
+GUM_TINT = np.array([1.0, 0.8, 0.85])  # gums and tongue against the lips: a little pinker
+TINT_CHROMA = 0.3  # lips at least this colourful ((max - min) / max, linear) get the full tints
 CAVITY_DARKNESS = 0.3  # the socket's albedo, a fraction of the lips'
 DEPTH_FALLOFF = 0.3  # light lost per this fraction of the mouth's width behind the lips: exp(-depth / L)
 AMBIENT = 0.12  # light that reaches the back of the mouth whatever its depth
@@ -93,7 +95,7 @@ def sample_mouth_colours(photo: np.ndarray, points68: np.ndarray) -> MouthColour
     lips = _region_pixels(photo, points68[OUTER_LIPS], points68[INNER_LIPS])
     if len(lips) < 4:  # a tiny face: the lips' bounding box will do
         lips = _region_pixels(photo, points68[OUTER_LIPS])
-    lip = np.median(to_linear(lips), axis=0) if len(lips) else np.array([0.25, 0.12, 0.1])
+    lip = np.median(to_linear(lips), axis=0) if len(lips) else np.full(3, 0.1)
     if len(eyes) >= 4:
         luminance = eyes.astype(np.float32) @ [0.299, 0.587, 0.114]
         white = to_linear(eyes[luminance >= np.percentile(luminance, WHITE_PERCENTILE)]).mean(axis=0)
@@ -105,8 +107,13 @@ def sample_mouth_colours(photo: np.ndarray, points68: np.ndarray) -> MouthColour
         box = _bounding_box(points68[OUTER_LIPS], photo.shape)
         patch = photo[box[1] : box[3], box[0] : box[2]].astype(np.float32)
         grain = float(np.median(np.abs(patch - cv2.GaussianBlur(patch, (0, 0), 1.0)))) * 1.25
+    # the tints only as far as the photo has colour: a black-and-white photo keeps grey teeth
+    colourful = float(np.clip((lip.max() - lip.min()) / max(float(lip.max()), 1e-6) / TINT_CHROMA, 0.0, 1.0))
     return MouthColours(
-        teeth=white * TEETH_TINT, gums=lip * np.array([1.0, 0.8, 0.85]), cavity=lip * CAVITY_DARKNESS, grain=grain
+        teeth=white * (1 + (TEETH_TINT - 1) * colourful),
+        gums=lip * (1 + (GUM_TINT - 1) * colourful),
+        cavity=lip * CAVITY_DARKNESS,
+        grain=grain,
     )
 
 
@@ -248,7 +255,10 @@ def paint_mouth_interior(
     interior *= (1 - LIP_SHADOW * np.exp(-edge_distance / reach))[..., None]
     pixels = to_srgb8(interior)
     if colours.grain > 0:
-        pixels += np.random.default_rng(seed).normal(0, colours.grain, pixels.shape).astype(np.float32)
+        # the same grain in every channel: the photo's own chroma noise is not measured, and a
+        # luminance grain can never tint the teeth
+        grain = np.random.default_rng(seed).normal(0, colours.grain, pixels.shape[:2] + (1,))
+        pixels += grain.astype(np.float32)
     out = edited.copy()
     region = out[y0:y1, x0:x1].astype(np.float32)
     a = fade * alpha[..., None]
