@@ -195,6 +195,27 @@ def test_batch_mirrors_tree_survives_bad_files_and_resumes(tiny_model, tmp_path,
     assert "output exists" in (out / "failures.csv").read_text()
 
 
+def test_batch_and_animate_take_the_mouth_option(tiny_model, photo, tmp_path, capsys):
+    """`--mouth` works the same in `batch` and `animate` as in `edit`: the chosen interior, or a
+    one-line error for a bad value or a model without the choice."""
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.open(photo).save(source / "face.jpg")
+    args = ["batch", source, "--expr", "happy", "--out", tmp_path / "out", "--model", tiny_model]
+    code, _, stderr = run_cli([*args, "--mouth", "face-model"], capsys)
+    assert code == 0 and (tmp_path / "out" / "face_happy.jpg").is_file(), stderr
+    sweep = ["animate", photo, "--expr", "happy"]
+    for command, extra in (
+        (args, ["--mouth", "shiny"]),
+        ([*sweep, "--out", tmp_path / "a.gif", "--model", tiny_model], ["--mouth", "x"]),
+        ([*sweep, "--out", tmp_path / "b.gif", "--model", "geometry"], ["--mouth", "learned"]),
+    ):
+        code, _, stderr = run_cli([*command, *extra], capsys)
+        lines = stderr.strip().splitlines()
+        assert code == 1 and len(lines) == 1 and "--mouth" in lines[0], stderr
+    assert not (tmp_path / "a.gif").exists() and not (tmp_path / "b.gif").exists()
+
+
 def test_animate_gif(tiny_model, photo, tmp_path, capsys):
     out = tmp_path / "sweep.gif"
     code, stdout, stderr = run_cli(

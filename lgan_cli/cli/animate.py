@@ -14,12 +14,14 @@ from lgan_cli.cli.common import (
     FaceOption,
     ForceOption,
     ModelOption,
+    MouthOption,
     OfflineOption,
     check_output_path,
     command,
     console,
     load_photo_editor,
     parse_face_choice,
+    with_mouth_option,
 )
 from lgan_cli.errors import LganError
 from lgan_cli.names import check_expression_name
@@ -55,6 +57,7 @@ def animate(
     face: FaceOption = "largest",
     size: Annotated[int, typer.Option(min=64, help="Longest side of the frames in pixels.")] = MAX_SIDE,
     device: DeviceOption = "auto",
+    mouth: MouthOption = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
 ) -> None:
@@ -78,6 +81,7 @@ def animate(
     editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
+    editor = with_mouth_option(editor, mouth)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:

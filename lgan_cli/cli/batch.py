@@ -15,12 +15,14 @@ from lgan_cli.cli.common import (
     FaceOption,
     IntensityOption,
     ModelOption,
+    MouthOption,
     OfflineOption,
     check_path_length,
     command,
     console,
     load_photo_editor,
     parse_face_choice,
+    with_mouth_option,
 )
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.errors import LganError
@@ -58,6 +60,7 @@ def batch(
     batch_size: Annotated[int, typer.Option(min=1, help="Faces per forward pass.")] = 8,
     face: FaceOption = "largest",
     device: DeviceOption = "auto",
+    mouth: MouthOption = None,
     offline: OfflineOption = False,
 ) -> None:
     """Edit every photo under FOLDER. One bad file never stops the batch: it is listed in the
@@ -88,7 +91,7 @@ def batch(
     check_out_folder(out, folder)
     torch_device = resolve_device(device)
     wanted = list(RAFD_EXPRESSIONS) if all_expressions else list(dict.fromkeys(expr))
-    editor = load_photo_editor(model, torch_device, offline=offline, expressions=wanted)
+    editor = with_mouth_option(load_photo_editor(model, torch_device, offline=offline, expressions=wanted), mouth)
     expressions = list(editor.expressions) if all_expressions else wanted
     check_expressions(editor, expressions)
 

@@ -130,3 +130,25 @@ OfflineOption = Annotated[
     bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+MouthOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--mouth",
+        help="What fills parted lips (a warp model): face-model (the fitted 3D model's teeth and cavity, "
+        "drawn at the photo's resolution) or learned (G_e's colours) [the model's setting].",
+        show_default=False,
+    ),
+]
+
+
+def with_mouth_option(editor, mouth: str | None):
+    """--mouth: the same editor drawing parted lips' interior the chosen way (a one-line error
+    for a bad value or a model without the choice)."""
+    if mouth is None:
+        return editor
+    from lgan_cli.models.load import with_mouth_interior
+
+    try:
+        return with_mouth_interior(editor, mouth)
+    except ValueError as error:
+        raise LganError(str(error)) from None

@@ -15,12 +15,14 @@ from lgan_cli.cli.common import (
     ForceOption,
     IntensityOption,
     ModelOption,
+    MouthOption,
     OfflineOption,
     check_output_paths,
     command,
     console,
     load_photo_editor,
     parse_face_choice,
+    with_mouth_option,
 )
 from lgan_cli.errors import LganError
 from lgan_cli.faces.decode import IMAGE_SUFFIXES
@@ -74,15 +76,7 @@ def edit(
         Optional[Path],
         typer.Option(help="Write the generated 68 landmarks (photo pixels) as JSON.", show_default=False),
     ] = None,
-    mouth: Annotated[
-        Optional[str],
-        typer.Option(
-            "--mouth",
-            help="What fills parted lips (a warp model): face-model (the fitted 3D model's teeth and cavity, "
-            "drawn at the photo's resolution) or learned (G_e's colours) [the model's setting].",
-            show_default=False,
-        ),
-    ] = None,
+    mouth: MouthOption = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
 ) -> None:
@@ -111,8 +105,7 @@ def edit(
     editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
-    if mouth is not None:
-        editor = mouth_interior_editor(editor, mouth)
+    editor = with_mouth_option(editor, mouth)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:
@@ -180,16 +173,6 @@ def action_unit_editor(editor, aus: dict):
         return with_action_units(editor, aus)
     except ValueError as exc:
         raise LganError(str(exc)) from None
-
-
-def mouth_interior_editor(editor, mouth: str):
-    """--mouth: the same editor drawing parted lips' interior the chosen way (a clear error otherwise)."""
-    from lgan_cli.models.load import with_mouth_interior
-
-    try:
-        return with_mouth_interior(editor, mouth)
-    except ValueError as error:
-        raise LganError(str(error)) from None
 
 
 def au_label(aus: dict | None) -> str:
