@@ -178,11 +178,12 @@ def _photo_grid_section(reports: list[dict]) -> list[str]:
         "MediaPipe blendshapes; rises = share of photos whose score rises; read = face-api reads the intended class "
         "(the input's rate in brackets; contempt has no class); mouth = brightness inside the inner lips / of the "
         "lips (open mouths only: below 1 is a dark cavity, about 1 stretched lips); detail = fine detail (|Laplacian|) "
-        "inside the inner lips / on the lips (well below 1: a smooth, magnified interior).",
+        "inside the inner lips / on the lips (well below 1: a smooth, magnified interior); stretch = the warp's "
+        "largest magnification of the face outside the mouth, median (max).",
         "",
         "| expression | level | method | kept ↑ | score (input -> output) | rises | read | ID dist ↓ (max) "
-        "| mouth | detail |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| mouth | detail | stretch |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for report in reports:
         for name, result in (report.get("methods") or {}).items():
@@ -194,7 +195,8 @@ def _photo_grid_section(reports: list[dict]) -> list[str]:
                 f"{_cell(m.get('score_rises'), '{:.0%}')} | {_cell(m.get('expression_correct'), '{:.0%}')} "
                 f"({_cell(m.get('input_correct'), '{:.0%}')}) | {_cell(m.get('identity_distance'), '{:.3f}')} "
                 f"({_cell(m.get('max_identity_distance'), '{:.3f}')}) | {_cell(m.get('mouth_interior'), '{:.2f}')} | "
-                f"{_cell(m.get('mouth_detail'), '{:.2f}')} |"
+                f"{_cell(m.get('mouth_detail'), '{:.2f}')} | {_cell(m.get('magnification'), '{:.1f}')} "
+                f"({_cell(m.get('max_magnification'), '{:.1f}')}) |"
             )
     return lines
 

@@ -313,7 +313,8 @@ def print_photo_summary(reports) -> None:
             "kept: flow-compensated SSIM over the face minus the mouth; score: the expression's judging blendshapes, "
             "input -> output; rises: share of photos whose score rises; read: face-api reads the intended class "
             "(input's rate in brackets); mouth: inner-lip brightness / lips (open mouths; < 1 a dark cavity); "
-            "detail: fine detail inside the inner lips / on the lips (< 1: smooth)"
+            "detail: fine detail inside the inner lips / on the lips (< 1: smooth); "
+            "stretch: the warp's largest magnification of the face outside the mouth (median, max)"
         ),
     )
     for name, justify in (
@@ -327,6 +328,7 @@ def print_photo_summary(reports) -> None:
         ("ID dist ↓ (max)", "right"),
         ("mouth", "right"),
         ("detail", "right"),
+        ("stretch (max)", "right"),
         ("far px", "right"),
     ):
         table.add_column(name, justify=justify, no_wrap=True)
@@ -347,6 +349,7 @@ def print_photo_summary(reports) -> None:
                 f"{number(m['identity_distance'])} ({number(m['max_identity_distance'])})",
                 number(m["mouth_interior"], 2),
                 number(m["mouth_detail"], 2),
+                f"{number(m['magnification'], 1)} ({number(m['max_magnification'], 1)})",
                 str(m["total_changed_far"]),
                 end_section=name == methods[-1],
             )

@@ -13,6 +13,10 @@ the photo exactly as `lgan edit` does) is scored against its input:
 - identity: face descriptor distance between output and input (same person below 0.6).
 - far pixels: pixels changed outside the face and a margin (must be 0); size and format of the
   written file against the input's.
+- magnification: the most a warp edit's flow magnifies any part of the face outside the mouth
+  (1 / the least area ratio of its map; 1 is none). A pure warp can only stretch what the photo
+  shows: lashes magnified 8 times are a dark curtain over the eye, which the optical flow of
+  `kept` undoes and so does not see.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from lgan_cli.faces.detect import Face, FaceDetector
 from lgan_cli.faces.ibug68 import INNER_LIPS, OUTER_LIPS
 from lgan_cli.faces.paste import face_mask
 from lgan_cli.models.editor import Editor
-from lgan_cli.models.flow import ellipse_radius, face_ellipse
+from lgan_cli.models.flow import area_ratio, ellipse_radius, face_ellipse
 from lgan_cli.pixels import to_tensor
 
 EXPRESSION_BLENDSHAPES: dict[str, tuple[str, ...]] = {
@@ -93,6 +97,7 @@ class PhotoScore:
     changed_far: int  # pixels changed outside the face and its margin
     mouth_interior: float | None  # mean brightness inside the output's inner lips / of its lips; None: mouth closed
     mouth_detail: float | None  # fine detail inside the output's inner lips / on its lips; None: mouth closed
+    magnification: float | None  # the flow's largest magnification of the face outside the mouth; None: no flow
     same_size: bool
     same_format: bool
     seconds: float
@@ -108,6 +113,7 @@ MEDIAN_KEYS = (
     "changed_far",
     "mouth_interior",
     "mouth_detail",
+    "magnification",
 )
 
 
@@ -140,6 +146,7 @@ class PhotoReport:
             "max_identity_distance": max(
                 (s.identity_distance for s in scores if s.identity_distance is not None), default=None
             ),
+            "max_magnification": max((s.magnification for s in scores if s.magnification is not None), default=None),
             "total_changed_far": sum(s.changed_far for s in scores),
             "expression_correct": sum(correct) / len(correct) if correct else None,
             "input_correct": sum(input_read) / len(input_read) if input_read else None,
@@ -282,6 +289,23 @@ def mouth_interior_detail(rgb: np.ndarray, points: np.ndarray) -> float | None:
     return float(detail[inner].mean() / max(1e-3, detail[lips].mean()))
 
 
+MAGNIFICATION_CAP = 100.0
+"""A folded map (area ratio <= 0) is reported as this magnification."""
+
+
+def warp_magnification(flow: np.ndarray | None, source_points: np.ndarray, target_points: np.ndarray) -> float | None:
+    """The largest magnification, 1 / area ratio, of a crop flow (S, S, 2) over the face minus the
+    mouth (crop points of both shapes; the mouth may open and fold). None without a flow."""
+    if flow is None:
+        return None
+    size = flow.shape[0]
+    region = face_region_without_mouth(source_points, target_points, (size, size))
+    if not region.any():
+        return None
+    least = float(area_ratio(torch.from_numpy(np.ascontiguousarray(flow, np.float32))[None])[0].numpy()[region].min())
+    return MAGNIFICATION_CAP if least <= 1.0 / MAGNIFICATION_CAP else 1.0 / least
+
+
 def changed_far_from_face(before: np.ndarray, after: np.ndarray, *point_sets: np.ndarray) -> int:
     """How many pixels differ beyond FAR_RADIUS radii of the ellipse around the faces' outlines."""
     ys, xs = np.nonzero((before != after).any(axis=2))
@@ -381,6 +405,7 @@ def _edit_and_score(editor, face, rgb, photo, report, judges, judged_input, devi
         changed_far=changed_far_from_face(rgb, result, source.points68, target_points),
         mouth_interior=mouth_interior_brightness(result, target_points),
         mouth_detail=mouth_interior_detail(result, target_points),
+        magnification=warp_magnification(edit.flow, face.points, edit.points),
         same_size=same_size,
         same_format=same_format,
         seconds=seconds,

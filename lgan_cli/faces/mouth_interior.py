@@ -6,7 +6,8 @@ ICT model's teeth, gums, tongue and socket, fitted to the target points
 (lgan_cli/geometry/mouth.py), are rasterized straight into the photo's pixels, coloured from
 the photo itself, so they are as sharp as the photo and lit like it:
 
-- teeth: the whites of the person's own eyes (the photo's white under its light), a little
+- teeth: the person's own teeth where the photo shows them brighter than the eyes' white (a
+  smile), otherwise the whites of their eyes (the photo's white under its light), a little
   warmer and darker;
 - gums and tongue: the person's lip colour; the socket: the same, nearly black;
 - light: one soft frontal light (two-sided Lambert) times an occlusion that darkens with the
@@ -34,6 +35,7 @@ MIN_OPENING = 0.04
 FADE_IN = 0.01
 """Further growth over which the interior fades in (so an animation does not pop it in)."""
 WHITE_PERCENTILE = 90  # the eyes' white: their brightest pixels (not the iris, lashes or the lids' shadow)
+OWN_TEETH_PERCENTILE = 75  # an open mouth in the photo: its teeth are the brightest quarter inside the lips
 TEETH_TINT = np.array([0.95, 0.9, 0.78])  # teeth against the eyes' white: warmer, a little darker
 GUM_TINT = np.array([1.0, 0.8, 0.85])  # gums and tongue against the lips: a little pinker
 TINT_CHROMA = 0.3  # lips at least this colourful ((max - min) / max, linear) get the full tints
@@ -90,7 +92,7 @@ def _region_pixels(photo: np.ndarray, inside: np.ndarray, outside: np.ndarray | 
 
 
 def sample_mouth_colours(photo: np.ndarray, points68: np.ndarray) -> MouthColours:
-    """The interior's albedos from the unedited face: its eyes' white and its lips."""
+    """The interior's albedos from the unedited face: its own teeth or its eyes' white, and its lips."""
     eyes = np.concatenate([_region_pixels(photo, points68[eye]) for eye in EYES])
     lips = _region_pixels(photo, points68[OUTER_LIPS], points68[INNER_LIPS])
     if len(lips) < 4:  # a tiny face: the lips' bounding box will do
@@ -104,20 +106,42 @@ def sample_mouth_colours(photo: np.ndarray, points68: np.ndarray) -> MouthColour
     white = np.maximum(white, lip)  # the eyes' white is never darker than the lips
     grain = 0.0
     if len(lips) >= 16:
-        box = _bounding_box(points68[OUTER_LIPS], photo.shape)
+        box = bounding_box(points68[OUTER_LIPS], photo.shape)
         patch = photo[box[1] : box[3], box[0] : box[2]].astype(np.float32)
         grain = float(np.median(np.abs(patch - cv2.GaussianBlur(patch, (0, 0), 1.0)))) * 1.25
     # the tints only as far as the photo has colour: a black-and-white photo keeps grey teeth
     colourful = float(np.clip((lip.max() - lip.min()) / max(float(lip.max()), 1e-6) / TINT_CHROMA, 0.0, 1.0))
+    teeth = white * (1 + (TEETH_TINT - 1) * colourful)
+    own = _own_teeth(photo, points68)
+    if own is not None and _luminance(own) > _luminance(teeth):
+        teeth = own
     return MouthColours(
-        teeth=white * (1 + (TEETH_TINT - 1) * colourful),
+        teeth=teeth,
         gums=lip * (1 + (GUM_TINT - 1) * colourful),
         cavity=lip * CAVITY_DARKNESS,
         grain=grain,
     )
 
 
-def _bounding_box(points: np.ndarray, shape, pad: float = 0.0) -> tuple[int, int, int, int]:
+def _luminance(linear_rgb: np.ndarray) -> float:
+    return float(np.asarray(linear_rgb) @ [0.2126, 0.7152, 0.0722])
+
+
+def _own_teeth(photo: np.ndarray, points68: np.ndarray) -> np.ndarray | None:
+    """Linear RGB of the teeth the unedited photo shows (its open mouth's brightest quarter), or None
+    for a closed mouth. A smiling photo's squinting eyes show little white: their brightest tenth is
+    lashes and iris, and the drawn teeth came out grey; the photo's own teeth are the truth."""
+    width = float(np.linalg.norm(points68[54] - points68[48]))
+    if lip_gap(points68) < MIN_OPENING * width:
+        return None
+    inside = _region_pixels(photo, inner_lip_outline(points68))
+    if len(inside) < 16:
+        return None
+    luminance = inside.astype(np.float32) @ [0.299, 0.587, 0.114]
+    return to_linear(inside[luminance >= np.percentile(luminance, OWN_TEETH_PERCENTILE)]).mean(axis=0)
+
+
+def bounding_box(points: np.ndarray, shape, pad: float = 0.0) -> tuple[int, int, int, int]:
     x0, y0 = np.floor(points.min(axis=0) - pad).astype(int)
     x1, y1 = np.ceil(points.max(axis=0) + pad).astype(int) + 1
     return max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
@@ -130,7 +154,7 @@ def lip_gap(points68: np.ndarray) -> float:
     return float(np.linalg.norm(upper - lower, axis=1).mean())
 
 
-def _catmull_rom(points: np.ndarray, samples: int) -> np.ndarray:
+def catmull_rom(points: np.ndarray, samples: int) -> np.ndarray:
     """An open Catmull-Rom curve through `points` (n, 2), `samples` points per segment, ends included."""
     padded = np.vstack([2 * points[0] - points[1], points, 2 * points[-1] - points[-2]])
     t = np.linspace(0, 1, samples, endpoint=False)[:, None]
@@ -147,8 +171,8 @@ def _catmull_rom(points: np.ndarray, samples: int) -> np.ndarray:
 def inner_lip_outline(points68: np.ndarray, samples: int = 8) -> np.ndarray:
     """The opening between the lips as a smooth closed polygon: one curve along each inner lip
     (points 60-64 and 64-67, 60), meeting at the mouth's corners as the lips do."""
-    upper = _catmull_rom(points68[[60, 61, 62, 63, 64]], samples)
-    lower = _catmull_rom(points68[[64, 65, 66, 67, 60]], samples)
+    upper = catmull_rom(points68[[60, 61, 62, 63, 64]], samples)
+    lower = catmull_rom(points68[[64, 65, 66, 67, 60]], samples)
     return np.vstack([upper[:-1], lower[:-1]])
 
 
@@ -237,7 +261,7 @@ def paint_mouth_interior(
         return edited  # no new opening: a closed mouth, or the photo's own interior, moved by the warp
     fade = min(1.0, (growth - MIN_OPENING) / FADE_IN)
     opening = inner_lip_outline(target)
-    box = _bounding_box(opening, edited.shape, pad=2)
+    box = bounding_box(opening, edited.shape, pad=2)
     x0, y0, x1, y1 = box
     if x1 - x0 < 2 or y1 - y0 < 2:
         return edited

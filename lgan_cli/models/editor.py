@@ -15,6 +15,7 @@ import torch
 
 from lgan_cli.models.config import MOUTH_INTERIORS
 from lgan_cli.models.flow import prior_flow, warp
+from lgan_cli.models.warpable import limit_eye_opening
 
 
 @dataclass
@@ -77,6 +78,9 @@ class LandmarkGANEditor:
     `mouth_interior` overrides the model's `mouth_interior` setting (config.MOUTH_INTERIORS):
     what `compose` draws where the target lips part.
 
+    A warp renderer's target eyes open at most `warpable.EYE_OPENING_LIMIT` times the photo's
+    own (a squinting smile made surprised would otherwise stretch its lashes into a curtain).
+
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
     can show what stage II's learning adds. `settings` is the checkpoint's config.json document
@@ -124,6 +128,8 @@ class LandmarkGANEditor:
         if (fractions != 1).any():
             points = points68 + fractions[:, None, None] * (points - points68)
             labels = self._blend_towards_neutral(labels, fractions)
+        if self.model.config.renderer == "warp":  # a warp cannot reveal an eye the photo hides
+            points = limit_eye_opening(points68, points)
         if self.prior_only:  # the ablation: stage I's points moving the pixels, nothing learned in stage II
             flow, _ = prior_flow(points68, points, crops.shape[-1])
             rendering = {

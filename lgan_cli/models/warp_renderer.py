@@ -7,7 +7,8 @@ spline, `lgan_cli.models.flow`), and a U-Net, seeing the crop, the paper's landm
 labels and the prior-warped crop, predicts
 
 - a residual flow (smooth: predicted at 1/8 of the crop's resolution and upsampled; it acts only
-  where the prior moves the face, `MOTION_GATE`),
+  where the prior moves the face, `MOTION_GATE`, and fades where it would magnify the photo far
+  more than the prior does, `flow.limit_stretch`),
 - a synthesis mask m in [0, 1] (where something the photo does not contain must appear:
   teeth, the mouth's interior, creases), learned inside the face outline or, with
   `synthesis_region="mouth"`, fixed by the points: where the target's mouth opens and the warp
@@ -30,7 +31,14 @@ from torch import nn
 
 from lgan_cli.models.blocks import UNetDecoder, UNetEncoder, init_weights
 from lgan_cli.models.config import ModelConfig
-from lgan_cli.models.flow import opened_mouth_mask, prior_flow, synthesis_window, warp, without_opposition
+from lgan_cli.models.flow import (
+    limit_stretch,
+    opened_mouth_mask,
+    prior_flow,
+    synthesis_window,
+    warp,
+    without_opposition,
+)
 
 RESIDUAL_POOL = 8
 """The residual flow is averaged over 8 x 8 crop pixels and upsampled: a smooth correction, not
@@ -95,6 +103,7 @@ class WarpExpressionGenerator(nn.Module):
         residual = residual * (window * gate)[..., None]
         if self.residual_keeps_motion:
             residual = without_opposition(residual, prior)
+        residual = limit_stretch(residual, prior, RESIDUAL_POOL)
         flow = prior + residual
         if not self.synthesis:  # the learned flow alone: every output pixel is a moved input pixel
             mask = torch.zeros_like(window)

@@ -1,0 +1,188 @@
+"""Close the photo's open mouth: where the target's lips meet, draw them from the photo's own lips.
+
+A smiling photo made neutral (or contemptuous): the target's lips meet, but the warp, a smooth
+spline through the 68 points, cannot fold the photo's teeth away; it squeezes them into a pale
+band between the lips. Here the target's upper lip takes the photo's upper lip and the lower lip
+its lower lip, each stretched over its own region by a piecewise-affine map between matching
+outlines (in the photo: outer lip to inner lip; in the target: outer lip to the seam where the
+lips meet), so no pixel of the teeth is sampled. A soft shadow marks the seam, as between real
+closed lips. Only the target's lips change, blended into the warp over a few pixels at their
+outer edge; a mouth the photo shows closed, or a target that stays open, comes back unchanged.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from lgan_cli.faces.mouth_interior import (
+    FADE_IN,
+    MIN_OPENING,
+    bounding_box,
+    catmull_rom,
+    lip_gap,
+    polygon_mask,
+)
+
+CLOSED_BELOW = 0.03
+"""A target lip gap (fraction of the mouth's width) below which the lips are drawn closed; the
+closing fades out up to MIN_OPENING, where a target counts as open. The presets' closed mouths
+(neutral, contempt) sit at 0.01-0.02, their parted ones (a smile, sadness) at 0.06 and above."""
+
+OUTLINE_SAMPLES = 32
+"""Points per lip outline: the piecewise-affine map's resolution along the mouth."""
+
+SKIN_RING = 0.08
+"""A band of skin around the lips, as a fraction of the mouth's width, mapped with them (outer lip
+line to the same line moved out along its normal, in photo and target alike): the smooth warp
+leaves the photo's teeth peeking past the target's lips at the corners, and the band covers them."""
+
+EDGE_FEATHER = 0.05
+"""Width, as a fraction of the mouth's width, over which the drawn mouth blends into the warp at
+the skin band's outer edge (where the two maps agree)."""
+
+SEAM_DARKNESS = 0.3
+SEAM_WIDTH = 0.012
+"""The seam's shadow: at most this much darker, a Gaussian of this width (fraction of the mouth's
+width, at least a pixel), fading to nothing at the mouth's corners."""
+
+LIP_PULL = 0.4
+"""How far the photo's lips are taken from the detected inner lip towards the outer one. Over
+teeth the detector's inner lip lies on the teeth, a few pixels inside the real lip edge (on the
+London smiles, a third of the lip's apparent depth), and the corners' inner points sit well
+inside the mouth's dark corners; so the lips are read from the outer part only, a band that
+narrows to the outer lip line itself at the corners, as closed lips do (`lip_band`)."""
+
+UPPER_OUTER, LOWER_OUTER = [48, 49, 50, 51, 52, 53, 54], [48, 59, 58, 57, 56, 55, 54]
+UPPER_INNER, LOWER_INNER = [60, 61, 62, 63, 64], [60, 67, 66, 65, 64]
+
+
+def resample(curve: np.ndarray, count: int) -> np.ndarray:
+    """`count` points evenly spaced by arc length along a polyline (ends kept)."""
+    lengths = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(curve, axis=0), axis=1))])
+    wanted = np.linspace(0.0, lengths[-1], count)
+    return np.stack([np.interp(wanted, lengths, curve[:, axis]) for axis in (0, 1)], axis=1)
+
+
+def outline(points68: np.ndarray, indices: list[int]) -> np.ndarray:
+    return resample(catmull_rom(points68[indices], 8), OUTLINE_SAMPLES)
+
+
+def lip_band(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The photo's lip edge to read from: from the outer lip, a depth that is the lip's own in the
+    middle (less LIP_PULL) and narrows like a lip, 1 - u^2, to nothing at the corners, never
+    deeper than the detected inner lip (less LIP_PULL)."""
+    towards = inner - outer
+    depth = np.linalg.norm(towards, axis=1)
+    u = np.linspace(-1.0, 1.0, len(outer))
+    profile = (1.0 - LIP_PULL) * depth[len(depth) // 2] * np.clip(1.0 - u**2, 0.0, 1.0)
+    kept = np.minimum(profile, (1.0 - LIP_PULL) * depth)
+    return outer + towards * (kept / np.maximum(depth, 1e-9))[:, None]
+
+
+def pushed_out(curve: np.ndarray, distance: float, side: float) -> np.ndarray:
+    """`curve` (drawn left to right) moved `distance` pixels along its normal: side -1 up, +1 down."""
+    tangent = np.gradient(curve, axis=0)
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1) * side
+    return curve + distance * normal
+
+
+def closing_strength(source: np.ndarray, target: np.ndarray) -> float:
+    """0..1: how fully the lips are drawn closed. The photo's mouth must be open (its gap at least
+    MIN_OPENING of its width, fading in over FADE_IN) and the target's closed (below CLOSED_BELOW,
+    fading out up to MIN_OPENING)."""
+    source_gap = lip_gap(source) / max(float(np.linalg.norm(source[54] - source[48])), 1e-6)
+    target_gap = lip_gap(target) / max(float(np.linalg.norm(target[54] - target[48])), 1e-6)
+    opened = np.clip((source_gap - MIN_OPENING) / FADE_IN, 0.0, 1.0)
+    closed = np.clip((MIN_OPENING - target_gap) / (MIN_OPENING - CLOSED_BELOW), 0.0, 1.0)
+    return float(opened * closed)
+
+
+def lip_map(source: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int]):
+    """(map_x, map_y, covered) over `box`: for every pixel of the target's closed lips, where in
+    the photo it takes its colour (the photo's upper or lower lip, never the opening)."""
+    x0, y0, x1, y1 = box
+    seam = (outline(target, UPPER_INNER) + outline(target, LOWER_INNER)) / 2
+    ring_t = SKIN_RING * float(np.linalg.norm(target[54] - target[48]))
+    ring_s = SKIN_RING * float(np.linalg.norm(source[54] - source[48]))
+    strips = []
+    for outer, inner, side in ((UPPER_OUTER, UPPER_INNER, -1.0), (LOWER_OUTER, LOWER_INNER, 1.0)):
+        target_outer, source_outer = outline(target, outer), outline(source, outer)
+        source_lip = lip_band(source_outer, outline(source, inner))
+        strips.append((target_outer, seam, source_outer, source_lip))  # the lip itself
+        strips.append(
+            (pushed_out(target_outer, ring_t, side), target_outer, pushed_out(source_outer, ring_s, side), source_outer)
+        )
+    shape = (y1 - y0, x1 - x0)
+    map_x, map_y = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    covered = np.zeros(shape, bool)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    for target_outer, target_inner, source_outer, source_inner in strips:
+        for k in range(OUTLINE_SAMPLES - 1):
+            quad_t = (target_outer[k], target_outer[k + 1], target_inner[k + 1], target_inner[k])
+            quad_s = (source_outer[k], source_outer[k + 1], source_inner[k + 1], source_inner[k])
+            for a, b, c in ((0, 1, 2), (0, 2, 3)):
+                triangle = np.float32([quad_t[a], quad_t[b], quad_t[c]])
+                (ax, ay), (bx, by) = triangle[1] - triangle[0], triangle[2] - triangle[0]
+                if abs(ax * by - ay * bx) < 1e-6:
+                    continue  # a degenerate sliver (the mouth's corner) covers no pixel
+                affine = cv2.getAffineTransform(triangle, np.float32([quad_s[a], quad_s[b], quad_s[c]]))
+                inside = np.zeros(shape, np.uint8)
+                cv2.fillConvexPoly(inside, np.round((triangle - (x0, y0)) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+                inside = inside.astype(bool)
+                map_x[inside] = affine[0, 0] * xs[inside] + affine[0, 1] * ys[inside] + affine[0, 2]
+                map_y[inside] = affine[1, 0] * xs[inside] + affine[1, 1] * ys[inside] + affine[1, 2]
+                covered |= inside
+    return map_x, map_y, covered, seam
+
+
+def seam_shadow(seam: np.ndarray, box: tuple[int, int, int, int], width: float) -> np.ndarray:
+    """(h, w) darkening in 0..SEAM_DARKNESS along the seam, tapering to 0 at the corners."""
+    x0, y0, x1, y1 = box
+    sigma = max(1.0, SEAM_WIDTH * width)
+    canvas = np.zeros((y1 - y0, x1 - x0), np.float32)
+    taper = np.sin(np.linspace(0.0, np.pi, len(seam)))
+    for k in range(len(seam) - 1):
+        a, b = np.round((seam[k : k + 2] - (x0, y0)) * 16).astype(np.int32)
+        cv2.line(canvas, tuple(a), tuple(b), float((taper[k] + taper[k + 1]) / 2), 1, cv2.LINE_AA, 4)
+    blurred = cv2.GaussianBlur(canvas, (0, 0), sigma) * (np.sqrt(2 * np.pi) * sigma)
+    return SEAM_DARKNESS * np.clip(blurred, 0.0, 1.0)
+
+
+def close_lips(edited: np.ndarray, original: np.ndarray, source_points: np.ndarray, target_points: np.ndarray):
+    """`edited` with the target's closed lips drawn from the photo's own lips (see the module).
+
+    `original` is the unedited photo with its 68 points `source_points`; `target_points` are the
+    edit's, in photo pixels.
+    """
+    source = np.asarray(source_points, np.float64)
+    target = np.asarray(target_points, np.float64)
+    strength = closing_strength(source, target)
+    if strength <= 0:
+        return edited
+    width = float(np.linalg.norm(target[54] - target[48]))
+    ring = SKIN_RING * width
+    lips = np.vstack(
+        [
+            pushed_out(outline(target, UPPER_OUTER), ring, -1.0),
+            pushed_out(outline(target, LOWER_OUTER), ring, 1.0)[::-1],
+        ]
+    )
+    box = bounding_box(lips, edited.shape, pad=2)
+    x0, y0, x1, y1 = box
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return edited
+    map_x, map_y, covered, seam = lip_map(source, target, box)
+    if not covered.any():
+        return edited
+    drawn = cv2.remap(original, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+    drawn = drawn.astype(np.float32) * (1 - seam_shadow(seam, box, width))[..., None]
+    coverage = polygon_mask((y1 - y0, x1 - x0), lips, (x0, y0))
+    inside = (coverage >= 0.5).astype(np.uint8)
+    to_edge = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    alpha = strength * np.clip(to_edge / max(EDGE_FEATHER * width, 1.0), 0.0, 1.0) * covered
+    out = edited.copy()
+    region = out[y0:y1, x0:x1].astype(np.float32)
+    out[y0:y1, x0:x1] = np.clip(np.round(region * (1 - alpha[..., None]) + drawn * alpha[..., None]), 0, 255)
+    return out

@@ -1,0 +1,164 @@
+"""Edits of photos that already show an expression (a smile with teeth, squinting eyes), where a
+warp alone fails: eyes asked to open far beyond what the photo shows, a learned flow that
+magnifies the lashes, teeth drawn grey from squinting eyes, and a smile's teeth squeezed between
+lips that should meet. The ICT tests need ../shared/datasets/ict_facekit; the photo test also the
+bundled model.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from test_geometry import ICT_NPZ, SKIP_ICT
+from test_mouth_interior import exact_fit, ict, painted_photo  # noqa: F401 (ict: a fixture)
+
+from conftest import run_cli
+
+TEETH = (250, 247, 240)
+
+
+def eye_points(gap_right: float, gap_left: float) -> torch.Tensor:
+    """(1, 68, 2) points whose eyes have the given lid gaps (everything else spread out)."""
+    points = torch.arange(136, dtype=torch.float32).reshape(1, 68, 2)
+    for corner_l, upper, lower, corner_r, x, gap in (
+        (36, (37, 38), (41, 40), 39, 40.0, gap_right),
+        (42, (43, 44), (47, 46), 45, 80.0, gap_left),
+    ):
+        points[0, corner_l] = torch.tensor([x - 12, 50.0])
+        points[0, corner_r] = torch.tensor([x + 12, 50.0])
+        for k, (u, lo) in enumerate(zip(upper, lower)):
+            points[0, u] = torch.tensor([x - 4 + 8 * k, 50.0 - gap / 2])
+            points[0, lo] = torch.tensor([x - 4 + 8 * k, 50.0 + gap / 2])
+    return points
+
+
+def test_an_eye_opens_at_most_the_limit_times_the_photos_own():
+    from lgan_cli.models.warpable import EYE_OPENING_LIMIT, lid_gaps, limit_eye_opening
+
+    source = eye_points(4.0, 0.0)  # the left eye closed in the photo
+    within = eye_points(4.0 * 1.3, 0.0)
+    assert limit_eye_opening(source, within) is within  # nothing to limit: the very same points
+    asked = eye_points(4.0 * 2.2, 3.0)
+    asked[0, 30] += 5.0  # a point that is not a lid moves as asked
+    limited = limit_eye_opening(source, asked)
+    gaps = lid_gaps(limited)[0]
+    assert gaps[0].item() == pytest.approx(EYE_OPENING_LIMIT * 4.0, abs=1e-4)
+    assert gaps[1].item() == pytest.approx(0.0, abs=1e-5)  # a closed eye stays closed
+    lids = [37, 38, 40, 41, 43, 44, 46, 47]
+    others = [i for i in range(68) if i not in lids]
+    assert torch.equal(limited[0, others], asked[0, others])  # corners, brows, the rest: as asked
+    middle = lambda p: (p[0, [37, 38]] + p[0, [41, 40]]) / 2  # noqa: E731
+    assert torch.allclose(middle(limited), middle(asked))  # the lids close about their midline
+
+
+def test_the_learned_flow_fades_where_it_would_magnify_the_photo():
+    from lgan_cli.models.flow import STRETCH_GONE, area_ratio, limit_stretch
+
+    size = 64
+    prior = torch.zeros(1, size, size, 2)
+    ys = torch.arange(size, dtype=torch.float32)[:, None].expand(size, size)
+    # a local lift (the lids' region pulled up onto a few source rows): the photo magnified 5x
+    bump = lambda slope: -slope * (ys - 32) * torch.exp(-(((ys - 32) / 6) ** 2))  # noqa: E731
+    pulled = torch.zeros(1, size, size, 2)
+    pulled[0, ..., 1] = bump(0.8)
+    before = area_ratio(prior + pulled).min().item()
+    limited = limit_stretch(pulled, prior, pool=8)
+    after = area_ratio(prior + limited).min().item()
+    assert before < 0.25 and after > STRETCH_GONE - 0.05
+    # a gentle residual (the photo stretched by 10 %) is left exactly as it is
+    gentle = torch.zeros(1, size, size, 2)
+    gentle[0, ..., 1] = bump(0.1)
+    assert torch.equal(limit_stretch(gentle, prior, pool=8), gentle)
+
+
+def smiling_photo(basis):
+    """A painted face with its mouth open on white teeth and dull grey eyes (a squint shows little
+    white), its 68 points, and the same person's closed neutral mouth."""
+    from lgan_cli.faces.mouth_interior import inner_lip_outline, polygon_mask
+
+    source = exact_fit(basis, {"jawOpen": 0.35, "mouthSmile_L": 0.6, "mouthSmile_R": 0.6}).points
+    photo = painted_photo(basis, source).astype(np.float32)
+    for eye in (slice(36, 42), slice(42, 48)):
+        alpha = polygon_mask(photo.shape[:2], source[eye])[..., None]
+        photo = photo * (1 - alpha) + np.array((120, 110, 100), np.float32) * alpha
+    alpha = polygon_mask(photo.shape[:2], inner_lip_outline(source))[..., None]
+    photo = photo * (1 - alpha) + np.array(TEETH, np.float32) * alpha
+    return np.round(photo).astype(np.uint8), source, exact_fit(basis, {}).points
+
+
+def test_teeth_are_the_photos_own_when_it_shows_them(ict):  # noqa: F811
+    from lgan_cli.faces.mouth_interior import sample_mouth_colours, to_linear
+
+    basis, _ = ict
+    photo, source, _ = smiling_photo(basis)
+    colours = sample_mouth_colours(photo, source)
+    assert np.allclose(colours.teeth, to_linear(np.array(TEETH)), atol=0.05)  # not the grey eyes'
+    closed = exact_fit(basis, {}).points
+    assert np.all(sample_mouth_colours(painted_photo(basis, closed), closed).teeth < 0.9)  # the eyes', tinted
+
+
+def test_a_closing_mouth_gets_the_photos_lips_not_its_teeth(ict):  # noqa: F811
+    from lgan_cli.faces.lip_closure import CLOSED_BELOW, close_lips, closing_strength, outline, pushed_out
+    from lgan_cli.faces.mouth_interior import MIN_OPENING, lip_gap, polygon_mask
+
+    basis, _ = ict
+    photo, source, target = smiling_photo(basis)
+    # the warp has left the teeth where the target's lips should meet (the photo itself stands in)
+    out = close_lips(photo, photo, source, target)
+    width = np.linalg.norm(target[54] - target[48])
+    lips = np.vstack(
+        [outline(target, [48, 49, 50, 51, 52, 53, 54]), outline(target, [48, 59, 58, 57, 56, 55, 54])[::-1]]
+    )
+    inside = polygon_mask(photo.shape[:2], lips) >= 1
+    luminance = lambda image: image.astype(np.float32) @ [0.299, 0.587, 0.114]  # noqa: E731
+    teeth_before = (luminance(photo)[inside] > 230).mean()
+    teeth_after = (luminance(out)[inside] > 230).mean()
+    assert teeth_before > 0.2 and teeth_after < 0.01
+    red = out[inside].astype(np.float32)
+    assert np.median(red[:, 0] - red[:, 1]) > 50  # lip red, from the photo's lips
+    ring = 0.08 * width + 2
+    outer = np.vstack(
+        [
+            pushed_out(outline(target, [48, 49, 50, 51, 52, 53, 54]), ring, -1.0),
+            pushed_out(outline(target, [48, 59, 58, 57, 56, 55, 54]), ring, 1.0)[::-1],
+        ]
+    )
+    far = polygon_mask(photo.shape[:2], outer) == 0
+    assert np.array_equal(out[far], photo[far])  # nothing beyond the lips and their skin band
+    # nothing to close: a photo with its mouth closed, or a target that stays open
+    assert np.array_equal(close_lips(photo, photo, target, target), photo)
+    assert closing_strength(source, source) == 0.0
+    # and the closing fades in as the target's gap shrinks (no pop in an animation)
+    gap_of = lambda t: lip_gap(t) / np.linalg.norm(t[54] - t[48])  # noqa: E731
+    halfway = (CLOSED_BELOW + MIN_OPENING) / 2
+    fraction = (gap_of(source) - halfway) / (gap_of(source) - gap_of(target))
+    assert 0.2 < closing_strength(source, source + fraction * (target - source)) < 0.8
+
+
+def test_a_smiling_photo_made_neutral_closes_its_lips(tmp_path, example_photos, capsys, monkeypatch):
+    """The bundled model on the example smiling photo: `--expr neutral` with the drawn mouth (the
+    default) leaves no teeth between the lips; `--mouth learned` still shows the squeezed smile."""
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.faces.mouth_interior import polygon_mask
+
+    if not ICT_NPZ.is_file():
+        pytest.skip(SKIP_ICT)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_030_smiling.jpg")
+    bright = {}
+    for mouth in ("face-model", "learned"):
+        out, points = tmp_path / f"{mouth}.png", tmp_path / f"{mouth}.json"
+        args = ["edit", photo, "--model", "london-all-warp-128", "--expr", "neutral", "--mouth", mouth]
+        code, _, stderr = run_cli([*args, "--out", out, "--save-landmarks", points, "--device", "cpu"], capsys)
+        assert code == 0, stderr
+        image = load_image(out)
+        target = np.array(json.loads(points.read_text())["faces"][0]["points68"])
+        lips = polygon_mask(image.shape[:2], target[48:60]) >= 1
+        pixels = image[lips].astype(np.float32)
+        whiteness = pixels.min(axis=1)  # teeth: bright in every channel, unlike lips and skin
+        bright[mouth] = float((whiteness > 170).mean())
+    # the same person's real neutral photo: 0.027 (the gloss on her lips); the smiling input: 0.30
+    assert bright["learned"] > 0.15 and bright["face-model"] < 0.05
