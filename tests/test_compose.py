@@ -165,3 +165,31 @@ def test_lowered_brows_leave_the_hairline_and_the_skull_where_they_were():
         assert np.abs(at(*anchor)).max() < 0.2, (anchor, at(*anchor))
     skull = flow[:16, 30:99]  # from the lower anchor line up (brows at y = 45, chin at 110)
     assert np.abs(skull).max() < 0.5, np.abs(skull).max()  # without the anchors: 9 px
+
+
+def test_a_dropping_upper_lip_stretches_the_skin_above_it_not_the_nostrils(monkeypatch):
+    """A smile made neutral: the raised upper lip comes down 8 crop px. The nostril guards keep
+    the skin just under the nose moving with the nose; the stretch goes next to the lip. Without
+    them the spline spread it up to the nostrils, drawing their shadows down as stripes."""
+    import lgan_cli.models.flow as flow_module
+    from lgan_cli.models.flow import area_ratio
+
+    points = schematic_face()
+    points[:, 48:60, 1] = 176.0 - points[:, 48:60, 1]  # iBUG's outer-lip order: 49-53 the upper lip (y 83-86)
+    dropped = points.clone()
+    dropped[:, 48:68, 1] += 8.0  # the mouth, and with it the upper lip under the nose (49-53)
+    under_nose = (slice(75, 77), slice(58, 71))  # the rows just below the nose base (y = 74), across it
+
+    def stretch_under_nose() -> float:
+        flow = prior_flow(points, dropped, CROP)[0]
+        return float(area_ratio(flow)[0][under_nose].min())
+
+    guarded = stretch_under_nose()
+    monkeypatch.setattr(flow_module, "NOSTRIL_GUARD", 0.0)
+    unguarded = stretch_under_nose()
+    assert guarded > 0.9 and unguarded < guarded - 0.1, (guarded, unguarded)
+    # a rising lip brings the guards closer to the nose, never past the lip: no fold anywhere
+    raised = points.clone()
+    raised[:, 48:68, 1] -= 6.0
+    monkeypatch.setattr(flow_module, "NOSTRIL_GUARD", 0.3)
+    assert float(area_ratio(prior_flow(points, raised, CROP)[0]).min()) > 0

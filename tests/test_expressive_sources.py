@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -100,8 +101,32 @@ def test_teeth_are_the_photos_own_when_it_shows_them(ict):  # noqa: F811
     assert np.all(sample_mouth_colours(painted_photo(basis, closed), closed).teeth < 0.9)  # the eyes', tinted
 
 
+def test_teeth_drawn_from_squinting_eyes_are_as_bright_as_teeth_go(ict):  # noqa: F811
+    """Eyes that show no white (grey lids and lashes) would give grey teeth: their luminance is
+    raised to TEETH_OVER_SKIN times the cheeks', and their colour made as much whiter."""
+    from lgan_cli.faces.mouth_interior import (
+        LUMINANCE,
+        TEETH_OVER_SKIN,
+        polygon_mask,
+        sample_mouth_colours,
+        to_linear,
+    )
+
+    basis, _ = ict
+    closed = exact_fit(basis, {}).points
+    photo = painted_photo(basis, closed).astype(np.float32)
+    for eye in (slice(36, 42), slice(42, 48)):
+        alpha = polygon_mask(photo.shape[:2], closed[eye])[..., None]
+        photo = photo * (1 - alpha) + np.array((150, 110, 100), np.float32) * alpha  # lids, no white
+    teeth = sample_mouth_colours(np.round(photo).astype(np.uint8), closed).teeth
+    skin = float(to_linear(np.array([190, 140, 115])) @ LUMINANCE)
+    assert float(teeth @ LUMINANCE) == pytest.approx(TEETH_OVER_SKIN * skin, rel=0.05)
+    eyes = to_linear(np.array([150, 110, 100]))
+    assert teeth[0] / teeth[2] < eyes[0] / eyes[2]  # less red than the lids they were read from
+
+
 def test_a_closing_mouth_gets_the_photos_lips_not_its_teeth(ict):  # noqa: F811
-    from lgan_cli.faces.lip_closure import CLOSED_BELOW, close_lips, closing_strength, outline, pushed_out
+    from lgan_cli.faces.lip_closure import close_lips, outline, pushed_out, redraw_amounts
     from lgan_cli.faces.mouth_interior import MIN_OPENING, lip_gap, polygon_mask
 
     basis, _ = ict
@@ -130,12 +155,34 @@ def test_a_closing_mouth_gets_the_photos_lips_not_its_teeth(ict):  # noqa: F811
     assert np.array_equal(out[far], photo[far])  # nothing beyond the lips and their skin band
     # nothing to close: a photo with its mouth closed, or a target that stays open
     assert np.array_equal(close_lips(photo, photo, target, target), photo)
-    assert closing_strength(source, source) == 0.0
-    # and the closing fades in as the target's gap shrinks (no pop in an animation)
+    assert redraw_amounts(source, source)[0] == 0.0
+    assert redraw_amounts(source, target) == (1.0, 1.0)  # redrawn, meeting at the seam
+    # the redrawing fades in as the target's opening shrinks (no pop in an animation)
     gap_of = lambda t: lip_gap(t) / np.linalg.norm(t[54] - t[48])  # noqa: E731
-    halfway = (CLOSED_BELOW + MIN_OPENING) / 2
-    fraction = (gap_of(source) - halfway) / (gap_of(source) - gap_of(target))
-    assert 0.2 < closing_strength(source, source + fraction * (target - source)) < 0.8
+    fraction = 0.3 * gap_of(source) / (gap_of(source) - gap_of(target))  # a target 70 % as open
+    assert 0.2 < redraw_amounts(source, source + fraction * (target - source))[0] < 0.8
+    assert MIN_OPENING < 0.7 * gap_of(source)
+
+
+def test_a_narrowed_mouth_gets_the_photos_lips_and_a_drawn_interior(ict):  # noqa: F811
+    """A broad smile made sad: the target's opening is a third of the photo's. Its lips are the
+    photo's lips (no teeth bent into them) and the narrow opening shows the 3D model's interior."""
+    from lgan_cli.faces.lip_closure import close_lips, redraw_amounts
+    from lgan_cli.faces.mouth_interior import inner_lip_outline, polygon_mask
+
+    basis, _ = ict
+    photo, source, _ = smiling_photo(basis)
+    target = exact_fit(basis, {"jawOpen": 0.12, "mouthFrown_L": 0.5, "mouthFrown_R": 0.5}).points
+    strength, closed = redraw_amounts(source, target)
+    assert strength == 1.0 and closed == 0.0
+    out = close_lips(photo, photo, source, target)
+    opening = polygon_mask(photo.shape[:2], inner_lip_outline(target))
+    lips = (polygon_mask(photo.shape[:2], target[48:60]) >= 1) & (opening == 0)
+    lips &= cv2.dilate((opening > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0  # not the rim
+    white = lambda image, where: (image[where].min(axis=1) > 230).mean()  # noqa: E731
+    assert white(photo, lips) > 0.2 and white(out, lips) < 0.01
+    inside = opening >= 1
+    assert inside.sum() > 50 and (out[inside] != photo[inside]).any(axis=1).mean() > 0.9
 
 
 def test_a_smiling_photo_made_neutral_closes_its_lips(tmp_path, example_photos, capsys, monkeypatch):

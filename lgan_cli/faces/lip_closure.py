@@ -1,13 +1,16 @@
-"""Close the photo's open mouth: where the target's lips meet, draw them from the photo's own lips.
+"""Close or narrow the photo's open mouth: draw the target's lips from the photo's own lips.
 
-A smiling photo made neutral (or contemptuous): the target's lips meet, but the warp, a smooth
-spline through the 68 points, cannot fold the photo's teeth away; it squeezes them into a pale
-band between the lips. Here the target's upper lip takes the photo's upper lip and the lower lip
-its lower lip, each stretched over its own region by a piecewise-affine map between matching
-outlines (in the photo: outer lip to inner lip; in the target: outer lip to the seam where the
-lips meet), so no pixel of the teeth is sampled. A soft shadow marks the seam, as between real
-closed lips. Only the target's lips change, blended into the warp over a few pixels at their
-outer edge; a mouth the photo shows closed, or a target that stays open, comes back unchanged.
+A smiling photo made neutral: the target's lips meet, but the warp, a smooth spline through the
+68 points, cannot fold the photo's teeth away; it squeezes them into a pale band between the
+lips. Made sad, the broad smile's teeth are bent into the frown's narrow opening, a row of fangs.
+Here the target's upper lip takes the photo's upper lip and the lower lip its lower lip, each
+stretched over its own region by a piecewise-affine map between matching outlines (in the
+photo: outer lip to inner lip; in the target: outer lip to its inner lip, or to the seam where
+closed lips meet), so no pixel of the photo's teeth is sampled. A soft shadow marks a closed
+mouth's seam; a narrowed opening gets the 3D model's interior (`paint_mouth_interior`, teeth the
+colour of the photo's own). Only the target's lips and a band of skin around them change,
+blended into the warp at the band's edge; a mouth the photo shows closed, or one the target
+keeps about as open, comes back unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lgan_cli.faces.mouth_interior import (
     bounding_box,
     catmull_rom,
     lip_gap,
+    paint_mouth_interior,
     polygon_mask,
 )
 
@@ -28,6 +32,11 @@ CLOSED_BELOW = 0.03
 """A target lip gap (fraction of the mouth's width) below which the lips are drawn closed; the
 closing fades out up to MIN_OPENING, where a target counts as open. The presets' closed mouths
 (neutral, contempt) sit at 0.01-0.02, their parted ones (a smile, sadness) at 0.06 and above."""
+
+NARROWED_BELOW, KEPT_ABOVE = 0.6, 0.8
+"""A target opening below NARROWED_BELOW times the photo's (lip gaps over mouth widths) gets its
+lips redrawn; the redrawing fades out up to KEPT_ABOVE, where the warp's own squeeze of the
+photo's teeth still looks like them (a smile made a little smaller)."""
 
 OUTLINE_SAMPLES = 32
 """Points per lip outline: the piecewise-affine map's resolution along the mouth."""
@@ -88,29 +97,41 @@ def pushed_out(curve: np.ndarray, distance: float, side: float) -> np.ndarray:
     return curve + distance * normal
 
 
-def closing_strength(source: np.ndarray, target: np.ndarray) -> float:
-    """0..1: how fully the lips are drawn closed. The photo's mouth must be open (its gap at least
-    MIN_OPENING of its width, fading in over FADE_IN) and the target's closed (below CLOSED_BELOW,
-    fading out up to MIN_OPENING)."""
-    source_gap = lip_gap(source) / max(float(np.linalg.norm(source[54] - source[48])), 1e-6)
-    target_gap = lip_gap(target) / max(float(np.linalg.norm(target[54] - target[48])), 1e-6)
+def relative_gap(points: np.ndarray) -> float:
+    """The lip gap as a fraction of the mouth's width."""
+    return lip_gap(points) / max(float(np.linalg.norm(points[54] - points[48])), 1e-6)
+
+
+def redraw_amounts(source: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """(how fully the lips are redrawn, how closed they are drawn), both 0..1.
+
+    Redrawn: the photo's mouth is open (its gap at least MIN_OPENING of its width, fading in over
+    FADE_IN) and the target's opening is much smaller (below NARROWED_BELOW times the photo's,
+    fading out up to KEPT_ABOVE). Closed: the target's gap is below CLOSED_BELOW, and the lips are
+    drawn meeting at the seam; above it they fade to the target's own inner lips at MIN_OPENING."""
+    source_gap, target_gap = relative_gap(source), relative_gap(target)
     opened = np.clip((source_gap - MIN_OPENING) / FADE_IN, 0.0, 1.0)
+    shrunk = target_gap / max(source_gap, 1e-6)
+    narrowed = np.clip((KEPT_ABOVE - shrunk) / (KEPT_ABOVE - NARROWED_BELOW), 0.0, 1.0)
     closed = np.clip((MIN_OPENING - target_gap) / (MIN_OPENING - CLOSED_BELOW), 0.0, 1.0)
-    return float(opened * closed)
+    return float(opened * narrowed), float(closed)
 
 
-def lip_map(source: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int]):
-    """(map_x, map_y, covered) over `box`: for every pixel of the target's closed lips, where in
-    the photo it takes its colour (the photo's upper or lower lip, never the opening)."""
+def lip_map(source: np.ndarray, target: np.ndarray, box: tuple[int, int, int, int], closed: float):
+    """(map_x, map_y, covered, seam) over `box`: for every pixel of the target's lips and the skin
+    band around them, where in the photo it takes its colour (the photo's upper or lower lip or
+    skin, never its opening). The target's inner lips are moved towards their seam by `closed`."""
     x0, y0, x1, y1 = box
-    seam = (outline(target, UPPER_INNER) + outline(target, LOWER_INNER)) / 2
+    upper, lower = outline(target, UPPER_INNER), outline(target, LOWER_INNER)
+    seam = (upper + lower) / 2
+    inner_lines = {-1.0: upper + closed * (seam - upper), 1.0: lower + closed * (seam - lower)}
     ring_t = SKIN_RING * float(np.linalg.norm(target[54] - target[48]))
     ring_s = SKIN_RING * float(np.linalg.norm(source[54] - source[48]))
     strips = []
     for outer, inner, side in ((UPPER_OUTER, UPPER_INNER, -1.0), (LOWER_OUTER, LOWER_INNER, 1.0)):
         target_outer, source_outer = outline(target, outer), outline(source, outer)
         source_lip = lip_band(source_outer, outline(source, inner))
-        strips.append((target_outer, seam, source_outer, source_lip))  # the lip itself
+        strips.append((target_outer, inner_lines[side], source_outer, source_lip))  # the lip itself
         strips.append(
             (pushed_out(target_outer, ring_t, side), target_outer, pushed_out(source_outer, ring_s, side), source_outer)
         )
@@ -151,14 +172,15 @@ def seam_shadow(seam: np.ndarray, box: tuple[int, int, int, int], width: float) 
 
 
 def close_lips(edited: np.ndarray, original: np.ndarray, source_points: np.ndarray, target_points: np.ndarray):
-    """`edited` with the target's closed lips drawn from the photo's own lips (see the module).
+    """`edited` with the target's lips drawn from the photo's own where the target closes or
+    narrows the photo's open mouth (see the module).
 
     `original` is the unedited photo with its 68 points `source_points`; `target_points` are the
     edit's, in photo pixels.
     """
     source = np.asarray(source_points, np.float64)
     target = np.asarray(target_points, np.float64)
-    strength = closing_strength(source, target)
+    strength, closed = redraw_amounts(source, target)
     if strength <= 0:
         return edited
     width = float(np.linalg.norm(target[54] - target[48]))
@@ -173,11 +195,11 @@ def close_lips(edited: np.ndarray, original: np.ndarray, source_points: np.ndarr
     x0, y0, x1, y1 = box
     if x1 - x0 < 2 or y1 - y0 < 2:
         return edited
-    map_x, map_y, covered, seam = lip_map(source, target, box)
+    map_x, map_y, covered, seam = lip_map(source, target, box, closed)
     if not covered.any():
         return edited
     drawn = cv2.remap(original, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
-    drawn = drawn.astype(np.float32) * (1 - seam_shadow(seam, box, width))[..., None]
+    drawn = drawn.astype(np.float32) * (1 - closed * seam_shadow(seam, box, width))[..., None]
     coverage = polygon_mask((y1 - y0, x1 - x0), lips, (x0, y0))
     inside = (coverage >= 0.5).astype(np.uint8)
     to_edge = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
@@ -185,4 +207,6 @@ def close_lips(edited: np.ndarray, original: np.ndarray, source_points: np.ndarr
     out = edited.copy()
     region = out[y0:y1, x0:x1].astype(np.float32)
     out[y0:y1, x0:x1] = np.clip(np.round(region * (1 - alpha[..., None]) + drawn * alpha[..., None]), 0, 255)
+    if closed < 1:  # the narrowed opening between the redrawn lips: the 3D model's interior
+        out = paint_mouth_interior(out, original, source, target, amount=strength * (1 - closed))
     return out

@@ -5,8 +5,9 @@ centres at integers, OpenCV's convention), so moving a photo is one resampling o
 pixels, never a re-rendering.
 
 The prior flow is a thin-plate spline through the generated target points, each carrying the
-offset back to its source point, and through zero-offset anchors: a ring around the face and two
-lines above the brows (the forehead and the hairline stay where they are).
+offset back to its source point, through guards under the nostrils that move with the nose, and
+through zero-offset anchors: a ring around the face and two lines above the brows (the forehead
+and the hairline stay where they are).
 It is a closed-form function of the target points (one small linear solve), so stage II's
 losses reach G_l through it, as the paper's end-to-end training asks. A face window (an
 ellipse fitted to the face outline, feathered) takes every flow and mask to exactly zero
@@ -47,6 +48,16 @@ to 0.03; here 0.14, with the skull above moving at most half a crop pixel)."""
 
 BORDER_FRACTION = 0.04
 """The window also falls to zero over this fraction of the crop side at the crop's border."""
+
+NOSTRIL_GUARD = 0.3
+"""Where the nostril guards sit: this fraction of the way from each nose-base point (31-35) down
+to the upper lip above it (49-53), in the photo. They move with the nose, so when the upper lip
+drops far (a smile made neutral or sad: its raised lip comes down) the skin next to the lip
+stretches, not the nostrils: spread over the whole philtrum by the spline, the stretch drew the
+nostrils' shadows down into the lip as stripes. When the lip rises instead, the guards come
+closer to the nose in proportion, so they never cross it."""
+
+NOSE_BASE, UPPER_LIP_BELOW_NOSE = [31, 32, 33, 34, 35], [49, 50, 51, 52, 53]
 
 TPS_REGULARISATION = 1e-4
 """Ridge on the spline's kernel (normalised coordinates): coincident points (the inner lips of a
@@ -131,6 +142,16 @@ def hairline_anchors(source_points: torch.Tensor) -> torch.Tensor:
     return torch.cat([face_outline(source_points, lift)[..., -brows.shape[-2] :, :] for lift in HAIRLINE_LIFTS], dim=-2)
 
 
+def nostril_guards(source_points: torch.Tensor, target_points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(target positions, source positions), each (B, 5, 2), of the NOSTRIL_GUARD points."""
+    source_nose, target_nose = source_points[..., NOSE_BASE, :], target_points[..., NOSE_BASE, :]
+    source_drop = source_points[..., UPPER_LIP_BELOW_NOSE, :] - source_nose
+    target_drop = target_points[..., UPPER_LIP_BELOW_NOSE, :] - target_nose
+    shrink = (target_drop.norm(dim=-1) / source_drop.norm(dim=-1).clamp_min(1e-6)).clamp(max=1.0)
+    offset = NOSTRIL_GUARD * source_drop * shrink[..., None]
+    return target_nose + offset, source_nose + offset
+
+
 def _tps_kernel(squared_distance: torch.Tensor) -> torch.Tensor:
     """U(r) = r^2 log r, written on r^2 (0 at r = 0, smooth gradients)."""
     return 0.5 * squared_distance * torch.log(squared_distance.clamp_min(1e-12))
@@ -172,8 +193,9 @@ def prior_flow(
     centre, whitening = face_ellipse(source_points, target_points)
     window = face_window(size, centre, whitening)
     anchors = torch.cat([anchor_ring(centre, whitening), hairline_anchors(source_points)], dim=1)
-    control = torch.cat([target_points, anchors], dim=1)
-    values = torch.cat([source_points - target_points, torch.zeros_like(anchors)], dim=1)
+    guards_target, guards_source = nostril_guards(source_points, target_points)
+    control = torch.cat([target_points, guards_target, anchors], dim=1)
+    values = torch.cat([source_points - target_points, guards_source - guards_target, torch.zeros_like(anchors)], dim=1)
     grid = pixel_grid(size, source_points.device).reshape(1, -1, 2).expand(len(source_points), -1, -1)
     flow = thin_plate_spline(control, values, grid, float(size)).reshape(-1, size, size, 2)
     return flow * window[..., None], window
