@@ -25,6 +25,7 @@ docs/<name>-expressions.jpg  the photo x every expression: zoomed full-resolutio
 docs/<name>-aus.jpg          the photo with action-unit mixes (`lgan edit --au`)
 docs/<name>-mouths.jpg       opened mouths at 1:1 pixels: the 3D model's interior, G_e's colours and the
                              geometry-only baseline (with --london ../shared/datasets/london)
+docs/<name>-smiling.jpg      held-out smiling photos (teeth, squinting eyes) made every other way (with --london)
 
 docs/<name>-levels.png    one held-out person: neutral input | levels 1..4 | real level-4 render, per expression
 docs/<name>-photo.png     the photo with --expression at levels 1..4 through the full pipeline (pasted back)
@@ -286,6 +287,32 @@ def mouths_figure(editor, london: Path, people: list[str], expressions: list[str
     return np.vstack(rows[:-1])
 
 
+def smiling_figure(editor, london: Path, people: list[str], expressions: list[str], cell: int = 256) -> np.ndarray:
+    """Held-out people's smiling photos (teeth showing, eyes squinting) made every other way:
+    zoomed full-resolution faces, then `--mouth learned`'s neutral (the photo's teeth squeezed by
+    the warp) and the person's real neutral photo for reference."""
+    from lgan_cli.eval.photos import zoomed_faces
+    from lgan_cli.models.load import with_mouth_interior
+
+    learned = with_mouth_interior(editor, "learned")
+    device = torch.device("cpu")
+    labels = ["smiling input", *expressions, "neutral, --mouth learned", "real neutral photo"]
+    rows = [_label_band(labels, cell)]
+    with FaceDetector() as detector:
+        for person in people:
+            rgb = load_image(london / "smiling_front" / f"{person}_08.jpg")
+            face = find_faces(detector, rgb, editor.resolution, "largest", person)[0]
+            pictures = [rgb] + [compose(rgb, edit_crops(editor, [(face, e, None)], device)) for e in expressions]
+            pictures.append(compose(rgb, edit_crops(learned, [(face, "neutral", None)], device)))
+            zooms = zoomed_faces(pictures, face.face.points68)
+            real = load_image(london / "neutral_front" / f"{person}_03.jpg")
+            zooms.append(zoomed_faces([real], detector.detect(real)[0].points68)[0])
+            cells = [cv2.resize(z, (cell, cell), interpolation=cv2.INTER_AREA) for z in zooms]
+            rows.append(np.hstack([c for picture in cells for c in (picture, gap(cell))][:-1]))
+            rows.append(np.full((6, rows[-1].shape[1], 3), 255, np.uint8))
+    return np.vstack(rows[:-1])
+
+
 def _label_band(labels: list[str], cell: int) -> np.ndarray:
     band = np.full((24, len(labels) * (cell + 6) - 6, 3), 255, np.uint8)
     for index, label in enumerate(labels):
@@ -318,6 +345,9 @@ def main() -> None:
         "--fullres-people", default="001,042,064", help="held-out people for the full-resolution figure"
     )
     parser.add_argument(
+        "--smiling-people", default="025,030,117", help="held-out people whose smiling photos show teeth"
+    )
+    parser.add_argument(
         "--expressions-photo",
         type=Path,
         default=None,
@@ -342,6 +372,9 @@ def main() -> None:
             opened = ["angry", "disgusted", "fearful", "surprised", "happy"]
             people = args.fullres_people.split(",")
             outputs[docs / f"{name}-mouths.jpg"] = mouths_figure(editor, args.london, people, opened)
+            targets = ["neutral", "happy", "sad", "surprised", "angry", "fearful"]
+            smiling = args.smiling_people.split(",")
+            outputs[docs / f"{name}-smiling.jpg"] = smiling_figure(editor, args.london, smiling, targets)
     elif editor.model.config.intensity_levels:
         outputs = {
             docs / f"{name}-levels.png": levels_figure(editor, dataset, args.sweep_person),

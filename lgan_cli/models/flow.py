@@ -51,11 +51,16 @@ BORDER_FRACTION = 0.04
 
 NOSTRIL_GUARD = 0.3
 """Where the nostril guards sit: this fraction of the way from each nose-base point (31-35) down
-to the upper lip above it (49-53), in the photo. They move with the nose, so when the upper lip
-drops far (a smile made neutral or sad: its raised lip comes down) the skin next to the lip
+to the upper lip above it (49-53), in the photo. When the upper lip drops far (a smile made
+neutral or sad: its raised lip comes down) they move with the nose, so the skin next to the lip
 stretches, not the nostrils: spread over the whole philtrum by the spline, the stretch drew the
-nostrils' shadows down into the lip as stripes. When the lip rises instead, the guards come
-closer to the nose in proportion, so they never cross it."""
+nostrils' shadows down into the lip as stripes. When the lip rises, or drops only a little, they
+keep their place between nose and lip (moving as the interpolation of the two), as the spline
+without them would."""
+
+GUARD_RAMP = 0.2
+"""The guards go from following the nose-lip interpolation to following the nose as the
+nose-to-lip distance grows from 1 to 1 + GUARD_RAMP times the photo's."""
 
 NOSE_BASE, UPPER_LIP_BELOW_NOSE = [31, 32, 33, 34, 35], [49, 50, 51, 52, 53]
 
@@ -145,11 +150,13 @@ def hairline_anchors(source_points: torch.Tensor) -> torch.Tensor:
 def nostril_guards(source_points: torch.Tensor, target_points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(target positions, source positions), each (B, 5, 2), of the NOSTRIL_GUARD points."""
     source_nose, target_nose = source_points[..., NOSE_BASE, :], target_points[..., NOSE_BASE, :]
-    source_drop = source_points[..., UPPER_LIP_BELOW_NOSE, :] - source_nose
-    target_drop = target_points[..., UPPER_LIP_BELOW_NOSE, :] - target_nose
-    shrink = (target_drop.norm(dim=-1) / source_drop.norm(dim=-1).clamp_min(1e-6)).clamp(max=1.0)
-    offset = NOSTRIL_GUARD * source_drop * shrink[..., None]
-    return target_nose + offset, source_nose + offset
+    source_lip, target_lip = source_points[..., UPPER_LIP_BELOW_NOSE, :], target_points[..., UPPER_LIP_BELOW_NOSE, :]
+    guards = source_nose + NOSTRIL_GUARD * (source_lip - source_nose)
+    stretch = (target_lip - target_nose).norm(dim=-1) / (source_lip - source_nose).norm(dim=-1).clamp_min(1e-6)
+    follows_lip = NOSTRIL_GUARD * (1 - (stretch - 1) / GUARD_RAMP).clamp(0.0, 1.0)
+    nose_motion, lip_motion = target_nose - source_nose, target_lip - source_lip
+    motion = nose_motion + follows_lip[..., None] * (lip_motion - nose_motion)
+    return guards + motion, guards
 
 
 def _tps_kernel(squared_distance: torch.Tensor) -> torch.Tensor:
