@@ -149,12 +149,20 @@ def lip_map(source: np.ndarray, target: np.ndarray, box: tuple[int, int, int, in
                 if abs(ax * by - ay * bx) < 1e-6:
                     continue  # a degenerate sliver (the mouth's corner) covers no pixel
                 affine = cv2.getAffineTransform(triangle, np.float32([quad_s[a], quad_s[b], quad_s[c]]))
-                inside = np.zeros(shape, np.uint8)
-                cv2.fillConvexPoly(inside, np.round((triangle - (x0, y0)) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
+                # only the triangle's own bounding box, in box pixels (a large photo's mouth is big)
+                local = triangle - (x0, y0)
+                u0, v0 = np.maximum(np.floor(local.min(axis=0)).astype(int) - 1, 0)
+                u1, v1 = np.minimum(np.ceil(local.max(axis=0)).astype(int) + 2, (shape[1], shape[0]))
+                if u1 <= u0 or v1 <= v0:
+                    continue
+                inside = np.zeros((v1 - v0, u1 - u0), np.uint8)
+                cv2.fillConvexPoly(inside, np.round((local - (u0, v0)) * 16).astype(np.int32), 1, cv2.LINE_8, 4)
                 inside = inside.astype(bool)
-                map_x[inside] = affine[0, 0] * xs[inside] + affine[0, 1] * ys[inside] + affine[0, 2]
-                map_y[inside] = affine[1, 0] * xs[inside] + affine[1, 1] * ys[inside] + affine[1, 2]
-                covered |= inside
+                window = (slice(v0, v1), slice(u0, u1))
+                px, py = xs[window][inside], ys[window][inside]
+                map_x[window][inside] = affine[0, 0] * px + affine[0, 1] * py + affine[0, 2]
+                map_y[window][inside] = affine[1, 0] * px + affine[1, 1] * py + affine[1, 2]
+                covered[window] |= inside
     return map_x, map_y, covered, seam
 
 
