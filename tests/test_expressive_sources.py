@@ -209,3 +209,28 @@ def test_a_smiling_photo_made_neutral_closes_its_lips(tmp_path, example_photos, 
         bright[mouth] = float((whiteness > 170).mean())
     # the same person's real neutral photo: 0.027 (the gloss on her lips); the smiling input: 0.30
     assert bright["learned"] > 0.15 and bright["face-model"] < 0.05
+
+
+def test_the_stretch_measure_finds_a_magnified_eye_and_ignores_the_mouth():
+    """`lgan eval --photos`' stretch: 1 / the least area ratio of the edit's flow over the face
+    minus the mouth. Lids pulled onto a few source rows read as a 3.4x magnification; the same pull
+    at the mouth (which may open and fold) does not count; no flow, no measure."""
+    from test_compose import schematic_face
+
+    from lgan_cli.eval.photos import warp_magnification
+
+    points = schematic_face()[0].numpy()
+    size = 128
+    ys = np.arange(size, dtype=np.float32)[:, None].repeat(size, axis=1)
+
+    def pull_at(row: float) -> np.ndarray:  # rows near `row` take the photo 4x magnified (slope -0.75)
+        flow = np.zeros((size, size, 2), np.float32)
+        flow[..., 1] = -0.75 * (ys - row) * np.exp(-(((ys - row) / 4) ** 2))
+        return flow
+
+    assert warp_magnification(np.zeros((size, size, 2), np.float32), points, points) == pytest.approx(1.0)
+    central_difference = 0.75 * np.exp(-1 / 16)  # the slope the measure's pixel differences see
+    expected = 1 / (1 - central_difference)  # 3.4
+    assert warp_magnification(pull_at(55.0), points, points) == pytest.approx(expected, rel=0.02)  # the eyes
+    assert warp_magnification(pull_at(88.0), points, points) < 1.5  # the mouth is left out
+    assert warp_magnification(None, points, points) is None
