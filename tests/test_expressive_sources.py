@@ -222,15 +222,16 @@ def test_the_stretch_measure_finds_a_magnified_eye_and_ignores_the_mouth():
     points = schematic_face()[0].numpy()
     size = 128
     ys = np.arange(size, dtype=np.float32)[:, None].repeat(size, axis=1)
+    xs = ys.T
 
-    def pull_at(row: float) -> np.ndarray:  # rows near `row` take the photo 4x magnified (slope -0.75)
+    def pull_at(column: float, row: float) -> np.ndarray:  # a small patch pulled together vertically
         flow = np.zeros((size, size, 2), np.float32)
-        flow[..., 1] = -0.75 * (ys - row) * np.exp(-(((ys - row) / 4) ** 2))
+        flow[..., 1] = -0.75 * (ys - row) * np.exp(-(((ys - row) / 4) ** 2) - ((xs - column) / 4) ** 2)
         return flow
 
     assert warp_magnification(np.zeros((size, size, 2), np.float32), points, points) == pytest.approx(1.0)
     central_difference = 0.75 * np.exp(-1 / 16)  # the slope the measure's pixel differences see
     expected = 1 / (1 - central_difference)  # 3.4
-    assert warp_magnification(pull_at(55.0), points, points) == pytest.approx(expected, rel=0.02)  # the eyes
-    assert warp_magnification(pull_at(88.0), points, points) < 1.5  # the mouth is left out
+    assert warp_magnification(pull_at(42.0, 55.0), points, points) == pytest.approx(expected, rel=0.02)  # the eyes
+    assert warp_magnification(pull_at(64.0, 88.0), points, points) < 1.2  # the mouth is left out
     assert warp_magnification(None, points, points) is None
