@@ -20,7 +20,7 @@ from lgan_cli.faces.align import Alignment, align_face
 from lgan_cli.faces.compose import compose_warp
 from lgan_cli.faces.detect import Face, FaceDetector, select_faces
 from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
-from lgan_cli.faces.lip_closure import close_lips
+from lgan_cli.faces.lips import redraw_lips
 from lgan_cli.faces.mouth_interior import paint_mouth_interior
 from lgan_cli.faces.paste import face_mask, paste_faces
 from lgan_cli.models.editor import Editor
@@ -175,7 +175,7 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
     blends in only what it synthesised (`compose_warp`); with a "face-model" mouth interior, the
     fitted 3D model's teeth and cavity are then drawn between the target lips at the photo's
     resolution (`paint_mouth_interior`), and an open mouth of the photo's that the target closes
-    gets lips drawn from the photo's own (`close_lips`). A re-rendering model's crop (the
+    gets lips drawn from the photo's own (`redraw_lips`). A re-rendering model's crop (the
     paper's U-Net) is pasted back through a feathered face mask, colour matched, with the
     photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`).
     """
@@ -187,7 +187,7 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
             if edit.mouth_interior == "face-model":  # the mouth at the photo's resolution: opened or closed
                 source_points, target_points = edit.source.face.points68, edit.points_in_photo()
                 moved = paint_mouth_interior(moved, out, source_points, target_points)
-                moved = close_lips(moved, out, source_points, target_points)
+                moved = redraw_lips(moved, out, source_points, target_points)
             out = moved
         else:
             mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])

@@ -126,13 +126,13 @@ def test_teeth_drawn_from_squinting_eyes_are_as_bright_as_teeth_go(ict):  # noqa
 
 
 def test_a_closing_mouth_gets_the_photos_lips_not_its_teeth(ict):  # noqa: F811
-    from lgan_cli.faces.lip_closure import close_lips, outline, pushed_out, redraw_amounts
+    from lgan_cli.faces.lips import outline, pushed_out, redraw_amounts, redraw_lips
     from lgan_cli.faces.mouth_interior import MIN_OPENING, lip_gap, polygon_mask
 
     basis, _ = ict
     photo, source, target = smiling_photo(basis)
     # the warp has left the teeth where the target's lips should meet (the photo itself stands in)
-    out = close_lips(photo, photo, source, target)
+    out = redraw_lips(photo, photo, source, target)
     width = np.linalg.norm(target[54] - target[48])
     lips = np.vstack(
         [outline(target, [48, 49, 50, 51, 52, 53, 54]), outline(target, [48, 59, 58, 57, 56, 55, 54])[::-1]]
@@ -154,7 +154,7 @@ def test_a_closing_mouth_gets_the_photos_lips_not_its_teeth(ict):  # noqa: F811
     far = polygon_mask(photo.shape[:2], outer) == 0
     assert np.array_equal(out[far], photo[far])  # nothing beyond the lips and their skin band
     # nothing to close: a photo with its mouth closed, or a target that stays open
-    assert np.array_equal(close_lips(photo, photo, target, target), photo)
+    assert np.array_equal(redraw_lips(photo, photo, target, target), photo)
     assert redraw_amounts(source, source)[0] == 0.0
     assert redraw_amounts(source, target) == (1.0, 1.0)  # redrawn, meeting at the seam
     # the redrawing fades in as the target's opening shrinks (no pop in an animation)
@@ -167,7 +167,7 @@ def test_a_closing_mouth_gets_the_photos_lips_not_its_teeth(ict):  # noqa: F811
 def test_a_narrowed_mouth_gets_the_photos_lips_and_a_drawn_interior(ict):  # noqa: F811
     """A broad smile made sad: the target's opening is a third of the photo's. Its lips are the
     photo's lips (no teeth bent into them) and the narrow opening shows the 3D model's interior."""
-    from lgan_cli.faces.lip_closure import close_lips, redraw_amounts
+    from lgan_cli.faces.lips import redraw_amounts, redraw_lips
     from lgan_cli.faces.mouth_interior import inner_lip_outline, polygon_mask
 
     basis, _ = ict
@@ -175,7 +175,7 @@ def test_a_narrowed_mouth_gets_the_photos_lips_and_a_drawn_interior(ict):  # noq
     target = exact_fit(basis, {"jawOpen": 0.12, "mouthFrown_L": 0.5, "mouthFrown_R": 0.5}).points
     strength, closed = redraw_amounts(source, target)
     assert strength == 1.0 and closed == 0.0
-    out = close_lips(photo, photo, source, target)
+    out = redraw_lips(photo, photo, source, target)
     opening = polygon_mask(photo.shape[:2], inner_lip_outline(target))
     lips = (polygon_mask(photo.shape[:2], target[48:60]) >= 1) & (opening == 0)
     lips &= cv2.dilate((opening > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) == 0  # not the rim

@@ -134,8 +134,9 @@ MouthOption = Annotated[
     Optional[str],
     typer.Option(
         "--mouth",
-        help="What fills parted lips (a warp model): face-model (the fitted 3D model's teeth and cavity, "
-        "drawn at the photo's resolution) or learned (G_e's colours) [the model's setting].",
+        help="The mouth at the photo's resolution (a warp model): face-model (the fitted 3D model's teeth "
+        "and cavity where the lips part, the photo's own lips where its open mouth closes) or learned "
+        "(G_e's colours, the warp alone) [the model's setting].",
         show_default=False,
     ),
 ]

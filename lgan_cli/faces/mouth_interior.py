@@ -271,7 +271,7 @@ def paint_mouth_interior(
     gap grows by MIN_OPENING of its width or more) is painted, fading in over the next FADE_IN:
     otherwise, a closed mouth or one whose own teeth the warp already moves, `edited` comes
     back unchanged. `amount` (0..1) paints any target opening that much instead (an opening the
-    photo had, narrowed, between lips redrawn by `lip_closure.close_lips`).
+    photo had, narrowed, between lips redrawn by `lips.redraw_lips`).
     """
     target = np.asarray(target_points, np.float64)
     source = np.asarray(source_points, np.float64)

@@ -179,7 +179,7 @@ def seam_shadow(seam: np.ndarray, box: tuple[int, int, int, int], width: float) 
     return SEAM_DARKNESS * np.clip(blurred, 0.0, 1.0)
 
 
-def close_lips(edited: np.ndarray, original: np.ndarray, source_points: np.ndarray, target_points: np.ndarray):
+def redraw_lips(edited: np.ndarray, original: np.ndarray, source_points: np.ndarray, target_points: np.ndarray):
     """`edited` with the target's lips drawn from the photo's own where the target closes or
     narrows the photo's open mouth (see the module).
 
