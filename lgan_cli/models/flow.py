@@ -5,9 +5,9 @@ centres at integers, OpenCV's convention), so moving a photo is one resampling o
 pixels, never a re-rendering.
 
 The prior flow is a thin-plate spline through the generated target points, each carrying the
-offset back to its source point, through guards under the nostrils that move with the nose, and
-through zero-offset anchors: a ring around the face and two lines above the brows (the forehead
-and the hairline stay where they are).
+offset back to its source point, through guards under the nostrils (which move with the nose
+when the upper lip drops far), and through zero-offset anchors: a ring around the face and two
+lines above the brows (the forehead and the hairline stay where they are).
 It is a closed-form function of the target points (one small linear solve), so stage II's
 losses reach G_l through it, as the paper's end-to-end training asks. A face window (an
 ellipse fitted to the face outline, feathered) takes every flow and mask to exactly zero
