@@ -153,6 +153,27 @@ def test_point_targets_batch_moves_points_with_the_crop(example_pairs):
 
 
 @needs_ict
+def test_a_one_sided_expression_is_never_mirrored_in_training(example_pairs):
+    """Contempt pulls the subject's right lip corner: mirrored, it would be the left one under the
+    same label, and G_l would learn the average of both sides, a symmetric twitch."""
+    from lgan_cli.synth.recipes import mirror_symmetric
+    from lgan_cli.train.config import AugmentConfig
+
+    assert not mirror_symmetric("contemptuous")
+    assert all(mirror_symmetric(e) for e in RAFD_EXPRESSIONS if e != "contemptuous")
+    targets = PointTargets(geometry_targets(example_pairs.split("train")[:2], ("happy", "contemptuous")), 64)
+    plain = targets.batch(list(range(len(targets))))
+    mirrored = {"happy": 0, "contemptuous": 0}
+    for seed in range(6):
+        batch = targets.batch(list(range(len(targets))), AugmentConfig(flip=True), torch.Generator().manual_seed(seed))
+        for i, expression in enumerate(batch["expressions"]):
+            mirrored[expression] += int(torch.equal(batch["source"][i], plain["source"][i].flip(-1)))
+            if expression == "contemptuous":
+                assert torch.equal(batch["target_points"][i], plain["target_points"][i])
+    assert mirrored["contemptuous"] == 0 < mirrored["happy"]
+
+
+@needs_ict
 def test_training_with_geometry_targets_and_synthetic_pairs_runs_a_real_step(example_pairs, tmp_path):
     config = RunConfig(
         model=ModelConfig(

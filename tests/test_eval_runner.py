@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -252,3 +253,18 @@ def test_photo_evaluation_of_several_expressions_and_levels(example_photos, tmp_
         ["eval", "--model", "geometry", "--photos", photo, "--expr", " , ", "--device", "cpu"], capsys
     )
     assert code == 1 and "no expression" in stderr
+
+
+def test_contact_sheet_labels_stay_inside_their_columns():
+    """A long method name wraps onto more header lines instead of running into the next column."""
+    from lgan_cli.eval.photos import SHEET_HEIGHT, contact_sheet
+
+    side, gap = SHEET_HEIGHT, 6
+    faces = [np.zeros((side, side, 3), np.uint8) for _ in range(3)]
+    labels = ["input", "london-all-warp-128 (learned mouth) disgusted 4", "geometry sad 4"]
+    sheet = contact_sheet([faces], labels)
+    header = sheet[: sheet.shape[0] - side - gap]
+    assert header.shape[0] > 40  # the long label took a second line
+    ink = header.min(axis=2) < 128
+    assert not ink[:, side : side + gap].any() and not ink[:, 2 * side + gap : 2 * side + 2 * gap].any()
+    assert ink[:, side + gap : 2 * side + gap].any() and ink[:, 2 * side + 2 * gap :].any()

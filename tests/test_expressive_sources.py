@@ -55,6 +55,51 @@ def test_an_eye_opens_at_most_the_limit_times_the_photos_own():
     assert torch.allclose(middle(limited), middle(asked))  # the lids close about their midline
 
 
+def mouth_points(gaps: tuple[float, float, float], angle: float = 0.0) -> torch.Tensor:
+    """(1, 68, 2) points whose inner-lip pairs (61/67, 62/66, 63/65) are `gaps` apart (negative:
+    the lower lip above the upper), the face turned by `angle` radians about (64, 64)."""
+    points = torch.arange(136, dtype=torch.float32).reshape(1, 68, 2) * 0.5 + 20
+    points[0, 48], points[0, 54] = torch.tensor([40.0, 90.0]), torch.tensor([88.0, 90.0])
+    points[0, 60], points[0, 64] = torch.tensor([46.0, 90.0]), torch.tensor([82.0, 90.0])
+    for k, ((upper, lower), gap) in enumerate(zip(((61, 67), (62, 66), (63, 65)), gaps)):
+        x = 54.0 + 10 * k + 0.5 * k * k  # the lower point a little off the upper, as detected
+        points[0, upper] = torch.tensor([x, 90.0 - gap / 2])
+        points[0, lower] = torch.tensor([x + 0.7, 90.0 + gap / 2])
+    turn = torch.tensor([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], dtype=torch.float32)
+    return (points - 64) @ turn.T + 64
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.5, np.pi])  # upright, a tilted head, upside down
+def test_crossed_lips_meet_at_their_seam(angle):
+    """Sadness's chin raiser pushes the 3D model's lower lip up through the upper one: those
+    crossed pairs meet at their midpoint; parted and just-closed pairs stay exactly as asked."""
+    from lgan_cli.faces.mouth_interior import lip_gap
+    from lgan_cli.models.warpable import lips_meet
+
+    parted = mouth_points((3.0, 4.0, 0.0), angle)
+    assert lips_meet(parted) is parted
+    crossed = mouth_points((-2.0, -3.0, 2.0), angle)
+    met = lips_meet(crossed)
+    for upper, lower in ((61, 67), (62, 66)):
+        seam = (crossed[0, upper] + crossed[0, lower]) / 2
+        assert torch.allclose(met[0, upper], seam) and torch.allclose(met[0, lower], seam)
+    others = [i for i in range(68) if i not in (61, 67, 62, 66)]
+    assert torch.equal(met[0, others], crossed[0, others])
+    # the lip gap counts crossed pairs as negative: a shut mouth, however far the points cross
+    assert lip_gap(crossed[0].numpy().astype(np.float64)) < 0 < lip_gap(parted[0].numpy().astype(np.float64))
+
+
+def test_no_interior_is_drawn_between_crossed_lips():
+    """An unsigned gap took sadness's crossed lips for an opening and drew a band of teeth in the
+    frown; crossed lips are shut, and the photo comes back unchanged."""
+    from lgan_cli.faces.mouth_interior import paint_mouth_interior
+
+    photo = np.full((128, 128, 3), 120, np.uint8)
+    source = mouth_points((0.2, 0.2, 0.2))[0].numpy()
+    target = mouth_points((-4.0, -5.0, -4.0))[0].numpy()
+    assert paint_mouth_interior(photo, photo, source, target) is photo
+
+
 def test_the_learned_flow_fades_where_it_would_magnify_the_photo():
     from lgan_cli.models.flow import STRETCH_GONE, area_ratio, limit_stretch
 
@@ -209,6 +254,33 @@ def test_a_smiling_photo_made_neutral_closes_its_lips(tmp_path, example_photos, 
         bright[mouth] = float((whiteness > 170).mean())
     # the same person's real neutral photo: 0.027 (the gloss on her lips); the smiling input: 0.30
     assert bright["learned"] > 0.15 and bright["face-model"] < 0.05
+
+
+def test_a_neutral_photo_made_sad_keeps_its_lips_shut(tmp_path, example_photos, capsys, monkeypatch):
+    """The bundled model on an example neutral photo, `--expr sad`: the 3D model's chin raiser
+    crosses the target's inner lips, and the output shows the photo's closed lips, no teeth."""
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.faces.mouth_interior import polygon_mask
+    from lgan_cli.models.warpable import INNER_LIP_PAIRS, mouth_down
+
+    if not ICT_NPZ.is_file():
+        pytest.skip(SKIP_ICT)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    out, points = tmp_path / "sad.png", tmp_path / "sad.json"
+    args = ["edit", photo, "--model", "london-all-warp-128", "--expr", "sad", "--intensity", "4"]
+    code, _, stderr = run_cli([*args, "--out", out, "--save-landmarks", points, "--device", "cpu"], capsys)
+    assert code == 0, stderr
+    target = torch.tensor(json.loads(points.read_text())["faces"][0]["points68"], dtype=torch.float32)[None]
+    down = mouth_down(target)
+    apart = torch.stack([((target[:, lower] - target[:, upper]) * down).sum(-1) for upper, lower in INNER_LIP_PAIRS])
+    assert float(apart.min()) > -1e-3  # no crossed pair left
+    image, before = load_image(out), load_image(photo)
+    lips = polygon_mask(image.shape[:2], target[0, 48:60].numpy()) >= 1
+    luminance = lambda picture: picture[lips].astype(np.float32) @ [0.299, 0.587, 0.114]  # noqa: E731
+    pale = lambda picture: float((luminance(picture) > 1.5 * np.median(luminance(before))).mean())  # noqa: E731
+    # the band of drawn teeth made 20 % of the target's lips pale (the input: 5 %, its highlights)
+    assert pale(image) < pale(before) + 0.05
 
 
 def test_the_stretch_measure_finds_a_magnified_eye_and_ignores_the_mouth():

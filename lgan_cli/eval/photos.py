@@ -429,14 +429,34 @@ def zoomed_faces(images: list[np.ndarray], points: np.ndarray) -> list[np.ndarra
     return crops
 
 
+LABEL_FONT, LABEL_SCALE, LABEL_LINE = cv2.FONT_HERSHEY_SIMPLEX, 0.6, 22
+
+
+def wrapped(label: str, width: int) -> list[str]:
+    """`label` in lines of whole words that fit `width` pixels (a longer word gets a line of its own)."""
+    lines: list[str] = []
+    for word in label.split():
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and cv2.getTextSize(joined, LABEL_FONT, LABEL_SCALE, 1)[0][0] <= width:
+            lines[-1] = joined
+        else:
+            lines.append(word)
+    return lines
+
+
 def contact_sheet(rows: list[list[np.ndarray]], labels: list[str]) -> np.ndarray:
-    """Rows of zoomed faces with a header naming each column."""
+    """Rows of zoomed faces with a header naming each column, wrapped to the column's width and
+    clipped to it, so a long method name never runs into its neighbour's."""
     gap = 6
     width = max(sum(c.shape[1] for c in row) + gap * (len(row) - 1) for row in rows)
-    header = np.full((28, width, 3), 255, np.uint8)
+    names = [wrapped(label, crop.shape[1] - 12) for label, crop in zip(labels, rows[0])]
+    header = np.full((LABEL_LINE * max(len(n) for n in names) + 8, width, 3), 255, np.uint8)
     x = 0
-    for label, crop in zip(labels, rows[0]):
-        cv2.putText(header, label, (x + 6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1, cv2.LINE_AA)
+    for name, crop in zip(names, rows[0]):
+        column = header[:, x : x + crop.shape[1]].copy()
+        for k, text in enumerate(name):
+            cv2.putText(column, text, (6, LABEL_LINE * (k + 1) - 2), LABEL_FONT, LABEL_SCALE, (0, 0, 0), 1, cv2.LINE_AA)
+        header[:, x : x + crop.shape[1]] = column
         x += crop.shape[1] + gap
     lines = [header]
     for row in rows:

@@ -162,10 +162,15 @@ def bounding_box(points: np.ndarray, shape, pad: float = 0.0) -> tuple[int, int,
 
 
 def lip_gap(points68: np.ndarray) -> float:
-    """Mean distance between the upper and lower inner lip (pixels)."""
+    """Mean distance between the upper and lower inner lip (pixels), each pair's counted negative
+    where the lower lip lies above the upper one across the mouth (crossed points: lips pressed
+    into each other, a shut mouth however far they cross)."""
     upper = points68[list(UPPER_INNER_LIP)]
     lower = points68[list(LOWER_INNER_LIP)][::-1]  # 65, 66, 67 face 63, 62, 61
-    return float(np.linalg.norm(upper - lower, axis=1).mean())
+    apart = lower - upper
+    across = points68[54] - points68[48]
+    down = np.array([-across[1], across[0]])  # nose -> chin
+    return float((np.linalg.norm(apart, axis=1) * np.where(apart @ down < 0, -1.0, 1.0)).mean())
 
 
 def catmull_rom(points: np.ndarray, samples: int) -> np.ndarray:

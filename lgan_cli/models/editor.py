@@ -15,7 +15,7 @@ import torch
 
 from lgan_cli.models.config import MOUTH_INTERIORS
 from lgan_cli.models.flow import prior_flow, warp
-from lgan_cli.models.warpable import limit_eye_opening
+from lgan_cli.models.warpable import warpable_targets
 
 
 @dataclass
@@ -79,7 +79,8 @@ class LandmarkGANEditor:
     what `compose` draws where the target lips part.
 
     A warp renderer's target eyes open at most `warpable.EYE_OPENING_LIMIT` times the photo's
-    own (a squinting smile made surprised would otherwise stretch its lashes into a curtain).
+    own (a squinting smile made surprised would otherwise stretch its lashes into a curtain),
+    and its crossed inner lips meet at their seam (`warpable.lips_meet`).
 
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
@@ -128,8 +129,8 @@ class LandmarkGANEditor:
         if (fractions != 1).any():
             points = points68 + fractions[:, None, None] * (points - points68)
             labels = self._blend_towards_neutral(labels, fractions)
-        if self.model.config.renderer == "warp":  # a warp cannot reveal an eye the photo hides
-            points = limit_eye_opening(points68, points)
+        if self.model.config.renderer == "warp":  # a warp cannot reveal an eye the photo hides, nor fold lips
+            points = warpable_targets(points68, points)
         if self.prior_only:  # the ablation: stage I's points moving the pixels, nothing learned in stage II
             flow, _ = prior_flow(points68, points, crops.shape[-1])
             rendering = {

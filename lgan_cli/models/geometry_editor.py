@@ -14,7 +14,7 @@ import torch
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.models.editor import PAPER_LEVELS, EditResult, fitted_target_points
 from lgan_cli.models.flow import prior_flow, warp
-from lgan_cli.models.warpable import limit_eye_opening
+from lgan_cli.models.warpable import warpable_targets
 
 
 class GeometryEditor:
@@ -32,7 +32,7 @@ class GeometryEditor:
         plan = [_level_and_fraction(intensity) for intensity in intensities]
         targets = fitted_target_points(points68, expressions, [level for level, _ in plan], aus=self.aus)
         fractions = torch.tensor([fraction for _, fraction in plan], dtype=targets.dtype, device=targets.device)
-        target_points = limit_eye_opening(points68, points68 + fractions[:, None, None] * (targets - points68))
+        target_points = warpable_targets(points68, points68 + fractions[:, None, None] * (targets - points68))
         flow, _ = prior_flow(points68, target_points, crops.shape[-1])
         return EditResult(
             images=warp(crops, flow, mode="bicubic").clamp(-1, 1),

@@ -1,4 +1,5 @@
-"""Target points a warp can render: how far an eye may open beyond what the photo shows.
+"""Target points a warp can render: how far an eye may open beyond what the photo shows, and
+lips that meet instead of passing through each other.
 
 A warp renderer moves the photo's own pixels; it cannot reveal what the photo hides. An eye
 that opens a little is its own iris and lids stretched, and looks like an eye. One asked to open
@@ -7,11 +8,19 @@ widening comes on top) stretches the lashes drooping over the iris into a dark c
 London smiling photos such requests reach 2.1 times the photo's opening; from a neutral photo
 the strongest preset (fear) asks 1.36. So each eye's lid gap is held to EYE_OPENING_LIMIT times
 the photo's own, by moving the lids towards their midline, corners and brows untouched.
+
+The 3D model's chin raiser (AU17, in sadness and disgust) pushes the lower lip up into the
+upper one, and projected to 68 points the lower inner lip ends above the upper inner lip: the
+lips cross. Held-out neutral photos made sad cross by 8 % of the mouth's width. Crossed points
+fold the photo's lips over themselves under a warp, and an opening drawn between them is a band
+of teeth in a frown. Pressed lips meet at a seam, so crossed inner-lip points are set there.
 """
 
 from __future__ import annotations
 
 import torch
+
+from lgan_cli.geometry.mouth import LOWER_INNER_LIP, UPPER_INNER_LIP
 
 EYE_OPENING_LIMIT = 1.5
 """The most an eye's lid gap may grow under a warp, as a multiple of the photo's own gap. From
@@ -20,6 +29,39 @@ neutral photos no preset reaches it (fear, the widest: 1.36); a smiling photo's 
 
 EYE_LIDS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
 """Per eye (iBUG 68), the (upper, lower) lid point pairs facing each other."""
+
+INNER_LIP_PAIRS = tuple(zip(UPPER_INNER_LIP, reversed(LOWER_INNER_LIP)))
+"""The (upper, lower) inner-lip point pairs facing each other: (61, 67), (62, 66), (63, 65)."""
+
+
+def warpable_targets(source_points: torch.Tensor, target_points: torch.Tensor) -> torch.Tensor:
+    """(B, 68, 2) `target_points` as a warp renderer can show them from `source_points`' photo."""
+    return lips_meet(limit_eye_opening(source_points, target_points))
+
+
+def mouth_down(points: torch.Tensor) -> torch.Tensor:
+    """(B, 2) unit vectors across the mouth, from nose to chin (perpendicular to corner 48 -> 54)."""
+    across = points[:, 54] - points[:, 48]
+    down = torch.stack([-across[:, 1], across[:, 0]], dim=-1)
+    return down / down.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+
+
+def lips_meet(target_points: torch.Tensor) -> torch.Tensor:
+    """(B, 68, 2) `target_points` with every crossed inner-lip pair (the lower point above the
+    upper one, across the mouth) moved to the pair's midpoint, the seam where pressed lips meet.
+    Parted or just-closed lips, and every other point, are returned exactly."""
+    down = mouth_down(target_points)
+    crossed = [
+        ((target_points[:, lower] - target_points[:, upper]) * down).sum(-1) < 0 for upper, lower in INNER_LIP_PAIRS
+    ]
+    if not any(bool(c.any()) for c in crossed):
+        return target_points
+    met = target_points.clone()
+    for (upper, lower), where in zip(INNER_LIP_PAIRS, crossed):
+        seam = (target_points[:, upper] + target_points[:, lower]) / 2
+        met[:, upper] = torch.where(where[:, None], seam, target_points[:, upper])
+        met[:, lower] = torch.where(where[:, None], seam, target_points[:, lower])
+    return met
 
 
 def lid_gaps(points: torch.Tensor) -> torch.Tensor:

@@ -123,6 +123,17 @@ def au_blendshapes(au: int | str) -> tuple[str, ...]:
     return AU_BLENDSHAPES[au]
 
 
+def mirror_symmetric(expression: str) -> bool:
+    """Whether a mirrored face still shows `expression` as its label means it.
+
+    False for a recipe that moves one side only (contempt's R12 + R14): mirrored, the pull is on
+    the subject's left, which the label does not say, so a model shown both sides under one label
+    learns their average, a symmetric twitch. Names without a recipe (other datasets' labels)
+    are taken as symmetric.
+    """
+    return not any(isinstance(au, str) and au[:1].upper() in "LR" for au in RECIPES.get(expression, {}))
+
+
 def blendshape_weights(expression: str, intensity: int | None = None) -> dict[str, float]:
     """ICT blendshape weights for an expression at an intensity level (None = the apex, level 4).
 

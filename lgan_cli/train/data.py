@@ -22,6 +22,7 @@ from lgan_cli.data.registration import apply_matrix, registration_matrix, warp_i
 from lgan_cli.errors import DatasetError
 from lgan_cli.faces.ibug68 import FLIP_PERMUTATION
 from lgan_cli.pixels import channels_first, from_levels
+from lgan_cli.synth.recipes import mirror_symmetric
 from lgan_cli.train.config import AugmentConfig
 
 
@@ -102,16 +103,17 @@ class PairData:
                 [apply_matrix(m, p) for m, p in zip(matrices.numpy(), self.points[self.target_index[index]].numpy())]
             )
         )
+        expressions = [self.target_expressions[i] for i in indices]
         if augment is not None:
             source, target, source_points, target_points = augment_pair(
-                source, target, source_points, target_points, augment, generator
+                source, target, source_points, target_points, augment, generator, mirrorable(expressions)
             )
         return {
             "source": source,
             "target": target,
             "source_points": source_points,
             "target_points": target_points,
-            "expressions": [self.target_expressions[i] for i in indices],
+            "expressions": expressions,
             "intensities": [self.target_intensities[i] for i in indices],
         }
 
@@ -144,24 +146,37 @@ class PointTargets:
         source = self.crops[self.source_index[index]].float() / 127.5 - 1
         source_points = self.points[self.source_index[index]].clone()
         target_points = self.target_points[index].clone()
+        expressions = [self.target_expressions[i] for i in indices]
         if augment is not None:
             source, _, source_points, target_points = augment_pair(
-                source, None, source_points, target_points, augment, generator
+                source, None, source_points, target_points, augment, generator, mirrorable(expressions)
             )
         return {
             "source": source,
             "source_points": source_points,
             "target_points": target_points,
-            "expressions": [self.target_expressions[i] for i in indices],
+            "expressions": expressions,
             "intensities": [self.target_intensities[i] for i in indices],
         }
 
 
+def mirrorable(target_expressions: list[str]) -> torch.Tensor:
+    """(B,) bool: which samples a flip keeps true to their label (`recipes.mirror_symmetric`)."""
+    return torch.tensor([mirror_symmetric(expression) for expression in target_expressions], dtype=torch.bool)
+
+
 def augment_pair(
-    source, target, source_points, target_points, config: AugmentConfig, generator: torch.Generator | None
+    source,
+    target,
+    source_points,
+    target_points,
+    config: AugmentConfig,
+    generator: torch.Generator | None,
+    may_flip: torch.Tensor | None = None,
 ):
     """Apply one random flip / affine / colour draw per sample to both images of each pair
-    (`target` may be None: a sample with target points only)."""
+    (`target` may be None: a sample with target points only). `may_flip` (B,) bool: samples
+    that are never mirrored (a one-sided target expression); all may be when None."""
     batch, _, size, _ = source.shape
 
     def uniform(amplitude: float) -> torch.Tensor:
@@ -169,6 +184,8 @@ def augment_pair(
 
     if config.flip:
         flip = torch.rand(batch, generator=generator) < 0.5
+        if may_flip is not None:
+            flip = flip & may_flip
         source, target = _flip_where(source, flip), (None if target is None else _flip_where(target, flip))
         source_points = _flip_points_where(source_points, flip, size)
         target_points = _flip_points_where(target_points, flip, size)
