@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,17 @@ def run_cli(args: list, capsys) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def edit_with_landmarks(photo: Path, args: list, tmp_path: Path, capsys, name: str = "edit") -> tuple[Path, np.ndarray]:
+    """`lgan edit photo *args` on the CPU, asserted to succeed: the output file and the edit's
+    68 target points (photo pixels, first face)."""
+    out, points = tmp_path / f"{name}.png", tmp_path / f"{name}.json"
+    code, _, stderr = run_cli(
+        ["edit", photo, *args, "--out", out, "--save-landmarks", points, "--device", "cpu"], capsys
+    )
+    assert code == 0, stderr
+    return out, np.array(json.loads(points.read_text())["faces"][0]["points68"])
 
 
 def pdm_coefficients(decoder, points):

@@ -23,7 +23,7 @@ from lgan_cli.train.config import DataConfig, LossConfig, RunConfig, TrainConfig
 from lgan_cli.train.data import PairData, PointTargets
 from lgan_cli.train.trainer import Trainer, grow_labels, reexpress_head
 
-from conftest import prepare_examples
+from conftest import edit_with_landmarks, prepare_examples
 
 ICT_NPZ = (
     Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ict_facekit" / "ict_face_model_light.npz"
@@ -171,6 +171,23 @@ def test_a_one_sided_expression_is_never_mirrored_in_training(example_pairs):
             if expression == "contemptuous":
                 assert torch.equal(batch["target_points"][i], plain["target_points"][i])
     assert mirrored["contemptuous"] == 0 < mirrored["happy"]
+
+
+def test_the_bundled_models_contempt_pulls_one_lip_corner(tmp_path, example_photos, capsys, monkeypatch):
+    """Contempt is the subject's right lip corner pulled up and out. Trained with mirrored
+    contempt targets, G_l raised both corners alike (6 % and 5 % of the mouth's width on this
+    photo); trained without, the right one (11 %, the other 2 %)."""
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.faces.detect import FaceDetector
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    args = ["--model", "london-all-warp-128", "--expr", "contemptuous", "--intensity", "4"]
+    _, target = edit_with_landmarks(photo, args, tmp_path, capsys)
+    with FaceDetector(max_faces=1) as detector:
+        source = detector.detect(load_image(photo))[0].points68
+    rise = (source[:, 1] - target[:, 1]) / np.linalg.norm(source[54] - source[48])
+    assert rise[48] > 0.08 and rise[48] > 3 * rise[54]  # the subject's right corner (image left)
 
 
 @needs_ict

@@ -7,8 +7,6 @@ bundled model.
 
 from __future__ import annotations
 
-import json
-
 import cv2
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ import torch
 from test_geometry import ICT_NPZ, SKIP_ICT
 from test_mouth_interior import exact_fit, ict, painted_photo  # noqa: F401 (ict: a fixture)
 
-from conftest import run_cli
+from conftest import edit_with_landmarks
 
 TEETH = (250, 247, 240)
 
@@ -242,12 +240,9 @@ def test_a_smiling_photo_made_neutral_closes_its_lips(tmp_path, example_photos, 
     photo = next(p for p in example_photos if p.name == "london_030_smiling.jpg")
     bright = {}
     for mouth in ("face-model", "learned"):
-        out, points = tmp_path / f"{mouth}.png", tmp_path / f"{mouth}.json"
-        args = ["edit", photo, "--model", "london-all-warp-128", "--expr", "neutral", "--mouth", mouth]
-        code, _, stderr = run_cli([*args, "--out", out, "--save-landmarks", points, "--device", "cpu"], capsys)
-        assert code == 0, stderr
+        args = ["--model", "london-all-warp-128", "--expr", "neutral", "--mouth", mouth]
+        out, target = edit_with_landmarks(photo, args, tmp_path, capsys, name=mouth)
         image = load_image(out)
-        target = np.array(json.loads(points.read_text())["faces"][0]["points68"])
         lips = polygon_mask(image.shape[:2], target[48:60]) >= 1
         pixels = image[lips].astype(np.float32)
         whiteness = pixels.min(axis=1)  # teeth: bright in every channel, unlike lips and skin
@@ -267,11 +262,9 @@ def test_a_neutral_photo_made_sad_keeps_its_lips_shut(tmp_path, example_photos, 
         pytest.skip(SKIP_ICT)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
-    out, points = tmp_path / "sad.png", tmp_path / "sad.json"
-    args = ["edit", photo, "--model", "london-all-warp-128", "--expr", "sad", "--intensity", "4"]
-    code, _, stderr = run_cli([*args, "--out", out, "--save-landmarks", points, "--device", "cpu"], capsys)
-    assert code == 0, stderr
-    target = torch.tensor(json.loads(points.read_text())["faces"][0]["points68"], dtype=torch.float32)[None]
+    args = ["--model", "london-all-warp-128", "--expr", "sad", "--intensity", "4"]
+    out, points = edit_with_landmarks(photo, args, tmp_path, capsys)
+    target = torch.tensor(points, dtype=torch.float32)[None]
     down = mouth_down(target)
     apart = torch.stack([((target[:, lower] - target[:, upper]) * down).sum(-1) for upper, lower in INNER_LIP_PAIRS])
     assert float(apart.min()) > -1e-3  # no crossed pair left
