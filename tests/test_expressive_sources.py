@@ -70,19 +70,26 @@ def mouth_points(gaps: tuple[float, float, float], angle: float = 0.0) -> torch.
 @pytest.mark.parametrize("angle", [0.0, 0.5, np.pi])  # upright, a tilted head, upside down
 def test_crossed_lips_meet_at_their_seam(angle):
     """Sadness's chin raiser pushes the 3D model's lower lip up through the upper one: those
-    crossed pairs meet at their midpoint; parted and just-closed pairs stay exactly as asked."""
+    crossed pairs are moved apart about their midpoint until they meet; parted and just-closed
+    pairs stay exactly as asked, and a crossing the photo's own points show is kept."""
     from lgan_cli.faces.mouth_interior import lip_gap
-    from lgan_cli.models.warpable import lips_meet
+    from lgan_cli.models.warpable import lip_separations, lips_meet
 
+    closed = mouth_points((0.0, 0.0, 0.0), angle)
     parted = mouth_points((3.0, 4.0, 0.0), angle)
-    assert lips_meet(parted) is parted
+    assert lips_meet(closed, parted) is parted
     crossed = mouth_points((-2.0, -3.0, 2.0), angle)
-    met = lips_meet(crossed)
+    met = lips_meet(closed, crossed)
+    assert torch.allclose(lip_separations(met)[0], torch.tensor([0.0, 0.0, 2.0]), atol=1e-5)
     for upper, lower in ((61, 67), (62, 66)):
-        seam = (crossed[0, upper] + crossed[0, lower]) / 2
-        assert torch.allclose(met[0, upper], seam) and torch.allclose(met[0, lower], seam)
+        assert torch.allclose(met[0, upper] + met[0, lower], crossed[0, upper] + crossed[0, lower], atol=1e-5)
     others = [i for i in range(68) if i not in (61, 67, 62, 66)]
     assert torch.equal(met[0, others], crossed[0, others])
+    # the photo's own crossed detection: an identity request stays exact, a deeper crossing stops there
+    pressed = mouth_points((-1.0, -1.0, -1.0), angle)
+    assert lips_meet(pressed, pressed) is pressed
+    deeper = lips_meet(pressed, mouth_points((-3.0, -1.0, 0.0), angle))
+    assert torch.allclose(lip_separations(deeper)[0], torch.tensor([-1.0, -1.0, 0.0]), atol=1e-5)
     # the lip gap counts crossed pairs as negative: a shut mouth, however far the points cross
     assert lip_gap(crossed[0].numpy().astype(np.float64)) < 0 < lip_gap(parted[0].numpy().astype(np.float64))
 
@@ -256,7 +263,7 @@ def test_a_neutral_photo_made_sad_keeps_its_lips_shut(tmp_path, example_photos, 
     crosses the target's inner lips, and the output shows the photo's closed lips, no teeth."""
     from lgan_cli.faces.decode import load_image
     from lgan_cli.faces.mouth_interior import polygon_mask
-    from lgan_cli.models.warpable import INNER_LIP_PAIRS, mouth_down
+    from lgan_cli.models.warpable import lip_separations
 
     if not ICT_NPZ.is_file():
         pytest.skip(SKIP_ICT)
@@ -265,9 +272,7 @@ def test_a_neutral_photo_made_sad_keeps_its_lips_shut(tmp_path, example_photos, 
     args = ["--model", "london-all-warp-128", "--expr", "sad", "--intensity", "4"]
     out, points = edit_with_landmarks(photo, args, tmp_path, capsys)
     target = torch.tensor(points, dtype=torch.float32)[None]
-    down = mouth_down(target)
-    apart = torch.stack([((target[:, lower] - target[:, upper]) * down).sum(-1) for upper, lower in INNER_LIP_PAIRS])
-    assert float(apart.min()) > -1e-3  # no crossed pair left
+    assert float(lip_separations(target).min()) > -0.05  # no crossed pair left (saved to 0.01 px; the photo: none)
     image, before = load_image(out), load_image(photo)
     lips = polygon_mask(image.shape[:2], target[0, 48:60].numpy()) >= 1
     luminance = lambda picture: picture[lips].astype(np.float32) @ [0.299, 0.587, 0.114]  # noqa: E731

@@ -281,7 +281,7 @@ def paint_mouth_interior(
     target = np.asarray(target_points, np.float64)
     source = np.asarray(source_points, np.float64)
     mouth_width = float(np.linalg.norm(target[54] - target[48]))
-    growth = (lip_gap(target) - lip_gap(source)) / max(mouth_width, 1e-6)
+    growth = (max(lip_gap(target), 0.0) - max(lip_gap(source), 0.0)) / max(mouth_width, 1e-6)  # shut is shut
     if amount is not None:
         fade = float(np.clip(amount, 0.0, 1.0))
     elif growth >= MIN_OPENING:

@@ -36,7 +36,7 @@ INNER_LIP_PAIRS = tuple(zip(UPPER_INNER_LIP, reversed(LOWER_INNER_LIP)))
 
 def warpable_targets(source_points: torch.Tensor, target_points: torch.Tensor) -> torch.Tensor:
     """(B, 68, 2) `target_points` as a warp renderer can show them from `source_points`' photo."""
-    return lips_meet(limit_eye_opening(source_points, target_points))
+    return lips_meet(source_points, limit_eye_opening(source_points, target_points))
 
 
 def mouth_down(points: torch.Tensor) -> torch.Tensor:
@@ -46,21 +46,28 @@ def mouth_down(points: torch.Tensor) -> torch.Tensor:
     return down / down.norm(dim=-1, keepdim=True).clamp_min(1e-6)
 
 
-def lips_meet(target_points: torch.Tensor) -> torch.Tensor:
-    """(B, 68, 2) `target_points` with every crossed inner-lip pair (the lower point above the
-    upper one, across the mouth) moved to the pair's midpoint, the seam where pressed lips meet.
-    Parted or just-closed lips, and every other point, are returned exactly."""
-    down = mouth_down(target_points)
-    crossed = [
-        ((target_points[:, lower] - target_points[:, upper]) * down).sum(-1) < 0 for upper, lower in INNER_LIP_PAIRS
-    ]
-    if not any(bool(c.any()) for c in crossed):
+def lip_separations(points: torch.Tensor) -> torch.Tensor:
+    """(B, 3) how far each inner-lip pair's lower point lies below its upper one, across the
+    mouth (pixels; negative: crossed)."""
+    down = mouth_down(points)
+    return torch.stack([((points[:, lower] - points[:, upper]) * down).sum(-1) for upper, lower in INNER_LIP_PAIRS], 1)
+
+
+def lips_meet(source_points: torch.Tensor, target_points: torch.Tensor) -> torch.Tensor:
+    """(B, 68, 2) `target_points` with every inner-lip pair that crosses (the lower point above the
+    upper one, across the mouth) moved apart about its midpoint until the two meet at the seam,
+    or cross only as far as the photo's own detected pair does. Parted or just-closed lips, and
+    every other point, are returned exactly; so is a request for the photo's own points."""
+    allowed = lip_separations(source_points).clamp(max=0.0)
+    shortfall = (lip_separations(target_points) - allowed).clamp(max=0.0)  # (B, 3), <= 0
+    if not bool((shortfall < 0).any()):
         return target_points
+    down = mouth_down(target_points)
     met = target_points.clone()
-    for (upper, lower), where in zip(INNER_LIP_PAIRS, crossed):
-        seam = (target_points[:, upper] + target_points[:, lower]) / 2
-        met[:, upper] = torch.where(where[:, None], seam, target_points[:, upper])
-        met[:, lower] = torch.where(where[:, None], seam, target_points[:, lower])
+    for k, (upper, lower) in enumerate(INNER_LIP_PAIRS):
+        step = (shortfall[:, k, None] / 2) * down
+        met[:, upper] = target_points[:, upper] + step
+        met[:, lower] = target_points[:, lower] - step
     return met
 
 
