@@ -141,20 +141,22 @@ def smiling_photo(basis):
 
 
 def test_teeth_are_the_photos_own_when_it_shows_them(ict):  # noqa: F811
-    from lgan_cli.faces.mouth_interior import sample_mouth_colours, to_linear
+    from lgan_cli.faces.mouth_interior import FRONT_TEETH_LIGHT, sample_mouth_colours, to_linear
 
     basis, _ = ict
     photo, source, _ = smiling_photo(basis)
-    colours = sample_mouth_colours(photo, source)
-    assert np.allclose(colours.teeth, to_linear(np.array(TEETH)), atol=0.05)  # not the grey eyes'
+    seen = sample_mouth_colours(photo, source).teeth * FRONT_TEETH_LIGHT  # as the front teeth are lit
+    assert np.allclose(seen, to_linear(np.array(TEETH)), atol=0.05)  # not the grey eyes'
     closed = exact_fit(basis, {}).points
-    assert np.all(sample_mouth_colours(painted_photo(basis, closed), closed).teeth < 0.9)  # the eyes', tinted
+    seen = sample_mouth_colours(painted_photo(basis, closed), closed).teeth * FRONT_TEETH_LIGHT
+    assert np.all(seen < 0.9)  # the eyes', tinted
 
 
 def test_teeth_drawn_from_squinting_eyes_are_as_bright_as_teeth_go(ict):  # noqa: F811
     """Eyes that show no white (grey lids and lashes) would give grey teeth: their luminance is
     raised to TEETH_OVER_SKIN times the cheeks', and their colour made as much whiter."""
     from lgan_cli.faces.mouth_interior import (
+        FRONT_TEETH_LIGHT,
         LUMINANCE,
         TEETH_OVER_SKIN,
         polygon_mask,
@@ -168,7 +170,7 @@ def test_teeth_drawn_from_squinting_eyes_are_as_bright_as_teeth_go(ict):  # noqa
     for eye in (slice(36, 42), slice(42, 48)):
         alpha = polygon_mask(photo.shape[:2], closed[eye])[..., None]
         photo = photo * (1 - alpha) + np.array((150, 110, 100), np.float32) * alpha  # lids, no white
-    teeth = sample_mouth_colours(np.round(photo).astype(np.uint8), closed).teeth
+    teeth = sample_mouth_colours(np.round(photo).astype(np.uint8), closed).teeth * FRONT_TEETH_LIGHT  # as lit
     skin = float(to_linear(np.array([190, 140, 115])) @ LUMINANCE)
     assert float(teeth @ LUMINANCE) == pytest.approx(TEETH_OVER_SKIN * skin, rel=0.05)
     eyes = to_linear(np.array([150, 110, 100]))

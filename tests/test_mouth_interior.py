@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from test_geometry import ICT_NPZ, SKIP_ICT
 
-from conftest import run_cli
+from conftest import edit_with_landmarks, run_cli
 
 FACE_SCALE = 12.0  # px per cm: a face about 180 px wide in a 256 px photo
 
@@ -122,14 +122,15 @@ def test_painting_fills_only_the_opening_with_teeth_and_a_dark_cavity(ict):
 
 
 def test_teeth_colour_comes_from_the_eyes_and_the_cavity_from_the_lips(ict):
-    from lgan_cli.faces.mouth_interior import sample_mouth_colours, to_linear
+    from lgan_cli.faces.mouth_interior import FRONT_TEETH_LIGHT, sample_mouth_colours, to_linear
 
     basis, _ = ict
     source = exact_fit(basis, {}).points
     photo = painted_photo(basis, source)
     colours = sample_mouth_colours(photo, source)
     white, lip = to_linear(np.array([235, 232, 228])), to_linear(np.array([170, 80, 80]))
-    assert np.allclose(colours.teeth / white, [0.95, 0.9, 0.78], atol=0.06)
+    # the front teeth, as lit, show the eyes' white a little warmer and darker
+    assert np.allclose(colours.teeth * FRONT_TEETH_LIGHT / white, [0.95, 0.9, 0.78], atol=0.06)
     assert np.all(colours.cavity < 0.5 * lip) and colours.gums[0] == pytest.approx(lip[0], rel=0.1)
     assert 0.5 < colours.grain < 6  # the photo's noise (sigma 2 grey levels), not its edges
 
@@ -180,10 +181,31 @@ def test_edit_mouth_option_changes_only_the_opening(tmp_path, example_photos, ca
     assert mouth_interior_detail(drawn, target) > 2 * mouth_interior_detail(learned, target)
 
 
+def test_drawn_teeth_stand_out_from_the_cheeks_as_real_teeth_do(tmp_path, example_photos, capsys, monkeypatch):
+    """The teeth's colour is how the front teeth should look; drawn with that as their albedo, the
+    frontal light made them 0.87 times as bright, grey beside real smiles. The brightest quarter of
+    a smile's opening over the cheeks: real London smiles 1.90 (median; lower quartile 1.66), the
+    drawn teeth 1.43 before, on this photo."""
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.faces.mouth_interior import CHEEKS_AND_NOSE, LUMINANCE, inner_lip_outline, polygon_mask, to_linear
+
+    if not ICT_NPZ.is_file():
+        pytest.skip(SKIP_ICT)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_001_neutral.jpg")
+    args = ["--model", "london-all-warp-128", "--expr", "happy"]
+    out, target = edit_with_landmarks(photo, args, tmp_path, capsys)
+    luminance = to_linear(load_image(out)) @ LUMINANCE
+    opening = luminance[polygon_mask(luminance.shape, inner_lip_outline(target)) >= 1]
+    teeth = opening[opening >= np.percentile(opening, 75)].mean()
+    cheeks = np.median(luminance[polygon_mask(luminance.shape, target[CHEEKS_AND_NOSE]) >= 1])
+    assert teeth / cheeks > 1.55
+
+
 def test_bared_gums_are_covered_by_lifting_the_teeth_to_the_upper_lip(ict):
     """The photo presets push the upper-lip raise past ICT's apex, which bares a band of gum over
     the teeth; the teeth are lifted until they start right under the lip, and stay clenched."""
-    from lgan_cli.faces.mouth_interior import gum_line_lift, paint_mouth_interior
+    from lgan_cli.faces.mouth_interior import paint_mouth_interior, teeth_shift
 
     basis, mesh = ict
     source = exact_fit(basis, {}).points
@@ -193,9 +215,9 @@ def test_bared_gums_are_covered_by_lifting_the_teeth_to_the_upper_lip(ict):
     target = fit.points
     x0, y0 = np.floor(target[60:68].min(axis=0)).astype(int) - 2
     x1, y1 = np.ceil(target[60:68].max(axis=0)).astype(int) + 3
-    lift = gum_line_lift(mesh.pose(fit), target, (x0, y0, x1, y1))
+    lift = teeth_shift(mesh.pose(fit), target, (x0, y0, x1, y1))
     assert lift < -3.0  # px, of a 24 px lip gap
-    lifted, plain = mesh.pose(fit, lift=lift), mesh.pose(fit)
+    lifted, plain = mesh.pose(fit, shift=lift), mesh.pose(fit)
     assert np.allclose(lifted.xy - plain.xy, [0.0, lift], atol=1e-3)  # both rows, and the socket, together
 
     photo = painted_photo(basis, source)
@@ -203,6 +225,76 @@ def test_bared_gums_are_covered_by_lifting_the_teeth_to_the_upper_lip(ict):
     x, y = np.round(target[62]).astype(int)
     under_the_lip = out[y + 2 : y + 5, x - 3 : x + 4].astype(np.float32) @ [0.299, 0.587, 0.114]
     assert under_the_lip.mean() > 1.3 * (0.299 * 170 + 0.587 * 80 + 0.114 * 80)  # teeth, not gum
+
+
+FEAR_MOUTH = {"jawOpen": 0.75, "mouthStretch_L": 1.0, "mouthStretch_R": 1.0, "mouthFrown_L": 0.55, "mouthFrown_R": 0.55}
+"""Fear's opened, stretched mouth as the presets fit it: the model's jaw drop and lip stretch pull
+its upper lip down over the incisors."""
+
+
+def test_incisors_the_upper_lip_hides_are_lowered_to_show_under_it(ict):
+    """An opened fearful mouth showed side teeth at its corners and none in front ("fangs"): the
+    interior moves down until the upper incisors' edge shows under the upper lip."""
+    from lgan_cli.faces.mouth_interior import (
+        INCISOR_SHOW,
+        bounding_box,
+        inner_lip_outline,
+        paint_mouth_interior,
+        teeth_shift,
+    )
+
+    basis, mesh = ict
+    source = exact_fit(basis, {}).points
+    fit = exact_fit(basis, FEAR_MOUTH)
+    target = fit.points
+    width = np.linalg.norm(target[54] - target[48])
+    box = bounding_box(inner_lip_outline(target), (256, 256), pad=2)
+    drop = teeth_shift(mesh.pose(fit), target, box)
+    assert drop > 0.5 * INCISOR_SHOW * width  # px: the model's own incisors hide behind its lip
+    # once moved, nothing more to do
+    assert abs(teeth_shift(mesh.pose(fit, shift=drop), target, box)) < 1.0
+
+    photo = painted_photo(basis, source)
+    out = paint_mouth_interior(photo, photo, source, target)
+    x, y = np.round(target[62]).astype(int)
+    under_the_lip = out[y + 1 : y + 3, x - 3 : x + 4].astype(np.float32) @ [0.299, 0.587, 0.114]
+    assert under_the_lip.mean() > 1.3 * (0.299 * 170 + 0.587 * 80 + 0.114 * 80)  # teeth, not the cavity
+
+
+def test_the_back_teeth_are_shaded_darker_than_the_front_ones(ict):
+    """The cheeks shade the teeth at an opened mouth's corners; drawn as white as the incisors they
+    looked like fangs."""
+    from lgan_cli.faces.mouth_interior import (
+        LUMINANCE,
+        MouthColours,
+        bounding_box,
+        inner_lip_outline,
+        shade_interior,
+    )
+    from lgan_cli.geometry.mouth import TEETH
+    from lgan_cli.synth.raster import rasterize
+
+    basis, mesh = ict
+    fit = exact_fit(basis, FEAR_MOUTH)
+    target = fit.points
+    posed = mesh.pose(fit)
+    box = bounding_box(target[48:60], (256, 256), pad=2)
+    x0, y0, x1, y1 = box
+    white = np.full(3, 0.8, np.float32)
+    colours = MouthColours(teeth=white, gums=white, cavity=white, grain=0.0)
+    width = float(np.linalg.norm(target[54] - target[48]))
+    rgb, _ = shade_interior(posed, colours, box, width)
+    fragments = rasterize(
+        posed.xy - (x0, y0), posed.depth - posed.depth.min() + 1.0, mesh.triangles, (y1 - y0, x1 - x0), cull_back=False
+    )
+    teeth = np.zeros((y1 - y0, x1 - x0), bool)
+    teeth[fragments.mask] = mesh.part[fragments.triangle[fragments.mask]] == TEETH
+    teeth = cv2.erode(teeth.astype(np.uint8), np.ones((3, 3), np.uint8)) == 1  # no mixed edge pixels
+    across = (np.arange(x0, x1) - target[[62, 66], 0].mean()) / width
+    front, back = teeth & (np.abs(across) < 0.1), teeth & (np.abs(across) > 0.35)
+    assert front.sum() > 20 and back.sum() > 20
+    light = rgb @ LUMINANCE
+    assert np.median(light[back]) < 0.75 * np.median(light[front])
 
 
 def test_the_interior_fades_in_as_the_mouth_opens(ict):

@@ -42,13 +42,13 @@ class MouthMesh:
     lip_identity: np.ndarray  # (K, 68, 3)
     lip_expression: np.ndarray  # (E, 68, 3)
 
-    def pose(self, fit: FaceFit, lift: float = 0.0) -> PosedMouth:
+    def pose(self, fit: FaceFit, shift: float = 0.0) -> PosedMouth:
         """The interior of `fit`'s face (its identity, expression and pose) in its pixel frame.
 
         The model's inner-lip vertices and a detector's inner-lip points differ by a few
         pixels; each jaw's teeth are shifted by the mean difference of its lip's three inner
         points, so the upper teeth hang from the photo's upper lip and the lower teeth rise
-        from its lower lip.
+        from its lower lip. `shift` moves the whole interior down (px; negative: up).
         """
         k = len(fit.identity)
         if k > len(self.identity) or tuple(fit.expression_names) != FIT_BLENDSHAPES:
@@ -64,8 +64,8 @@ class MouthMesh:
         projected_lips = fit.pose.project(lips)
         upper = (fit.points[list(UPPER_INNER_LIP)] - projected_lips[list(UPPER_INNER_LIP)]).mean(axis=0)
         lower = (fit.points[list(LOWER_INNER_LIP)] - projected_lips[list(LOWER_INNER_LIP)]).mean(axis=0)
-        upper[1] += lift
-        lower[1] += lift
+        upper[1] += shift
+        lower[1] += shift
         xy = fit.pose.project(mesh) + (1 - self.jaw)[:, None] * upper + self.jaw[:, None] * lower
         camera = mesh @ fit.pose.rotation.T.astype(np.float32)
         # depth in pixels, away from the viewer, 0 at the inner lips (the opening's plane)
