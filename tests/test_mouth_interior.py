@@ -268,7 +268,6 @@ def test_the_back_teeth_are_shaded_darker_than_the_front_ones(ict):
         LUMINANCE,
         MouthColours,
         bounding_box,
-        inner_lip_outline,
         shade_interior,
     )
     from lgan_cli.geometry.mouth import TEETH
