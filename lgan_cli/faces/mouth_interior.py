@@ -9,7 +9,8 @@ the photo itself, so they are as sharp as the photo and lit like it:
 - teeth: the person's own teeth where the photo shows them brighter than the eyes' white (a
   smile), otherwise the whites of their eyes (the photo's white under its light), a little
   warmer and darker;
-- gums and tongue: the person's lip colour; the socket: the same, nearly black;
+- gums and tongue: the person's lip colour; the socket: the same, nearly black (but under the
+  lower teeth, where it is the lower lip's lining, lip-coloured);
 - light: one soft frontal light (two-sided Lambert) times an occlusion that darkens with the
   depth behind the lips and next to them (the lips shade the teeth);
 - the photo's own grain is added, and the opening's edge is anti-aliased.
@@ -253,6 +254,15 @@ def teeth_shift(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, int,
     return max(0.0, lip + show - float(rows.max() + 1))
 
 
+def under_the_lower_teeth(covered: np.ndarray, part: np.ndarray, jaw: np.ndarray) -> np.ndarray:
+    """For each covered fragment (`part`, `jaw` per fragment of the (h, w) mask `covered`), whether
+    it lies below every lower tooth of its pixel column (and the column has lower teeth)."""
+    lower_teeth = np.zeros(covered.shape, bool)
+    lower_teeth[covered] = (part == TEETH) & (jaw >= 0.5)
+    teeth_further_down = np.cumsum(lower_teeth[::-1], axis=0)[::-1] > 0
+    return (~teeth_further_down & lower_teeth.any(axis=0))[covered]
+
+
 def shade_interior(
     posed: PosedMouth, colours: MouthColours, box: tuple[int, int, int, int], mouth_width: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -279,6 +289,10 @@ def shade_interior(
     albedo[part == TEETH] = colours.teeth
     albedo[part == GUMS_TONGUE] = colours.gums
     albedo[part == SOCKET] = colours.cavity
+    # seen under the lower teeth, the socket is the lower lip's lining and the gums, not the cavity
+    # behind them: a snarl's teeth, lifted to its raised upper lip, floated over a black crescent
+    lining = (part == SOCKET) & under_the_lower_teeth(covered, part, interp(mesh.jaw[:, None])[:, 0])
+    albedo[lining] = colours.gums
     light = lambert(normal @ LIGHT)
     falloff = max(DEPTH_FALLOFF * mouth_width, 1e-6)
     occlusion = AMBIENT + (1 - AMBIENT) * np.exp(-behind / falloff)
