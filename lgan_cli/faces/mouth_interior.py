@@ -9,8 +9,8 @@ the photo itself, so they are as sharp as the photo and lit like it:
 - teeth: the person's own teeth where the photo shows them brighter than the eyes' white (a
   smile), otherwise the whites of their eyes (the photo's white under its light), a little
   warmer and darker;
-- gums and tongue: the person's lip colour; the socket: the same, nearly black (but under the
-  lower teeth, where it is the lower lip's lining, lip-coloured);
+- gums and tongue: the person's lip colour; the socket: the same, nearly black (but in front of
+  the lower teeth, where it is the lower lip's lining, lip-coloured);
 - light: one soft frontal light (two-sided Lambert) times an occlusion that darkens with the
   depth behind the lips and next to them (the lips shade the teeth);
 - the photo's own grain is added, and the opening's edge is anti-aliased.
@@ -47,6 +47,7 @@ TEETH_TINT = np.array([0.95, 0.9, 0.78])  # teeth against the eyes' white: warme
 GUM_TINT = np.array([1.0, 0.8, 0.85])  # gums and tongue against the lips: a little pinker
 TINT_CHROMA = 0.3  # lips at least this colourful ((max - min) / max, linear) get the full tints
 CAVITY_DARKNESS = 0.3  # the socket's albedo, a fraction of the lips'
+LINING_MARGIN = 0.1  # share of the mouth's width behind the front lower teeth over which the lip's lining darkens
 DEPTH_FALLOFF = 0.3  # light lost per this fraction of the mouth's width behind the lips: exp(-depth / L)
 AMBIENT = 0.12  # light that reaches the back of the mouth whatever its depth
 LIP_SHADOW = 0.35  # how much darker the interior is right at the lips' edge
@@ -254,13 +255,17 @@ def teeth_shift(posed: PosedMouth, target: np.ndarray, box: tuple[int, int, int,
     return max(0.0, lip + show - float(rows.max() + 1))
 
 
-def under_the_lower_teeth(covered: np.ndarray, part: np.ndarray, jaw: np.ndarray) -> np.ndarray:
-    """For each covered fragment (`part`, `jaw` per fragment of the (h, w) mask `covered`), whether
-    it lies below every lower tooth of its pixel column (and the column has lower teeth)."""
-    lower_teeth = np.zeros(covered.shape, bool)
-    lower_teeth[covered] = (part == TEETH) & (jaw >= 0.5)
-    teeth_further_down = np.cumsum(lower_teeth[::-1], axis=0)[::-1] > 0
-    return (~teeth_further_down & lower_teeth.any(axis=0))[covered]
+def lip_lining(posed: PosedMouth, depth: np.ndarray, jaw: np.ndarray, mouth_width: float) -> np.ndarray:
+    """How much of the lower lip's lining (0..1) each socket fragment is, by its depth behind the
+    lips and its jaw weight: the socket in front of the lower incisors, moving with the jaw, is
+    the lip's inside (lip-coloured), fading over LINING_MARGIN into the dark cavity behind. Drawn
+    as the cavity, it was a black crescent under a snarl's lifted teeth."""
+    mesh = posed.mesh
+    teeth = np.unique(mesh.triangles[mesh.part == TEETH])
+    front_lower = float(posed.depth[teeth[mesh.jaw[teeth] >= 0.5]].min())
+    margin = max(LINING_MARGIN * mouth_width, 1e-6)
+    in_front = np.clip((front_lower + margin - depth) / margin, 0.0, 1.0)
+    return in_front * np.clip((jaw - 0.4) / 0.2, 0.0, 1.0)  # the jaw's, not the skull's
 
 
 def shade_interior(
@@ -288,11 +293,9 @@ def shade_interior(
     part = mesh.part[tri]
     albedo[part == TEETH] = colours.teeth
     albedo[part == GUMS_TONGUE] = colours.gums
-    albedo[part == SOCKET] = colours.cavity
-    # seen under the lower teeth, the socket is the lower lip's lining and the gums, not the cavity
-    # behind them: a snarl's teeth, lifted to its raised upper lip, floated over a black crescent
-    lining = (part == SOCKET) & under_the_lower_teeth(covered, part, interp(mesh.jaw[:, None])[:, 0])
-    albedo[lining] = colours.gums
+    socket = part == SOCKET
+    lining = lip_lining(posed, behind[socket], interp(mesh.jaw[:, None])[socket, 0], mouth_width)[:, None]
+    albedo[socket] = colours.cavity + (colours.gums - colours.cavity) * lining
     light = lambert(normal @ LIGHT)
     falloff = max(DEPTH_FALLOFF * mouth_width, 1e-6)
     occlusion = AMBIENT + (1 - AMBIENT) * np.exp(-behind / falloff)
