@@ -10,6 +10,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -98,6 +99,19 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 def atomic_write_json(path: str | Path, data: Any, indent: int | None = 1) -> None:
     atomic_write_text(path, json.dumps(data, indent=indent) + "\n")
+
+
+def rewrite_generated_block(path: str | Path, opening: str, rows: str, closing: str) -> None:
+    """Replace a generated constant in a source file: everything from the line `opening` to the
+    next line that is exactly `closing` becomes `opening`, `rows`, `closing` (the calibration
+    scripts write their results into the modules that use them)."""
+    path = Path(path)
+    pattern = re.escape(opening) + r"\n(?:.*\n)*?" + re.escape(closing) + r"\n"
+    source = path.read_text()
+    if not re.search(pattern, source):
+        raise ValueError(f"{path} has no block opened by {opening!r}")
+    replacement = f"{opening}\n{rows}{closing}\n"
+    atomic_write_text(path, re.sub(pattern, lambda _: replacement, source, count=1))
 
 
 def read_json_object(path: str | Path, what: str, max_bytes: int) -> dict:

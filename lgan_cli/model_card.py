@@ -165,6 +165,12 @@ def _residual_line(model: dict) -> str:
             "and cavity of the 3D face model fitted to the target points, coloured from the person's eyes and lips "
             "(`mouth_interior: face-model`), not with G_e's colours magnified from the crop."
         )
+    if model.get("target_points") == "anchored":
+        line += (
+            " G_l's points are anchored on the face's own (`target_points: anchored`): its reading of the face as "
+            "neutral, less the detected points, is taken out of every request where the fitted 3D model finds the "
+            "face neutral, so its regression error does not move the photo."
+        )
     return line
 
 

@@ -24,7 +24,7 @@ from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
 from lgan_cli.models.checkpoint import load_inference, save_inference
-from lgan_cli.models.config import MOUTH_INTERIORS
+from lgan_cli.models.config import MOUTH_INTERIORS, TARGET_POINTS
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.pixels import to_tensor
 
@@ -79,6 +79,11 @@ def main() -> None:
         choices=MOUTH_INTERIORS,
         help="ship a warp model that fills parted lips this way at the photo (ModelConfig.mouth_interior)",
     )
+    parser.add_argument(
+        "--target-points",
+        choices=TARGET_POINTS,
+        help="ship a model whose G_l points reach stage II this way (ModelConfig.target_points)",
+    )
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
@@ -94,6 +99,8 @@ def main() -> None:
         switches["colour_smoothing"] = args.colour_smoothing
     if args.mouth_interior is not None:
         switches["mouth_interior"] = args.mouth_interior
+    if args.target_points is not None:
+        switches["target_points"] = args.target_points
     if switches:
         trained = model
         model = LandmarkGAN(replace(trained.config, **switches)).eval()

@@ -13,13 +13,13 @@ writes the result into lgan_cli/geometry/conventions.py (MEDIAPIPE_OFFSET_XY).
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 import numpy as np
 
 from lgan_cli.faces.decode import load_image
 from lgan_cli.faces.detect import FaceDetector
+from lgan_cli.fileio import rewrite_generated_block
 from lgan_cli.geometry.basis import landmark_basis
 from lgan_cli.geometry.fit import FitConfig, fit_face
 from lgan_cli.geometry.pose import FLIP
@@ -67,14 +67,7 @@ def main() -> None:
         offset += correction
         print(f"round {round_ + 1}: mean correction {np.linalg.norm(correction, axis=1).mean():.4f} cm")
     rows = ",\n".join(f"    ({x:.3f}, {y:.3f})" for x, y in offset[:, :2])
-    source = TARGET.read_text()
-    new = re.sub(
-        r"MEDIAPIPE_OFFSET_XY: tuple\[tuple\[float, float\], \.\.\.\] = \((?:.|\n)*?\n?\)\n",
-        f"MEDIAPIPE_OFFSET_XY: tuple[tuple[float, float], ...] = (\n{rows},\n)\n",
-        source,
-        count=1,
-    )
-    TARGET.write_text(new)
+    rewrite_generated_block(TARGET, "MEDIAPIPE_OFFSET_XY: tuple[tuple[float, float], ...] = (", rows + ",\n", ")")
     print(f"wrote {TARGET} (mean |offset| {np.linalg.norm(offset, axis=1).mean():.3f} cm)")
 
 

@@ -274,6 +274,58 @@ def test_levels_grow_monotonically_for_surprise_and_happiness(ict_basis):
     assert out[54, 0] - out[48, 0] > points[54, 0] - points[48, 0]
 
 
+def test_resting_part_keeps_a_neutral_faces_own_weights_and_removes_expression_continuously():
+    from lgan_cli.geometry.resting import RESTING_TOLERANCE, resting_part
+
+    limit = RESTING_TOLERANCE["browInnerUp"]
+    kept = resting_part(
+        {"browInnerUp_L": 0.5 * limit, "browInnerUp_R": 1.5 * limit, "mouthSmile_L": 0.8, "eyeBlink_L": 0.0}
+    )
+    assert kept["browInnerUp_L"] == pytest.approx(0.5 * limit)  # within what neutral faces show: the face's own
+    assert kept["browInnerUp_R"] == pytest.approx(0.5 * limit)  # half-way to twice the tolerance: half kept
+    assert "mouthSmile_L" not in kept and "eyeBlink_L" not in kept  # a smile is all expression
+    for weight in np.linspace(0, 3 * limit, 61):  # continuous at both knees
+        part = resting_part({"browInnerUp_L": weight}).get("browInnerUp_L", 0.0)
+        nearby = resting_part({"browInnerUp_L": weight + 1e-6}).get("browInnerUp_L", 0.0)
+        assert abs(part - nearby) < 1e-5 and 0.0 <= part <= min(weight, limit) + 1e-12
+
+
+def test_calibration_scripts_rewrite_only_their_generated_block(tmp_path):
+    from lgan_cli.fileio import rewrite_generated_block
+
+    module = tmp_path / "module.py"
+    module.write_text('"""doc"""\nA: dict[str, float] = {\n    "x": 1.0,\n    "y": 2.0,\n}\n\nB = (\n    (1, 2),\n)\n')
+    rewrite_generated_block(module, "A: dict[str, float] = {", '    "z": 3.000,\n', "}")
+    rewrite_generated_block(module, "B = (", "    (5, 6),\n    (7, 8),\n", ")")
+    assert (
+        module.read_text()
+        == '"""doc"""\nA: dict[str, float] = {\n    "z": 3.000,\n}\n\nB = (\n    (5, 6),\n    (7, 8),\n)\n'
+    )
+    with pytest.raises(ValueError, match="no block"):
+        rewrite_generated_block(module, "C = (", "", ")")
+    # the shipped modules hold the blocks the scripts rewrite
+    geometry = Path(__file__).resolve().parents[1] / "lgan_cli" / "geometry"
+    assert "\nRESTING_TOLERANCE: dict[str, float] = {\n" in (geometry / "resting.py").read_text()
+    assert "\nMEDIAPIPE_OFFSET_XY: tuple[tuple[float, float], ...] = (\n" in (geometry / "conventions.py").read_text()
+
+
+def test_neutralising_leaves_a_resting_face_nearly_where_it_is(ict_basis):
+    """A neutral face whose resting brows sit a little high and whose lips are a little pursed
+    (what ICT's identity space cannot hold) is not 'neutralised' into another face."""
+    from lgan_cli.geometry.fit import fit_face
+    from lgan_cli.geometry.transfer import neutralise
+
+    rng = np.random.default_rng([14, 40])
+    identity = rng.normal(size=len(ict_basis.identity))
+    pose = Pose.from_angles(4.0, -3.0, 1.0, 12.0, np.array([128.0, 128.0]))
+    own = {"browInnerUp_L": 0.2, "browInnerUp_R": 0.2, "mouthPucker": 0.2}
+    points = pose.project(ict_basis.shape(identity, own))
+    fit = fit_face(points, ict_basis)
+    kept_still = np.linalg.norm(neutralise(fit, keep_resting=True) - points, axis=1).mean()
+    moved = np.linalg.norm(neutralise(fit) - points, axis=1).mean()  # every fitted weight counted as expression
+    assert kept_still < 0.1 and moved > 0.5, (kept_still, moved)
+
+
 def test_neutralise_false_keeps_the_source_expression(ict_basis):
     from lgan_cli.geometry.fit import fit_face
     from lgan_cli.geometry.transfer import transfer

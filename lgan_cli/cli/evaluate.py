@@ -261,6 +261,8 @@ def _evaluate_photos(model, paths, expr, intensity, geometry, device, json_path,
         editors.append(LandmarkGANEditor(editor.model, editor.name, prior_only=True))
     if isinstance(editor, LandmarkGANEditor) and editor.mouth_interior == "face-model":  # the 3D mouth vs G_e's
         editors.append(LandmarkGANEditor(editor.model, editor.name, mouth_interior="learned"))
+    if isinstance(editor, LandmarkGANEditor) and editor.target_points == "anchored":  # G_l's points as generated
+        editors.append(LandmarkGANEditor(editor.model, editor.name, target_points="generated"))
     if geometry and isinstance(editor, LandmarkGANEditor):  # stage I's alternative: the fitted 3D model's points
         editors.append(LandmarkGANEditor(editor.model, editor.name, fitted_points=True))
     if geometry and not isinstance(editor, GeometryEditor):

@@ -29,6 +29,7 @@ from lgan_cli.geometry.aus import (
     expression_blendshapes,
 )
 from lgan_cli.geometry.fit import FaceFit
+from lgan_cli.geometry.resting import resting_part
 
 
 def target_blendshapes(
@@ -72,6 +73,7 @@ def transfer(
     return transfer_blendshapes(fit, target_blendshapes(expression, level, aus), neutralise=neutralise)
 
 
-def neutralise(fit: FaceFit) -> np.ndarray:
-    """(68, 2) points of the source face with its own expression removed."""
-    return transfer_blendshapes(fit, {}, neutralise=True)
+def neutralise(fit: FaceFit, keep_resting: bool = False) -> np.ndarray:
+    """(68, 2) points of the source face with its own expression removed; with `keep_resting`,
+    only what exceeds a neutral face's own (`resting`), so a neutral face stays where it is."""
+    return transfer_blendshapes(fit, resting_part(fit.expression_weights) if keep_resting else {}, neutralise=True)

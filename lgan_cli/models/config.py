@@ -23,6 +23,11 @@ crop; "face-model", the fitted 3D model's teeth, gums and cavity drawn at the ph
 resolution inside the target inner lips (`lgan_cli.faces.mouth_interior`). An inference
 setting: it changes no weights."""
 
+TARGET_POINTS = ("generated", "anchored")
+"""Stage I's points as stage II receives them: "generated", G_l's as they come (the paper);
+"anchored", the same with G_l's own error on this face taken out where the face is neutral
+(`lgan_cli.models.anchoring`; needs the "neutral" label). An inference setting: it changes no weights."""
+
 LEGACY_RENDERER = "unet"
 """The renderer of checkpoints written before there was a choice (their config names none)."""
 
@@ -51,6 +56,7 @@ class ModelConfig:
     residual_keeps_motion: bool = False  # warp renderer: the learned flow may not cancel the prior (without_opposition)
     colour_smoothing: float = 0.0  # warp renderer: Gaussian sigma (crop px) on the synthesised colours
     mouth_interior: str = "learned"  # warp renderer, at the photo: MOUTH_INTERIORS
+    target_points: str = "generated"  # stage I at inference: TARGET_POINTS
 
     def __post_init__(self) -> None:
         check_size(self.resolution)
@@ -62,6 +68,10 @@ class ModelConfig:
             raise ValueError(f"colour_smoothing must be a blur of 0..4 crop pixels, got {self.colour_smoothing}")
         if self.mouth_interior not in MOUTH_INTERIORS:
             raise ValueError(f"mouth_interior must be one of {MOUTH_INTERIORS}, got {self.mouth_interior!r}")
+        if self.target_points not in TARGET_POINTS:
+            raise ValueError(f"target_points must be one of {TARGET_POINTS}, got {self.target_points!r}")
+        if self.target_points == "anchored" and "neutral" not in self.expressions:
+            raise ValueError("target_points 'anchored' needs a model that knows the 'neutral' expression")
         if self.synthesis_region not in SYNTHESIS_REGIONS:
             raise ValueError(f"synthesis_region must be one of {SYNTHESIS_REGIONS}, got {self.synthesis_region!r}")
         if len(set(self.expressions)) != len(self.expressions) or not self.expressions:

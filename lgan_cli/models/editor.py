@@ -13,7 +13,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from lgan_cli.models.config import MOUTH_INTERIORS
+from lgan_cli.models.anchoring import anchored_points
+from lgan_cli.models.config import MOUTH_INTERIORS, TARGET_POINTS
 from lgan_cli.models.flow import prior_flow, warp
 from lgan_cli.models.warpable import warpable_targets
 
@@ -82,6 +83,9 @@ class LandmarkGANEditor:
     own (a squinting smile made surprised would otherwise stretch its lashes into a curtain),
     and its crossed inner lips meet at their seam (`warpable.lips_meet`).
 
+    `target_points` overrides the model's `target_points` setting (config.TARGET_POINTS): G_l's
+    points as generated, or anchored on the face's own where it is neutral (`anchoring`).
+
     `prior_only` is the warp renderer's ablation: G_l's points move the crop's pixels through
     the thin-plate-spline prior alone (no learned residual flow, no synthesis), so an evaluation
     can show what stage II's learning adds. `settings` is the checkpoint's config.json document
@@ -97,6 +101,7 @@ class LandmarkGANEditor:
         settings: dict | None = None,
         fitted_points: bool = False,
         mouth_interior: str | None = None,
+        target_points: str | None = None,
     ):
         self.model = model
         self.settings = settings or {}
@@ -112,6 +117,12 @@ class LandmarkGANEditor:
         self.mouth_interior = "learned" if prior_only else mouth_interior or own
         if self.mouth_interior != own and not prior_only:
             self.name = f"{self.name} ({self.mouth_interior} mouth)"
+        own_points = getattr(model.config, "target_points", "generated")
+        if target_points is not None and target_points not in TARGET_POINTS:
+            raise ValueError(f"target_points must be one of {TARGET_POINTS}, got {target_points!r}")
+        self.target_points = target_points or own_points
+        if self.target_points != own_points and not fitted_points:
+            self.name = f"{self.name} ({self.target_points} points)"
         self.resolution = model.config.resolution
         self.expressions = model.config.expressions
 
@@ -123,6 +134,8 @@ class LandmarkGANEditor:
             points = fitted_target_points(points68, expressions, levels)
         else:
             points = self.model.g_l(crops, labels)
+            if self.target_points == "anchored":
+                points = self._anchored(crops, points68, points)
         if self.aus:
             points = points + action_unit_motion(points68, self.aus)
         fractions = torch.tensor([fraction for _, fraction in plan], device=points.device, dtype=points.dtype)
@@ -150,6 +163,12 @@ class LandmarkGANEditor:
             colours=rendering.get("colours"),
         )
 
+    def _anchored(self, crops: torch.Tensor, points68: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
+        """G_l's `generated` points less its error on each face where the face is neutral."""
+        batch = len(crops)
+        own_neutral = self.model.g_l(crops, self.model.encode_labels(["neutral"] * batch))
+        return anchored_points(generated, own_neutral, resting_neutral_points(points68), points68, crops.shape[-1])
+
     def _blend_towards_neutral(self, labels: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:
         """G_e's labels for partial edits: a * label + (1 - a) * neutral's label, per sample."""
         if "neutral" not in self.expressions:
@@ -171,6 +190,18 @@ def fitted_target_points(
         for points, expression, level in zip(points68.detach().cpu().numpy(), expressions, levels)
     ]
     return torch.from_numpy(np.stack(targets).astype(np.float32)).to(points68.device)
+
+
+def resting_neutral_points(points68: torch.Tensor) -> torch.Tensor:
+    """(B, 68, 2): each face's points with only the expression beyond a neutral face's own removed
+    (ICT-FaceKit fitted to them; `geometry.resting`)."""
+    from lgan_cli.geometry.fit import fit_face
+    from lgan_cli.geometry.transfer import neutralise
+
+    neutral = [
+        neutralise(fit_face(points.astype(np.float64)), keep_resting=True) for points in points68.detach().cpu().numpy()
+    ]
+    return torch.from_numpy(np.stack(neutral).astype(np.float32)).to(points68.device)
 
 
 def action_unit_motion(points68: torch.Tensor, aus: dict) -> torch.Tensor:

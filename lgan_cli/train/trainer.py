@@ -138,6 +138,7 @@ class Trainer:
                 residual_keeps_motion=self.config.model.residual_keeps_motion,
                 colour_smoothing=self.config.model.colour_smoothing,
                 mouth_interior=self.config.model.mouth_interior,
+                target_points=self.config.model.target_points,
                 expressions=self.config.model.expressions,
                 intensity_levels=self.config.model.intensity_levels,
             )

@@ -1,0 +1,89 @@
+"""Stage I's points anchored on the face's own (`target_points: anchored`).
+
+G_l's reading of a face it never saw is off by about a pixel even where the expression moves
+nothing; anchoring takes that error out where the fitted 3D model finds the face neutral.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lgan_cli.models.anchoring import EXPRESSIVE_MOTION, anchored_points
+
+SIZE = 128
+
+
+def test_anchoring_removes_the_readings_error_where_the_face_is_neutral_and_keeps_it_where_expressive():
+    rng = np.random.default_rng(0)
+    detected = torch.from_numpy(rng.uniform(20, 100, size=(1, 68, 2)).astype(np.float32))
+    motion = torch.zeros_like(detected)
+    motion[0, 48:68, 1] = -3.0  # the request lifts the mouth
+    error = torch.from_numpy(rng.normal(0, 1.0, size=(1, 68, 2)).astype(np.float32))
+    generated, own_neutral = detected + motion + error, detected + error
+    neutral_face = anchored_points(generated, own_neutral, detected.clone(), detected, SIZE)
+    assert torch.allclose(neutral_face, detected + motion, atol=1e-5)  # the error is gone, the motion kept
+
+    # a smiling face: the fit's neutral moves its mouth by 2 px, so there G_l's neutral reading is the edit
+    fitted_neutral = detected.clone()
+    fitted_neutral[0, 48:68, 1] += 2.0
+    smiling = anchored_points(generated, own_neutral, fitted_neutral, detected, SIZE)
+    assert torch.allclose(smiling[0, 48:68], generated[0, 48:68])
+    assert torch.allclose(smiling[0, :48], detected[0, :48] + motion[0, :48], atol=1e-5)
+
+    # in between, the share removed falls linearly with the neutralisation's motion
+    fitted_neutral[0, 48:68, 1] = detected[0, 48:68, 1] + 0.25 * EXPRESSIVE_MOTION * SIZE
+    partial = anchored_points(generated, own_neutral, fitted_neutral, detected, SIZE)
+    assert torch.allclose(partial[0, 48:68], generated[0, 48:68] - 0.75 * error[0, 48:68], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def shipped(example_photos, detector, london_root):
+    """The bundled neutral <-> happy model and the example neutral photo's aligned face. (The fit
+    needs ICT-FaceKit from ../shared, as the London data does.)"""
+    from lgan_cli.editing import find_faces
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.models.load import load_editor
+
+    editor = load_editor("london-warp-128", torch.device("cpu"), offline=True)
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    face = find_faces(detector, load_image(photo), editor.resolution, "largest", "photo")[0]
+    crop = torch.from_numpy(face.crop.copy()).permute(2, 0, 1)[None].float() / 127.5 - 1
+    return editor, crop, torch.from_numpy(face.points)[None]
+
+
+def test_the_shipped_model_asked_for_the_neutral_a_neutral_photo_shows_leaves_its_points(shipped):
+    from lgan_cli.models.editor import LandmarkGANEditor
+
+    editor, crop, points = shipped
+    assert editor.target_points == "anchored"
+    generated = LandmarkGANEditor(editor.model, editor.name, target_points="generated")
+    with torch.no_grad():
+        anchored_neutral = editor.edit(crop, points, ["neutral"], [None]).points68
+        generated_neutral = generated.edit(crop, points, ["neutral"], [None]).points68
+        anchored_happy = editor.edit(crop, points, ["happy"], [None]).points68
+        generated_happy = generated.edit(crop, points, ["happy"], [None]).points68
+    # G_l's own reading is off by about a pixel; anchored, the neutral face stays where it was detected,
+    # except where the fit reads expression in it (this person's high brows and pursed mouth)
+    off = lambda p: (p - points)[0].norm(dim=-1)  # noqa: E731
+    assert off(generated_neutral).mean() > 1.0  # 1.6 px
+    assert off(anchored_neutral).mean() < 0.6 * off(generated_neutral).mean()  # 0.8 px
+    nose = slice(27, 36)
+    assert off(anchored_neutral)[nose].mean() < 0.3 * off(generated_neutral)[nose].mean()  # 0.24 vs 1.29 px
+    # the smile is G_l's as before: the mouth corners rise and part as much
+    corners = [48, 54]
+    lift = lambda p: float((points[0, corners, 1] - p[0, corners, 1]).mean())  # noqa: E731
+    assert lift(anchored_happy) > 1.0 and lift(anchored_happy) == pytest.approx(lift(generated_happy), abs=0.75)
+    # while the brows, nose and eyes, which a London smile hardly moves, move less than G_l's reading did
+    still = slice(27, 48)  # the nose and eyes: 0.53 px vs 1.13
+    assert off(anchored_happy)[still].mean() < 0.6 * off(generated_happy)[still].mean()
+
+
+def test_anchoring_needs_the_neutral_label():
+    from lgan_cli.models.config import ModelConfig
+
+    with pytest.raises(ValueError, match="neutral"):
+        ModelConfig(expressions=("happy", "sad"), target_points="anchored")
+    with pytest.raises(ValueError, match="target_points"):
+        ModelConfig(target_points="fitted")
