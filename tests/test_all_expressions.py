@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_geometry import ICT_NPZ, SKIP_ICT
 
 from lgan_cli.data.geometry_targets import GEOMETRY_LEVELS, geometry_targets
 from lgan_cli.data.records import RAFD_EXPRESSIONS
@@ -25,14 +25,7 @@ from lgan_cli.train.trainer import Trainer, grow_labels, reexpress_head
 
 from conftest import edit_with_landmarks, prepare_examples
 
-ICT_NPZ = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ict_facekit" / "ict_face_model_light.npz"
-)
-
-
-needs_ict = pytest.mark.skipif(
-    not ICT_NPZ.is_file(), reason="../shared/datasets/ict_facekit not present (CI without the shared data)"
-)
+needs_ict = pytest.mark.skipif(not ICT_NPZ.is_file(), reason=SKIP_ICT)
 
 
 @pytest.fixture(scope="module")

@@ -65,6 +65,21 @@ def test_bundled_landmarker_matches_manifest():
     assert entry["licence"] == "Apache-2.0"
 
 
+def test_the_bundled_face_model_is_every_edits_default_without_shared_data(monkeypatch, tmp_path):
+    """A checkout edits photos with nothing beside it: the ICT face model every edit fits is
+    bundled (MIT), checked against the manifest, and preferred to ../shared; $LGAN_ICT_FACEKIT
+    still overrides it."""
+    from lgan_cli.synth.facemodel import ENV_VAR, NPZ_NAME, NPZ_SHA256, default_model_path
+
+    manifest = json.loads((weights_dir() / "manifest.json").read_text())
+    entry = manifest["files"][NPZ_NAME]
+    assert entry["sha256"] == NPZ_SHA256 == sha256_file(weights_dir() / NPZ_NAME) and entry["licence"] == "MIT"
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert default_model_path() == weights_dir() / NPZ_NAME
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "elsewhere.npz"))
+    assert default_model_path() == tmp_path / "elsewhere.npz"
+
+
 def test_download_once_then_reuse(server, isolated):
     url, requests = server
     first = asset_path(make_asset(url))

@@ -1,8 +1,8 @@
 """Edits of photos that already show an expression (a smile with teeth, squinting eyes), where a
 warp alone fails: eyes asked to open far beyond what the photo shows, a learned flow that
 magnifies the lashes, teeth drawn grey from squinting eyes, and a smile's teeth squeezed between
-lips that should meet. The ICT tests need ../shared/datasets/ict_facekit; the photo test also the
-bundled model.
+lips that should meet. The ICT tests use the bundled face model; the photo test also the bundled
+expression model.
 """
 
 from __future__ import annotations

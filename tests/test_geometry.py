@@ -1,7 +1,7 @@
 """lgan_cli.geometry: fitting ICT-FaceKit to 68 points, expression transfer, the AU API.
 
-Tests that need the ICT-FaceKit model skip when ../shared/datasets/ict_facekit is absent; the
-London test also needs ../shared/datasets/london. Synthetic faces are the model's own landmark
+The ICT-FaceKit model is the bundled weights/ict_face_model_light.npz (the tests skip if it was
+removed); the London test also needs ../shared/datasets/london. Synthetic faces are the model's own landmark
 vertices projected with a known pose (the 'ict' landmark convention), at ~12 px/cm, i.e. a face
 about 180 px wide in a 256 px frame.
 """
@@ -20,8 +20,8 @@ from lgan_cli.geometry.pose import Pose, euler_angles, rotation_matrix
 from lgan_cli.synth.recipes import INTENSITY_LEVELS, blendshape_weights
 
 REPO = Path(__file__).resolve().parents[1]
-ICT_NPZ = REPO.parent / "shared" / "datasets" / "ict_facekit" / "ict_face_model_light.npz"
-SKIP_ICT = "../shared/datasets/ict_facekit not present (CI without the shared data)"
+ICT_NPZ = REPO / "weights" / "ict_face_model_light.npz"
+SKIP_ICT = "weights/ict_face_model_light.npz was removed (git checkout weights/ restores it)"
 STABLE = [36, 39, 42, 45, 27, 28, 29, 30]  # eye corners and nose bridge: no expression moves them much
 CALIBRATION_PEOPLE = 60  # scripts/calibrate_point_offsets.py saw the first 60 London ids only
 

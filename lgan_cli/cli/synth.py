@@ -31,7 +31,10 @@ def synth(
     ict: Annotated[
         Optional[Path],
         typer.Option(
-            help="ICT-FaceKit model: the packed .npz or a FaceXModel/ folder [../shared/datasets/ict_facekit].",
+            help=(
+                "ICT-FaceKit model: the packed .npz or a FaceXModel/ folder "
+                "[$LGAN_ICT_FACEKIT, else the bundled weights/ict_face_model_light.npz]."
+            ),
             show_default=False,
         ),
     ] = None,

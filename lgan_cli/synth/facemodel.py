@@ -24,9 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from lgan_cli.assets import find_verified
 from lgan_cli.errors import LganError
 
 NPZ_NAME = "ict_face_model_light.npz"
+NPZ_SHA256 = (
+    "25d55b3f37b18664353d77e9ac7e2466ad27f8e103cb8aadd9665fe174202fad"  # the bundled copy (weights/manifest.json)
+)
 FOLDER_NEUTRAL = "generic_neutral_mesh.obj"
 FOLDER_INDICES = "vertex_indices.json"
 ENV_VAR = "LGAN_ICT_FACEKIT"
@@ -50,9 +54,14 @@ class FaceModelError(LganError):
 
 
 def default_model_path() -> Path:
-    """$LGAN_ICT_FACEKIT, else ../shared/datasets/ict_facekit next to the project checkout."""
+    """$LGAN_ICT_FACEKIT, else the bundled copy in weights/ (sha256-checked; every edit needs the
+    model: the fit behind the geometry, the mouth's interior), else
+    ../shared/datasets/ict_facekit next to the project checkout."""
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser()
+    bundled = find_verified(NPZ_NAME, NPZ_SHA256, f"git checkout weights/{NPZ_NAME}")
+    if bundled is not None:
+        return bundled
     return Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "ict_facekit" / NPZ_NAME
 
 
@@ -392,5 +401,6 @@ def load_face_model(path: str | os.PathLike[str] | None = None) -> FaceModel:
     if path.is_file():
         return FaceModel(source_path=path, _source=_NpzSource(path))
     raise FaceModelError(
-        f"ICT-FaceKit model not found at {path}; pass --ict with the packed {NPZ_NAME} or a FaceXModel/ folder"
+        f"ICT-FaceKit model not found at {path}; point ${ENV_VAR} (or `lgan synth --ict`) at the packed "
+        f"{NPZ_NAME} or a FaceXModel/ folder (a checkout bundles it in weights/)"
     )
