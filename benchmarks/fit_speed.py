@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lgan_cli.assets import example_photos
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.faces.decode import load_image
 from lgan_cli.faces.detect import FaceDetector
@@ -45,7 +46,7 @@ def transfer_all(fit) -> list[np.ndarray]:
 
 
 def photos_report(repeats: int) -> None:
-    photos = sorted(REPO.glob("examples/*.jpg")) + sorted(REPO.glob("examples/*.png"))
+    photos = example_photos()
     with FaceDetector() as detector:
         detected = [(photo, detector.detect(load_image(photo))) for photo in photos]
     started = time.perf_counter()

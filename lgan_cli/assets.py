@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -19,6 +20,8 @@ from pathlib import Path
 from lgan_cli.errors import LganError
 
 REPO_WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+REPO_EXAMPLES_DIR = REPO_WEIGHTS_DIR.parent / "examples"
+_EXAMPLE_PHOTO = re.compile(r"london_\d+_(neutral|smiling)\.jpg|synth\d+_neutral\.png")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ FACE_LANDMARKER = Asset(
     url="https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task",
     fetch_hint="python scripts/fetch_face_landmarker.py",
 )
+
+
+def example_photos() -> list[Path]:
+    """The bundled example photos (examples/README.md), sorted; not the edits that the README's
+    commands write beside them (`london_001_neutral_happy.jpg`)."""
+    return sorted(path for path in REPO_EXAMPLES_DIR.iterdir() if _EXAMPLE_PHOTO.fullmatch(path.name))
 
 
 def weights_dir() -> Path:

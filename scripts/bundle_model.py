@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lgan_cli.assets import sha256_file
+from lgan_cli.assets import example_photos, sha256_file
 from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
@@ -44,7 +44,8 @@ def fp16_difference(model, half_folder: Path, size: int) -> float:
     with FaceDetector() as detector:
         faces = [
             find_faces(detector, load_image(photo), size, "largest", str(photo))[0]
-            for photo in sorted((REPO / "examples").glob("london_*.jpg"))
+            for photo in example_photos()
+            if photo.name.startswith("london_")
         ]
     x = to_tensor([f.crop for f in faces])
     points = torch.from_numpy(np.stack([f.points for f in faces]))

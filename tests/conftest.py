@@ -16,7 +16,9 @@ LONDON = SHARED / "datasets" / "london"
 
 @pytest.fixture(scope="session")
 def example_photos() -> list[Path]:
-    photos = sorted(EXAMPLES.glob("*.jpg"))
+    from lgan_cli.assets import example_photos as bundled_examples
+
+    photos = [photo for photo in bundled_examples() if photo.suffix == ".jpg"]
     assert photos, "examples/ must hold the example photos"
     return photos
 

@@ -80,6 +80,27 @@ def test_the_bundled_face_model_is_every_edits_default_without_shared_data(monke
     assert default_model_path() == tmp_path / "elsewhere.npz"
 
 
+def test_example_photos_are_the_bundled_ones_not_the_readmes_edits_beside_them(monkeypatch, tmp_path):
+    """The README's first command writes its edit into examples/; the tests and scripts that use
+    the example photos must not take it for one (a person id, then 'neutral', 'happy': three parts)."""
+    for name in [
+        "london_001_neutral.jpg",
+        "london_030_smiling.jpg",
+        "synth0000_neutral.png",
+        "london_001_neutral_happy.jpg",
+        "london_001_neutral_happy_compare.png",
+        "synth0000_neutral_surprised_i4.png",
+        "README.md",
+    ]:
+        (tmp_path / name).write_bytes(b"")
+    monkeypatch.setattr(assets, "REPO_EXAMPLES_DIR", tmp_path)
+    assert [p.name for p in assets.example_photos()] == [
+        "london_001_neutral.jpg",
+        "london_030_smiling.jpg",
+        "synth0000_neutral.png",
+    ]
+
+
 def test_download_once_then_reuse(server, isolated):
     url, requests = server
     first = asset_path(make_asset(url))

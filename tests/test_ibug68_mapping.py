@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lgan_cli.assets import example_photos
 from lgan_cli.faces.detect import FaceDetector
 from lgan_cli.faces.ibug68 import FLIP_PERMUTATION, INNER_51, JAW, LEFT_BROW, LEFT_EYE, RIGHT_BROW, RIGHT_EYE
 
@@ -44,7 +45,7 @@ def london_photos(ids) -> list[Path]:
 
 
 def sanity_photos() -> list[Path]:
-    examples = sorted((REPO / "examples").glob("*.jpg"))
+    examples = [photo for photo in example_photos() if photo.suffix == ".jpg"]
     return examples or london_photos(("001", "002"))
 
 

@@ -2,8 +2,8 @@
 painting at the photo's resolution, the measure of its detail, and `lgan edit --mouth`.
 
 Synthetic faces are the ICT model's own landmark vertices projected with a known pose (the 'ict'
-convention, so the model's inner lips and the points agree exactly). Needs
-../shared/datasets/ict_facekit; the CLI test also the bundled model.
+convention, so the model's inner lips and the points agree exactly). Uses the bundled face
+model; the CLI test also the bundled expression model.
 """
 
 from __future__ import annotations

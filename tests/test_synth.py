@@ -1,8 +1,8 @@
 """`lgan synth`: recipes, the CPU rasterizer, rendering, landmark projection, the generated set,
 and the FaceXModel packing script.
 
-Tests that need the ICT-FaceKit model skip when ../shared/datasets/ict_facekit is absent. They
-render small (64-256 px, small textures) to stay fast.
+The ICT-FaceKit model is the bundled weights/ict_face_model_light.npz (the tests skip if it was
+removed). They render small (64-256 px, small textures) to stay fast.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_geometry import ICT_NPZ, SKIP_ICT
 
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.synth.raster import rasterize, vertex_visibility
@@ -22,18 +23,13 @@ from lgan_cli.synth.recipes import AU_BLENDSHAPES, INTENSITY_LEVELS, INTENSITY_S
 from conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
-ICT_DIR = REPO.parent / "shared" / "datasets" / "ict_facekit"
-ICT_NPZ = ICT_DIR / "ict_face_model_light.npz"
-
-needs_ict = pytest.mark.skipif(
-    not ICT_NPZ.is_file(), reason="../shared/datasets/ict_facekit not present (CI without the shared data)"
-)
+needs_ict = pytest.mark.skipif(not ICT_NPZ.is_file(), reason=SKIP_ICT)
 
 
 @pytest.fixture(scope="module")
 def model():
     if not ICT_NPZ.is_file():
-        pytest.skip("../shared/datasets/ict_facekit not present (CI without the shared data)")
+        pytest.skip(SKIP_ICT)
     from lgan_cli.synth.facemodel import load_face_model
 
     return load_face_model(ICT_NPZ)
