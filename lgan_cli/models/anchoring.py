@@ -1,9 +1,9 @@
 """Stage I's points anchored on the face's own: G_l's regression error taken out where the face is neutral.
 
 G_l reads a face's points from its pixels, and on people it never saw that reading is off by
-about a pixel of a 128 px crop even where the expression moves nothing (held-out London
-people's neutral photos asked for neutral: brows 1.0 px, nose 0.9 px, jaw 1.8 px from their
-detected points). Stage II moves the photo's pixels by whatever the points say, so that error
+about a pixel of a 128 px crop even where the expression moves nothing (london-warp-128 on the
+held-out London crops, each asked for the expression it shows: jaw 1.8 px, brows 1.0 px, nose
+0.9 px from the detected points). Stage II moves the photo's pixels by whatever the points say, so that error
 becomes motion, ten times larger at the photo's size: a nose or a brow shifted, the person's
 look changed. G_l makes nearly the same error on a face whatever label it is given, so its
 reading of the face as neutral measures it: where the face *is* neutral, that reading should be
