@@ -255,12 +255,12 @@ def mouths_figure(editor, london: Path, people: list[str], expressions: list[str
     shipped (the 3D model's interior), its G_e colours (`--mouth learned`) and the geometry-only
     baseline (nothing drawn), one column per expression at level 4."""
     from lgan_cli.models.geometry_editor import GeometryEditor
-    from lgan_cli.models.load import with_mouth_interior
+    from lgan_cli.models.load import with_inference_settings
 
     width, height = 300, 190
     methods = {
         "as shipped (3D model's mouth)": editor,
-        "--mouth learned (G_e's colours)": with_mouth_interior(editor, "learned"),
+        "--mouth learned (G_e's colours)": with_inference_settings(editor, mouth_interior="learned"),
         "geometry only": GeometryEditor(),
     }
     device = torch.device("cpu")
@@ -292,9 +292,9 @@ def smiling_figure(editor, london: Path, people: list[str], expressions: list[st
     zoomed full-resolution faces, then `--mouth learned`'s neutral (the photo's teeth squeezed by
     the warp) and the person's real neutral photo for reference."""
     from lgan_cli.eval.photos import zoomed_faces
-    from lgan_cli.models.load import with_mouth_interior
+    from lgan_cli.models.load import with_inference_settings
 
-    learned = with_mouth_interior(editor, "learned")
+    learned = with_inference_settings(editor, mouth_interior="learned")
     device = torch.device("cpu")
     labels = ["smiling input", *expressions, "neutral, --mouth learned", "real neutral photo"]
     rows = [_label_band(labels, cell)]

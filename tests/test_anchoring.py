@@ -12,6 +12,8 @@ import torch
 
 from lgan_cli.models.anchoring import EXPRESSIVE_MOTION, anchored_points
 
+from conftest import edit_with_landmarks, run_cli
+
 SIZE = 128
 
 
@@ -87,3 +89,28 @@ def test_anchoring_needs_the_neutral_label():
         ModelConfig(expressions=("happy", "sad"), target_points="anchored")
     with pytest.raises(ValueError, match="target_points"):
         ModelConfig(target_points="fitted")
+
+
+def test_edit_points_option_picks_the_points_and_refuses_what_it_cannot_do(
+    tmp_path, example_photos, detector, capsys, monkeypatch
+):
+    """`lgan edit --points generated` gives G_l's points as they come (the paper's); the default
+    (anchored) keeps a neutral photo asked for neutral where it was detected."""
+    from lgan_cli.faces.decode import load_image
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    detected = detector.detect(load_image(photo))[0].points68
+    args = ["--model", "london-warp-128", "--expr", "neutral"]
+    _, anchored = edit_with_landmarks(photo, args, tmp_path, capsys, name="anchored")
+    _, generated = edit_with_landmarks(photo, [*args, "--points", "generated"], tmp_path, capsys, name="generated")
+    moved = lambda points: np.linalg.norm(points - detected, axis=1).mean()  # noqa: E731
+    assert moved(anchored) < 0.6 * moved(generated)
+
+    code, _, err = run_cli(["edit", photo, *args, "--points", "fitted", "--out", tmp_path / "x.png"], capsys)
+    assert code == 1 and "--points must be one of generated, anchored" in err
+    code, _, err = run_cli(
+        ["edit", photo, "--model", "geometry", "--expr", "happy", "--points", "generated", "--out", tmp_path / "y.png"],
+        capsys,
+    )
+    assert code == 1 and "needs a LandmarkGAN model" in err and "Traceback" not in err

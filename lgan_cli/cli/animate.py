@@ -16,12 +16,13 @@ from lgan_cli.cli.common import (
     ModelOption,
     MouthOption,
     OfflineOption,
+    PointsOption,
     check_output_path,
     command,
     console,
     load_photo_editor,
     parse_face_choice,
-    with_mouth_option,
+    with_model_options,
 )
 from lgan_cli.errors import LganError
 from lgan_cli.names import check_expression_name
@@ -58,6 +59,7 @@ def animate(
     size: Annotated[int, typer.Option(min=64, help="Longest side of the frames in pixels.")] = MAX_SIDE,
     device: DeviceOption = "auto",
     mouth: MouthOption = None,
+    points: PointsOption = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
 ) -> None:
@@ -81,7 +83,7 @@ def animate(
     editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
-    editor = with_mouth_option(editor, mouth)
+    editor = with_model_options(editor, mouth, points)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:

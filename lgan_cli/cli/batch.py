@@ -17,12 +17,13 @@ from lgan_cli.cli.common import (
     ModelOption,
     MouthOption,
     OfflineOption,
+    PointsOption,
     check_path_length,
     command,
     console,
     load_photo_editor,
     parse_face_choice,
-    with_mouth_option,
+    with_model_options,
 )
 from lgan_cli.data.records import RAFD_EXPRESSIONS
 from lgan_cli.errors import LganError
@@ -61,6 +62,7 @@ def batch(
     face: FaceOption = "largest",
     device: DeviceOption = "auto",
     mouth: MouthOption = None,
+    points: PointsOption = None,
     offline: OfflineOption = False,
 ) -> None:
     """Edit every photo under FOLDER. One bad file never stops the batch: it is listed in the
@@ -91,7 +93,9 @@ def batch(
     check_out_folder(out, folder)
     torch_device = resolve_device(device)
     wanted = list(RAFD_EXPRESSIONS) if all_expressions else list(dict.fromkeys(expr))
-    editor = with_mouth_option(load_photo_editor(model, torch_device, offline=offline, expressions=wanted), mouth)
+    editor = with_model_options(
+        load_photo_editor(model, torch_device, offline=offline, expressions=wanted), mouth, points
+    )
     expressions = list(editor.expressions) if all_expressions else wanted
     check_expressions(editor, expressions)
 

@@ -130,6 +130,16 @@ OfflineOption = Annotated[
     bool, typer.Option("--offline", help="Never use the network (bundled or cached models only).")
 ]
 ForceOption = Annotated[bool, typer.Option("--force", help="Overwrite existing output files.")]
+PointsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--points",
+        help="Stage I's points: anchored (G_l's reading error taken out where the face is neutral, so only "
+        "the expression moves the photo) or generated (G_l's points as they come, the paper's) "
+        "[the model's setting].",
+        show_default=False,
+    ),
+]
 MouthOption = Annotated[
     Optional[str],
     typer.Option(
@@ -142,14 +152,12 @@ MouthOption = Annotated[
 ]
 
 
-def with_mouth_option(editor, mouth: str | None):
-    """--mouth: the same editor drawing parted lips' interior the chosen way (a one-line error
-    for a bad value or a model without the choice)."""
-    if mouth is None:
-        return editor
-    from lgan_cli.models.load import with_mouth_interior
+def with_model_options(editor, mouth: str | None, points: str | None):
+    """--mouth and --points: the same editor with those inference settings (a one-line error for
+    a bad value or a model without the choice)."""
+    from lgan_cli.models.load import with_inference_settings
 
     try:
-        return with_mouth_interior(editor, mouth)
+        return with_inference_settings(editor, mouth_interior=mouth, target_points=points)
     except ValueError as error:
         raise LganError(str(error)) from None

@@ -17,12 +17,13 @@ from lgan_cli.cli.common import (
     ModelOption,
     MouthOption,
     OfflineOption,
+    PointsOption,
     check_output_paths,
     command,
     console,
     load_photo_editor,
     parse_face_choice,
-    with_mouth_option,
+    with_model_options,
 )
 from lgan_cli.errors import LganError
 from lgan_cli.faces.decode import IMAGE_SUFFIXES
@@ -77,6 +78,7 @@ def edit(
         typer.Option(help="Write the generated 68 landmarks (photo pixels) as JSON.", show_default=False),
     ] = None,
     mouth: MouthOption = None,
+    points: PointsOption = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
 ) -> None:
@@ -105,7 +107,7 @@ def edit(
     editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
-    editor = with_mouth_option(editor, mouth)
+    editor = with_model_options(editor, mouth, points)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:
