@@ -167,9 +167,10 @@ def _residual_line(model: dict) -> str:
         )
     if model.get("target_points") == "anchored":
         line += (
-            " G_l's points are anchored on the face's own (`target_points: anchored`): its reading of the face as "
-            "neutral, less the detected points, is taken out of every request where the fitted 3D model finds the "
-            "face neutral, so its regression error does not move the photo."
+            " G_l's points are anchored on the face's own (`target_points: anchored`): only its motion (its points "
+            "for the request less its points for neutral) moves the photo, from the face's neutral as the fitted 3D "
+            "model finds it (G_l's own neutral reading on lips that show an expression), so its regression error "
+            "does not."
         )
     return line
 
