@@ -1,10 +1,12 @@
 """Stage I's points anchored on the face's own (`target_points: anchored`).
 
 G_l's reading of a face it never saw is off by about a pixel even where the expression moves
-nothing; anchoring takes that error out where the fitted 3D model finds the face neutral.
+nothing; anchored, only G_l's motion moves the photo, from the face's neutral.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -117,3 +119,25 @@ def test_edit_points_option_picks_the_points_and_refuses_what_it_cannot_do(
         capsys,
     )
     assert code == 1 and "needs a LandmarkGAN model" in err and "Traceback" not in err
+
+
+def test_eval_points_option_scores_a_model_anchored_beside_its_own_points(
+    tmp_path, example_photos, capsys, monkeypatch
+):
+    """`lgan eval --photos P --points anchored` on a model that ships its points as generated: the
+    model anchored (its comparison rows too) and, beside it, the model as shipped."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    out = tmp_path / "eval.json"
+    args = ["eval", "--model", "london-all-warp-128", "--photos", photo, "--expr", "sad", "--intensity", "4"]
+    code, _, err = run_cli([*args, "--points", "anchored", "--json", out, "--device", "cpu"], capsys)
+    assert code == 0, err
+    methods = json.loads(out.read_text())["methods"]
+    assert list(methods) == [
+        "london-all-warp-128 (anchored points)",
+        "london-all-warp-128 (prior warp only) (anchored points)",
+        "london-all-warp-128 (learned mouth) (anchored points)",
+        "london-all-warp-128",
+    ]
+    identity = {name: m["medians"]["identity_distance"] for name, m in methods.items()}
+    assert identity["london-all-warp-128 (anchored points)"] != identity["london-all-warp-128"]
