@@ -399,3 +399,27 @@ def test_every_expression_on_the_example_photo_offline(tmp_path, example_photos,
     assert blendshape_score(results["sad4"][1], sad) > blendshape_score(results["sad2"][1], sad)
     smile = EXPRESSION_BLENDSHAPES["happy"]
     assert blendshape_score(results["au"][1], smile) > blendshape_score(before, smile) + 0.2
+
+
+def test_help_texts_show_their_bracketed_defaults():
+    """Rich reads '[full]' or '[@rev]' in a help text as a style tag and drops it ('such as 0.5 .'):
+    every option's help must show what it says."""
+    import typer
+    from rich.text import Text
+
+    from lgan_cli.cli.app import app
+
+    def commands(group):
+        for command in group.commands.values():
+            yield command
+            if hasattr(command, "commands"):
+                yield from commands(command)
+
+    checked = 0
+    for command in commands(typer.main.get_command(app)):
+        for param in command.params:
+            text = getattr(param, "help", None) or ""
+            if "[" in text:
+                assert Text.from_markup(text).plain == text.replace("\\[", "["), (command.name, param.name)
+                checked += 1
+    assert checked >= 16

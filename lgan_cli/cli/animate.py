@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 
 from lgan_cli.cli.common import (
@@ -42,7 +43,7 @@ def animate(
     image: Annotated[Path, typer.Argument(help="Photo to animate.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Output .gif or .mp4.", show_default=False)],
     expr: Annotated[
-        Optional[str], typer.Option("--expr", help="Target expression [neutral with --au].", show_default=False)
+        Optional[str], typer.Option("--expr", help=escape("Target expression [neutral with --au]."), show_default=False)
     ] = None,
     au: Annotated[
         Optional[str],

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from lgan_cli.errors import LganError
 from lgan_cli.fileio import NAME_MAX, PATH_MAX, unwritable_reason
@@ -114,14 +115,16 @@ ModelOption = Annotated[
     Optional[str],
     typer.Option(
         "--model",
-        help="Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default].",
+        help=escape("Registry name, run/checkpoint folder or hf:owner/repo[@rev] [bundled default]."),
         show_default=False,
     ),
 ]
 IntensityOption = Annotated[
     Optional[str],
     typer.Option(
-        "--intensity", help="Level 1..4 (4 = full) or a fraction in [0, 1] such as 0.5 [full].", show_default=False
+        "--intensity",
+        help=escape("Level 1..4 (4 = full) or a fraction in [0, 1] such as 0.5 [full]."),
+        show_default=False,
     ),
 ]
 DeviceOption = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
@@ -134,9 +137,11 @@ PointsOption = Annotated[
     Optional[str],
     typer.Option(
         "--points",
-        help="Stage I's points: anchored (G_l's reading error taken out where the face is neutral, so only "
-        "the expression moves the photo) or generated (G_l's points as they come, the paper's) "
-        "[the model's setting].",
+        help=escape(
+            "Stage I's points: anchored (G_l's reading error taken out where the face is neutral, so only "
+            "the expression moves the photo) or generated (G_l's points as they come, the paper's) "
+            "[the model's setting]."
+        ),
         show_default=False,
     ),
 ]
@@ -144,9 +149,11 @@ MouthOption = Annotated[
     Optional[str],
     typer.Option(
         "--mouth",
-        help="The mouth at the photo's resolution (a warp model): face-model (the fitted 3D model's teeth "
-        "and cavity where the lips part, the photo's own lips where its open mouth closes) or learned "
-        "(G_e's colours, the warp alone) [the model's setting].",
+        help=escape(
+            "The mouth at the photo's resolution (a warp model): face-model (the fitted 3D model's teeth "
+            "and cavity where the lips part, the photo's own lips where its open mouth closes) or learned "
+            "(G_e's colours, the warp alone) [the model's setting]."
+        ),
         show_default=False,
     ),
 ]

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import numpy as np
 import typer
+from rich.markup import escape
 
 from lgan_cli.cli.common import (
     DeviceOption,
@@ -50,7 +51,7 @@ def edit(
         Optional[str],
         typer.Option(
             "--expr",
-            help="Target expression (one the model knows, e.g. happy) [neutral with --au].",
+            help=escape("Target expression (one the model knows, e.g. happy) [neutral with --au]."),
             show_default=False,
         ),
     ] = None,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -43,7 +44,7 @@ def eval_command(
     model: Annotated[
         Optional[str],
         typer.Option(
-            help="Model: 'copy' (baseline), a registry name, a run folder or a checkpoint [the default model].",
+            help=escape("Model: 'copy' (baseline), a registry name, a run folder or a checkpoint [the default model]."),
             show_default=False,
         ),
     ] = None,
@@ -71,7 +72,7 @@ def eval_command(
         Optional[str],
         typer.Option(
             "--intensity",
-            help="Level 1..4 (4 = full) or a fraction in [0, 1]; with --photos several as '1,2,3,4' [full].",
+            help=escape("Level 1..4 (4 = full) or a fraction in [0, 1]; with --photos several as '1,2,3,4' [full]."),
             show_default=False,
         ),
     ] = None,

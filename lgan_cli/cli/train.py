@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lgan_cli.cli.common import command, console
@@ -39,13 +40,14 @@ def train(
         Optional[Path], Opt(help="JSON recipe (a run's config.json works too); flags override it.", show_default=False)
     ] = None,
     resolution: Annotated[
-        Optional[int], Opt(help="Crop size S (power of two, 64..512) [paper: 256; default 128].", show_default=False)
+        Optional[int],
+        Opt(help=escape("Crop size S (power of two, 64..512) [paper: 256; default 128]."), show_default=False),
     ] = None,
     epochs: Annotated[
         Optional[int],
-        Opt(min=0, help="Epochs [paper: 200]; 0 with --landmark-warmup-steps: G_l alone.", show_default=False),
+        Opt(min=0, help=escape("Epochs [paper: 200]; 0 with --landmark-warmup-steps: G_l alone."), show_default=False),
     ] = None,
-    batch_size: Annotated[Optional[int], Opt(min=1, help="Batch size [paper: 1].", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], Opt(min=1, help=escape("Batch size [paper: 1]."), show_default=False)] = None,
     max_steps: Annotated[
         Optional[int], Opt(min=1, help="Stop after this many steps (a time budget).", show_default=False)
     ] = None,
@@ -63,7 +65,9 @@ def train(
     pairs: Annotated[
         Optional[str],
         Opt(
-            help="Training pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral) [all].",
+            help=escape(
+                "Training pairs: 'all' ordered pairs of a person, or 'neutral' (only to and from neutral) [all]."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -98,16 +102,18 @@ def train(
         bool, Opt("--single-discriminator", help="Ablation: one PatchGAN per stage.")
     ] = False,
     recon: Annotated[
-        Optional[str], Opt(help="Reconstruction loss: l1, l2 or l12 (Eq. 7) [l12].", show_default=False)
+        Optional[str], Opt(help=escape("Reconstruction loss: l1, l2 or l12 (Eq. 7) [l12]."), show_default=False)
     ] = None,
     labels: Annotated[
-        Optional[str], Opt(help="Expression label to: gl, ge or both [both].", show_default=False)
+        Optional[str], Opt(help=escape("Expression label to: gl, ge or both [both]."), show_default=False)
     ] = None,
     renderer: Annotated[
         Optional[str],
         Opt(
-            help="Stage II: 'warp' (moves the photo's pixels, synthesises what is new) "
-            "or 'unet' (the paper's G_e) [warp].",
+            help=escape(
+                "Stage II: 'warp' (moves the photo's pixels, synthesises what is new) "
+                "or 'unet' (the paper's G_e) [warp]."
+            ),
             show_default=False,
         ),
     ] = None,
