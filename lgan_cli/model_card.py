@@ -154,6 +154,11 @@ def _residual_line(model: dict) -> str:
             " Its learned flow may bend the landmarks' motion or add to it, never cancel it "
             "(`residual_keeps_motion`), so an expression keeps the full motion stage I asks for."
         )
+    if model.get("residual_region") == "face":
+        line += (
+            " Its learned flow acts only inside the face's outline (`residual_region: face`); hair, ears and neck "
+            "move only with the landmarks' own motion."
+        )
     if model.get("colour_smoothing"):
         line += (
             f" The synthesised colours are blurred (a Gaussian of sigma {model['colour_smoothing']:g} crop px, "

@@ -24,7 +24,7 @@ from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
 from lgan_cli.models.checkpoint import load_inference, save_inference
-from lgan_cli.models.config import MOUTH_INTERIORS, TARGET_POINTS
+from lgan_cli.models.config import MOUTH_INTERIORS, RESIDUAL_REGIONS, TARGET_POINTS
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.pixels import to_tensor
 
@@ -85,6 +85,11 @@ def main() -> None:
         choices=TARGET_POINTS,
         help="ship a model whose G_l points reach stage II this way (ModelConfig.target_points)",
     )
+    parser.add_argument(
+        "--residual-region",
+        choices=RESIDUAL_REGIONS,
+        help="ship a warp model whose learned flow acts only there (ModelConfig.residual_region)",
+    )
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
@@ -102,6 +107,8 @@ def main() -> None:
         switches["mouth_interior"] = args.mouth_interior
     if args.target_points is not None:
         switches["target_points"] = args.target_points
+    if args.residual_region is not None:
+        switches["residual_region"] = args.residual_region
     if switches:
         trained = model
         model = LandmarkGAN(replace(trained.config, **switches)).eval()

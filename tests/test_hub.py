@@ -592,3 +592,6 @@ def test_model_card_says_when_the_learned_flow_keeps_the_landmarks_motion(checkp
     assert "never cancel it" not in model_card(unet, None)
     smoothed = {**warp, "model": {**warp["model"], "colour_smoothing": 1.0}}
     assert "blurred (a Gaussian of sigma 1 crop px, `colour_smoothing`)" in model_card(smoothed, None)
+    assert "inside the face's outline" not in model_card(warp, None)
+    confined = {**warp, "model": {**warp["model"], "residual_region": "face"}}
+    assert "acts only inside the face's outline (`residual_region: face`)" in model_card(confined, None)

@@ -199,6 +199,39 @@ def test_a_residual_that_keeps_motion_never_shortens_the_prior(keeps_motion):
     assert bool(shortfall >= -1e-4) is keeps_motion
 
 
+def test_a_face_residual_region_keeps_the_learned_flow_inside_the_face_outline():
+    """`residual_region="face"`: the learned flow is exactly zero wherever the face's outline
+    window is zero (hair, ears, neck), where the "window" setting moves them, and is the same
+    flow inside the face."""
+    from lgan_cli.models.flow import synthesis_window
+
+    torch.manual_seed(0)
+    everywhere = LandmarkGAN(small_config(64, synthesis=False)).eval()
+    torch.nn.init.normal_(everywhere.g_e.decoder.head[1].weight, std=0.5)
+    inside = LandmarkGAN(small_config(64, synthesis=False, residual_region="face")).eval()
+    inside.load_state_dict(everywhere.state_dict())
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    points = scattered_points(2, 64)
+    moved = points.clone()
+    moved[:, 0:17, 0] += 2.0  # the jaw line moves: the prior reaches past the outline
+    moved[:, 48:68, 1] += 3.0
+    labels = everywhere.encode_labels(["happy", "neutral"])
+    with torch.no_grad():
+        _, a = everywhere.render(x, moved, labels, points)
+        _, b = inside.render(x, moved, labels, points)
+    face = synthesis_window(points, moved, 64)
+    outside = face == 0
+    assert a["residual_flow"].norm(dim=-1)[outside].max() > 0.1
+    assert b["residual_flow"].norm(dim=-1)[outside].max() == 0
+    core = face == 1
+    same = (a["residual_flow"] - b["residual_flow"]).norm(dim=-1) < 1e-5
+    assert same[core].float().mean() > 0.8  # the stretch guard's blocks by the outline may differ
+    strength = [r["residual_flow"].norm(dim=-1)[core].mean() for r in (a, b)]
+    assert abs(strength[1] / strength[0] - 1) < 0.05
+    with pytest.raises(ValueError, match="residual_region"):
+        small_config(64, residual_region="hair")
+
+
 def test_gaussian_blur_keeps_flat_colours_and_removes_pixel_noise():
     from lgan_cli.models.warp_renderer import gaussian_blur
 

@@ -28,6 +28,12 @@ TARGET_POINTS = ("generated", "anchored")
 "anchored", the same with G_l's own error on this face taken out where the face is neutral
 (`lgan_cli.models.anchoring`; needs the "neutral" label). An inference setting: it changes no weights."""
 
+RESIDUAL_REGIONS = ("window", "face")
+"""Where the warp renderer's learned residual flow may act: "window", the whole face window the
+prior flow lives in (hair, ears and neck included); "face", only inside the face's own outline
+(`flow.synthesis_window`). Outside the outline the residual learns the training pairs' own head
+pose, which no edit of a new face can know (`lgan_cli.models.warp_renderer`)."""
+
 LEGACY_RENDERER = "unet"
 """The renderer of checkpoints written before there was a choice (their config names none)."""
 
@@ -53,6 +59,7 @@ class ModelConfig:
     max_residual_flow: float = 0.04  # warp renderer: largest learned flow correction, fraction of the crop side
     synthesis: bool = True  # warp renderer: use the synthesis mask and colours (False: the learned flow alone)
     synthesis_region: str = "face"  # warp renderer: SYNTHESIS_REGIONS
+    residual_region: str = "window"  # warp renderer: RESIDUAL_REGIONS
     residual_keeps_motion: bool = False  # warp renderer: the learned flow may not cancel the prior (without_opposition)
     colour_smoothing: float = 0.0  # warp renderer: Gaussian sigma (crop px) on the synthesised colours
     mouth_interior: str = "learned"  # warp renderer, at the photo: MOUTH_INTERIORS
@@ -74,6 +81,8 @@ class ModelConfig:
             raise ValueError("target_points 'anchored' needs a model that knows the 'neutral' expression")
         if self.synthesis_region not in SYNTHESIS_REGIONS:
             raise ValueError(f"synthesis_region must be one of {SYNTHESIS_REGIONS}, got {self.synthesis_region!r}")
+        if self.residual_region not in RESIDUAL_REGIONS:
+            raise ValueError(f"residual_region must be one of {RESIDUAL_REGIONS}, got {self.residual_region!r}")
         if len(set(self.expressions)) != len(self.expressions) or not self.expressions:
             raise ValueError("expressions must be a non-empty list of distinct names")
         object.__setattr__(self, "expressions", tuple(self.expressions))

@@ -8,7 +8,8 @@ labels and the prior-warped crop, predicts
 
 - a residual flow (smooth: predicted at 1/8 of the crop's resolution and upsampled; it acts only
   where the prior moves the face, `MOTION_GATE`, and fades where it would magnify the photo far
-  more than the prior does, `flow.limit_stretch`),
+  more than the prior does, `flow.limit_stretch`; with `residual_region="face"` only inside the
+  face's outline),
 - a synthesis mask m in [0, 1] (where something the photo does not contain must appear:
   teeth, the mouth's interior, creases), learned inside the face outline or, with
   `synthesis_region="mouth"`, fixed by the points: where the target's mouth opens and the warp
@@ -65,6 +66,7 @@ class WarpExpressionGenerator(nn.Module):
         self.residual_keeps_motion = config.residual_keeps_motion
         self.colour_smoothing = config.colour_smoothing
         self.synthesis_region = config.synthesis_region
+        self.residual_region = config.residual_region
         in_channels = 9 + (config.label_channels if self.uses_labels else 0)
         self.encoder = UNetEncoder(in_channels, config.resolution, config.generator_width, config.max_width_multiplier)
         self.decoder = UNetDecoder(self.encoder.widths, 6)  # residual flow (2), mask (1), colours (3)
@@ -100,6 +102,9 @@ class WarpExpressionGenerator(nn.Module):
         gate = (prior.norm(dim=-1) / MOTION_GATE).clamp(max=1.0)
         if amount is not None:
             residual = residual * amount[:, None, None, None]
+        face = synthesis_window(source_points, target_points, size)
+        if self.residual_region == "face":
+            window = window * face
         residual = residual * (window * gate)[..., None]
         if self.residual_keeps_motion:
             residual = without_opposition(residual, prior)
@@ -110,7 +115,7 @@ class WarpExpressionGenerator(nn.Module):
         elif self.synthesis_region == "mouth":  # the target points (already scaled by intensity) say where
             mask = opened_mouth_mask(source_points, target_points, flow)
         else:
-            mask = (raw[:, 2] + 1) * 0.5 * synthesis_window(source_points, target_points, size)
+            mask = (raw[:, 2] + 1) * 0.5 * face
             if amount is not None:
                 mask = mask * amount[:, None, None]
         colours = gaussian_blur(raw[:, 3:], self.colour_smoothing)

@@ -136,6 +136,7 @@ class Trainer:
                 synthesis=self.config.model.synthesis,
                 synthesis_region=self.config.model.synthesis_region,
                 residual_keeps_motion=self.config.model.residual_keeps_motion,
+                residual_region=self.config.model.residual_region,
                 colour_smoothing=self.config.model.colour_smoothing,
                 mouth_interior=self.config.model.mouth_interior,
                 target_points=self.config.model.target_points,
