@@ -196,7 +196,8 @@ def contact_sheet(edits: list, expressions: list[str]) -> np.ndarray:
     for face_id in faces:
         mine = {e.expression: e for e in edits if id(e.source) == face_id}
         first = next(iter(mine.values()))
-        tiles = [_labelled(first.source.crop, "input", cv2)] + [_labelled(mine[x].crop, x, cv2) for x in expressions]
+        edited = [_labelled(mine[x].delivered_crop(), x, cv2) for x in expressions]
+        tiles = [_labelled(first.source.crop, "input", cv2), *edited]
         rows.append(np.hstack(tiles))
     return np.ascontiguousarray(np.vstack(rows))
 

@@ -20,8 +20,7 @@ from lgan_cli.faces.align import Alignment, align_face
 from lgan_cli.faces.compose import compose_warp
 from lgan_cli.faces.detect import Face, FaceDetector, select_faces
 from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
-from lgan_cli.faces.lips import redraw_lips
-from lgan_cli.faces.mouth_interior import paint_mouth_interior
+from lgan_cli.faces.lips import draw_face_model_mouth
 from lgan_cli.faces.paste import face_mask, paste_faces
 from lgan_cli.models.editor import Editor
 from lgan_cli.pixels import to_pictures, to_tensor
@@ -117,6 +116,13 @@ class FaceEdit:
     def points_in_photo(self) -> np.ndarray:
         return self.source.alignment.to_photo(self.points)
 
+    def delivered_crop(self) -> np.ndarray:
+        """The edited crop as the photo gets it: with the "face-model" mouth drawn in at the crop's
+        resolution (`models.editor.crops_as_delivered`)."""
+        if self.flow is None or self.mouth_interior != "face-model":
+            return self.crop
+        return draw_face_model_mouth(self.crop, self.source.crop, self.source.points, self.points)
+
 
 def default_intensity(editor: Editor, expression: str, intensity: int | float | None) -> int | float | None:
     """Without --intensity, a model trained with levels gets its top level (neutral: no level)."""
@@ -174,8 +180,8 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
     A warp renderer's edit moves the photo's own pixels by its flow, lifted from the crop, and
     blends in only what it synthesised (`compose_warp`); with a "face-model" mouth interior, the
     fitted 3D model's teeth and cavity are then drawn between the target lips at the photo's
-    resolution (`paint_mouth_interior`), and an open mouth of the photo's that the target closes
-    gets lips drawn from the photo's own (`redraw_lips`). A re-rendering model's crop (the
+    resolution, and an open mouth of the photo's that the target closes gets lips drawn from the
+    photo's own (`lips.draw_face_model_mouth`). A re-rendering model's crop (the
     paper's U-Net) is pasted back through a feathered face mask, colour matched, with the
     photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`).
     """
@@ -185,9 +191,7 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
         if edit.flow is not None:
             moved = compose_warp(out, alignment, edit.flow, edit.mask, edit.colours)
             if edit.mouth_interior == "face-model":  # the mouth at the photo's resolution: opened or closed
-                source_points, target_points = edit.source.face.points68, edit.points_in_photo()
-                moved = paint_mouth_interior(moved, out, source_points, target_points)
-                moved = redraw_lips(moved, out, source_points, target_points)
+                moved = draw_face_model_mouth(moved, out, edit.source.face.points68, edit.points_in_photo())
             out = moved
         else:
             mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])

@@ -181,6 +181,45 @@ def test_edit_mouth_option_changes_only_the_opening(tmp_path, example_photos, ca
     assert mouth_interior_detail(drawn, target) > 2 * mouth_interior_detail(learned, target)
 
 
+def test_a_models_crops_carry_the_mouth_the_photo_gets(example_photos, detector):
+    """Crop-level evaluation scores the crops as delivered: with the "face-model" mouth they hold the
+    3D model's interior drawn at the crop's resolution, and differ from the rendering (G_e's
+    colours) only in the target's opening."""
+    import torch
+
+    from lgan_cli.editing import edit_crops, find_faces
+    from lgan_cli.eval.photos import mouth_interior_detail
+    from lgan_cli.faces.decode import load_image
+    from lgan_cli.faces.mouth_interior import inner_lip_outline, polygon_mask
+    from lgan_cli.models.editor import LandmarkGANEditor, crops_as_delivered
+    from lgan_cli.models.load import load_editor
+    from lgan_cli.pixels import to_pictures, to_tensor
+
+    if not ICT_NPZ.is_file():
+        pytest.skip(SKIP_ICT)
+    editor = load_editor("london-all-warp-128", torch.device("cpu"), offline=True)
+    assert editor.mouth_interior == "face-model"
+    learned = LandmarkGANEditor(editor.model, editor.name, mouth_interior="learned")
+    photo = next(p for p in example_photos if p.name == "london_042_neutral.jpg")
+    face = find_faces(detector, load_image(photo), editor.resolution, "largest", "photo")[0]
+    crop, points = to_tensor(face.crop), torch.from_numpy(face.points)[None].float()
+    with torch.no_grad():
+        ours, theirs = (e.edit(crop, points, ["angry"], [4]) for e in (editor, learned))
+    assert torch.equal(ours.points68, theirs.points68) and torch.equal(ours.images, theirs.images)
+    target = ours.points68[0].numpy()
+    drawn = to_pictures(crops_as_delivered(editor, ours, crop, points))[0]
+    plain = to_pictures(crops_as_delivered(learned, theirs, crop, points))[0]
+    assert np.array_equal(plain, to_pictures(theirs.images)[0])
+    opening = polygon_mask(drawn.shape[:2], inner_lip_outline(target)) > 0
+    near = cv2.dilate(opening.astype(np.uint8), np.ones((3, 3), np.uint8)) == 1
+    differs = (drawn != plain).any(axis=2)
+    assert differs.sum() > 20 and not (differs & ~near).any()
+    assert mouth_interior_detail(drawn, target) > mouth_interior_detail(plain, target)
+    # `lgan batch --grid` tiles: the photo path's edits give the same crops
+    (edit,) = edit_crops(editor, [(face, "angry", 4)], torch.device("cpu"))
+    assert np.abs(edit.delivered_crop().astype(int) - drawn).max() <= 1
+
+
 def test_drawn_teeth_stand_out_from_the_cheeks_as_real_teeth_do(tmp_path, example_photos, capsys, monkeypatch):
     """The teeth's colour is how the front teeth should look; drawn with that as their albedo, the
     frontal light made them 0.87 times as bright, grey beside real smiles. The brightest quarter of

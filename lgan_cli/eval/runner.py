@@ -36,7 +36,7 @@ from lgan_cli.facenets.expression import (
 from lgan_cli.facenets.identity import identity_chip_from_crop, load_identity_net
 from lgan_cli.facenets.lpips import load_lpips
 from lgan_cli.faces.detect import FaceDetector
-from lgan_cli.models.editor import CopyEditor, Editor
+from lgan_cli.models.editor import CopyEditor, Editor, crops_as_delivered
 from lgan_cli.pixels import to_pictures, to_tensor
 
 REAL = "real"
@@ -315,8 +315,9 @@ def evaluate(
                     output = method.edit(
                         source_images, source_points, [t.expression for t in targets], [t.intensity for t in targets]
                     )
+                    images = crops_as_delivered(method, output, source_images, source_points)
                 results[method.name].seconds += time.perf_counter() - edit_started
-                scores = judges.score(output.images, target_images, target_points, sources, targets)
+                scores = judges.score(images, target_images, target_points, sources, targets)
                 if output.points68 is not None:  # stage I on its own: generated vs real target points
                     for score, points, target_points68 in zip(
                         scores, output.points68.cpu().numpy(), target_points.numpy()
@@ -326,7 +327,7 @@ def evaluate(
                         )
                 results[method.name].scores += scores
                 if inception is not None:
-                    features[method.name].append(inception(output.images.clamp(-1, 1)))
+                    features[method.name].append(inception(images.clamp(-1, 1)))
             if ceiling:
                 results[REAL].scores += judges.score(target_images, target_images, target_points, sources, targets)
             if inception is not None:

@@ -218,3 +218,16 @@ def redraw_lips(edited: np.ndarray, original: np.ndarray, source_points: np.ndar
     if closed < 1:  # the narrowed opening between the redrawn lips: the 3D model's interior
         out = paint_mouth_interior(out, original, source, target, amount=strength * (1 - closed))
     return out
+
+
+def draw_face_model_mouth(
+    edited: np.ndarray, original: np.ndarray, source_points: np.ndarray, target_points: np.ndarray
+) -> np.ndarray:
+    """`edited` with the "face-model" mouth (config.MOUTH_INTERIORS): the 3D model's interior
+    where the target opens the mouth, then the photo's own lips where it closes or narrows it.
+
+    The same at any scale: the photo at its own resolution (`editing.compose`) and a model's
+    crop output (`LandmarkGANEditor.edit`), so what evaluation scores is what a user gets.
+    """
+    painted = paint_mouth_interior(edited, original, source_points, target_points)
+    return redraw_lips(painted, original, source_points, target_points)

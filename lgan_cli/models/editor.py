@@ -77,7 +77,8 @@ class LandmarkGANEditor:
     loses or gains against using the fitted geometry directly.
 
     `mouth_interior` overrides the model's `mouth_interior` setting (config.MOUTH_INTERIORS):
-    what `compose` draws where the target lips part.
+    what fills the target's mouth: "face-model" is drawn by `compose` at the photo's resolution,
+    and on the crops at theirs by `crops_as_delivered` (what crop-level evaluation scores).
 
     A warp renderer's target eyes open at most `warpable.EYE_OPENING_LIMIT` times the photo's
     own (a squinting smile made surprised would otherwise stretch its lashes into a curtain),
@@ -190,6 +191,31 @@ def fitted_target_points(
         for points, expression, level in zip(points68.detach().cpu().numpy(), expressions, levels)
     ]
     return torch.from_numpy(np.stack(targets).astype(np.float32)).to(points68.device)
+
+
+def crops_as_delivered(editor: Editor, result: EditResult, crops: torch.Tensor, points68: torch.Tensor) -> torch.Tensor:
+    """(B, 3, S, S): `editor`'s edit of `crops` as a user gets it. The rendering itself, except that
+    an editor with the "face-model" mouth gets it drawn in at the crops' resolution
+    (`lips.draw_face_model_mouth`, as `compose` draws it in the photo); pixels it does not draw keep
+    their exact values. Not part of `edit`: the photo path draws the mouth at the photo's own
+    resolution and would pay for this one (about 50 ms a face) for nothing."""
+    if getattr(editor, "mouth_interior", "learned") != "face-model" or result.points68 is None:
+        return result.images
+    from lgan_cli.faces.lips import draw_face_model_mouth
+    from lgan_cli.pixels import to_pictures, to_tensor
+
+    rendered = to_pictures(result.images.detach())
+    drawn = [
+        draw_face_model_mouth(image, crop, source, target)
+        for image, crop, source, target in zip(
+            rendered,
+            to_pictures(crops.detach()),
+            points68.detach().cpu().numpy(),
+            result.points68.detach().cpu().numpy(),
+        )
+    ]
+    change = to_tensor(np.stack(drawn)) - to_tensor(rendered)
+    return result.images + change.to(device=result.images.device, dtype=result.images.dtype)
 
 
 def resting_neutral_points(points68: torch.Tensor) -> torch.Tensor:
