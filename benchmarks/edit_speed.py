@@ -2,8 +2,8 @@
 
 - edit: one `lgan edit` process on a 1350 x 1350 photo, timed from process start to the
   saved output (interpreter start, imports, model load, detection, both generators,
-  composing into the photo, save), plus the same stages timed in-process, and the compose
-  step alone on the same face scaled into a 4000 x 3000 photo.
+  composing into the photo, save), plus the same stages timed in-process (compose: best of 3),
+  and the compose step alone on the same face scaled into a 4000 x 3000 photo (best of 3).
 - batch: faces per second of `lgan batch` over N copies of the photo at --batch-size 1 and 8
   (warm process, so model load and imports are amortised).
 
@@ -60,6 +60,17 @@ def large_photo(rgb, width: int = 4000, height: int = 3000):
     return cv2.copyMakeBorder(scaled, 0, 0, pad // 2, pad - pad // 2, cv2.BORDER_REPLICATE)[:, :width]
 
 
+def best_time(action, repeats: int = 3) -> float:
+    """Seconds of the fastest of `repeats` runs: a single run of a large compose swings by 2-4 times
+    on this VM (fresh pages for the photo-sized arrays)."""
+    best = float("inf")
+    for _ in range(repeats):
+        mark = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - mark)
+    return best
+
+
 def time_stages(model: str | None) -> dict[str, float]:
     import torch
 
@@ -86,9 +97,8 @@ def time_stages(model: str | None) -> dict[str, float]:
     mark = time.perf_counter()
     edits = edit_crops(editor, [(faces[0], "happy", None)], torch.device("cpu"))
     stages["G_l + G_e"] = time.perf_counter() - mark
-    mark = time.perf_counter()
     result = compose(rgb, edits)
-    stages["compose"] = time.perf_counter() - mark
+    stages["compose"] = best_time(lambda: compose(rgb, edits))
     with tempfile.TemporaryDirectory() as tmp:
         mark = time.perf_counter()
         save_image(result, Path(tmp) / "out.jpg", like=PHOTO)
@@ -97,9 +107,7 @@ def time_stages(model: str | None) -> dict[str, float]:
     with FaceDetector() as detector:
         big_faces = find_faces(detector, big, editor.resolution, "largest", "photo")
     big_edits = edit_crops(editor, [(big_faces[0], "happy", None)], torch.device("cpu"))
-    mark = time.perf_counter()
-    compose(big, big_edits)
-    stages["compose 4000x3000"] = time.perf_counter() - mark
+    stages["compose 4000x3000"] = best_time(lambda: compose(big, big_edits))
     return stages
 
 
