@@ -7,6 +7,12 @@
 Writes weights/<bundled_dir>/{config.json, model.safetensors (fp16), README.md (model card)},
 checks that fp16 keeps the outputs (max abs difference on real crops), and records the
 sha256 of each file in lgan_cli/models_registry.json and weights/manifest.json.
+
+A bundled model whose run is gone can have its card re-made from new measurements, its weights
+and checksums untouched:
+
+    python scripts/bundle_model.py weights/lgan-ict-synth-128 ict-synth-128 --card-only \
+        --eval docs/eval-ict-synth-128.json --photos-eval docs/eval-photos-ict-synth-128.json
 """
 
 from __future__ import annotations
@@ -54,6 +60,24 @@ def fp16_difference(model, half_folder: Path, size: int) -> float:
         return float((model(x, labels, points)[2] - half(x, labels, points)[2]).abs().max())
 
 
+def write_card(target: Path, eval_path: Path | None, photos_path: Path | None) -> None:
+    """The bundled model's card (README.md) from its config.json and the evaluations, which are kept
+    beside it as eval.json and eval-photos.json (their summaries only)."""
+    evaluation = json.loads(eval_path.read_text()) if eval_path else None
+    if evaluation:
+        for method in evaluation.get("methods", {}).values():
+            method.pop("pairs", None)  # keep the card's source small: summaries only
+        atomic_write_json(target / "eval.json", evaluation)
+    photos = json.loads(photos_path.read_text()) if photos_path else None
+    if photos:
+        for report in photos.get("reports", [photos]):  # one request, or a grid of expressions x levels
+            for method in report.get("methods", {}).values():
+                method.pop("photos", None)
+        atomic_write_json(target / "eval-photos.json", photos)
+    card = model_card(json.loads((target / CONFIG_NAME).read_text()), evaluation, photos)
+    atomic_write_text(target / "README.md", card)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
@@ -90,11 +114,21 @@ def main() -> None:
         choices=RESIDUAL_REGIONS,
         help="ship a warp model whose learned flow acts only there (ModelConfig.residual_region)",
     )
+    parser.add_argument(
+        "--card-only",
+        action="store_true",
+        help="re-make the model card (and its eval files) of the model already bundled in RUN, nothing else",
+    )
     args = parser.parse_args()
 
     registry = json.loads(REGISTRY.read_text())
     entry = registry["models"][args.name]
     target = REPO / "weights" / entry["bundled_dir"]
+    if args.card_only:
+        if args.run.resolve() != target.resolve():
+            parser.error(f"--card-only re-makes the card of the bundled model: give {target.relative_to(REPO)} as RUN")
+        write_card(target, args.eval, args.photos_eval)
+        return
     model, document = load_inference(args.run)
     switches = {}  # switches of the renderer, not of its weights
     if args.no_synthesis:
@@ -122,19 +156,7 @@ def main() -> None:
             **run_info(read_run_config(args.run))["training_data"],
         }
     save_inference(model, target, info, half=True)
-    evaluation = json.loads(args.eval.read_text()) if args.eval else None
-    if evaluation:
-        for method in evaluation.get("methods", {}).values():
-            method.pop("pairs", None)  # keep the card's source small: summaries only
-        atomic_write_json(target / "eval.json", evaluation)
-    photos = json.loads(args.photos_eval.read_text()) if args.photos_eval else None
-    if photos:
-        for report in photos.get("reports", [photos]):  # one request, or a grid of expressions x levels
-            for method in report.get("methods", {}).values():
-                method.pop("photos", None)
-        atomic_write_json(target / "eval-photos.json", photos)
-    card = model_card(json.loads((target / CONFIG_NAME).read_text()), evaluation, photos)
-    atomic_write_text(target / "README.md", card)
+    write_card(target, args.eval, args.photos_eval)
     print(f"fp16 vs fp32 max abs output difference: {fp16_difference(model, target, model.config.resolution):.4f}")
 
     files = {name: sha256_file(target / name) for name in (CONFIG_NAME, WEIGHTS_NAME)}
