@@ -2,6 +2,11 @@
 
 One detector call gives, per face, the 478-point mesh, the 52 ARKit blendshape scores and,
 through `ibug68`, the 68 iBUG points the method is built on.
+
+MediaPipe's detector sees the whole image at 128 px, so a face narrower than about a tenth of
+the photo (a person a few metres away in a phone photo: a 300 px face in 4000 x 3000) is not
+found. When the whole image shows no face, it is searched again in overlapping tiles, coarse to
+fine (`tiles`), and each face found is taken from a tile that holds it whole.
 """
 
 from __future__ import annotations
@@ -18,6 +23,16 @@ import numpy as np
 from lgan_cli.assets import FACE_LANDMARKER, asset_path
 from lgan_cli.errors import LganError, NoFaceError
 from lgan_cli.faces.ibug68 import mesh_to_ibug68
+
+SMALLEST_TILE = 240
+"""Tiles get no smaller than this (px): the finest search finds faces down to about 40 px."""
+
+TILE_EDGE_MARGIN = 0.02
+"""A face within this fraction of a tile's side of an edge it shares with the rest of the image
+may be cut by the tile: another tile, overlapping this one by half, holds it whole."""
+
+SAME_FACE_OVERLAP = 0.3
+"""Two detections whose boxes overlap by more than this (intersection over union) are one face."""
 
 
 class _NativeStderr:
@@ -127,11 +142,31 @@ class FaceDetector:
             raise LganError(f"could not load the face landmark model {path}: {str(exc).splitlines()[0]}") from None
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """All faces in an RGB uint8 image, largest first."""
-        import mediapipe as mp
-
+        """All faces in an RGB uint8 image, largest first; small faces in tiles when the whole
+        image shows none (see the module)."""
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("detect() expects an (H, W, 3) uint8 RGB array")
+        faces = self._detect_whole(rgb) or self._detect_in_tiles(rgb)
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces
+
+    def _detect_in_tiles(self, rgb: np.ndarray) -> list[Face]:
+        """Faces found in overlapping square tiles, halving the tile side until some are found."""
+        height, width = rgb.shape[:2]
+        side = max(height, width) // 2
+        found: list[Face] = []
+        while side >= SMALLEST_TILE and not found:
+            for x0, y0, x1, y1 in tiles(width, height, side):
+                for face in self._detect_whole(rgb[y0:y1, x0:x1]):
+                    if not cut_by_tile(face.box, (x0, y0, x1, y1), width, height):
+                        found.append(shifted(face, x0, y0))
+            side //= 2
+        return distinct_faces(found)
+
+    def _detect_whole(self, rgb: np.ndarray) -> list[Face]:
+        """The faces MediaPipe finds in the image as a whole, in its pixel coordinates."""
+        import mediapipe as mp
+
         height, width = rgb.shape[:2]
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         with quiet_native_stderr():
@@ -145,7 +180,6 @@ class FaceDetector:
             if result.face_blendshapes:
                 scores = {c.category_name: float(c.score) for c in result.face_blendshapes[index]}
             faces.append(Face(mesh=mesh, points68=mesh_to_ibug68(mesh), blendshapes=scores))
-        faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
     def close(self) -> None:
@@ -178,3 +212,59 @@ def select_faces(faces: list[Face], which: str | int, source: str = "image") -> 
     if not 0 <= index < len(faces):
         raise LganError(f"--face {index}: {source} has {len(faces)} face(s), numbered 0..{len(faces) - 1} by size")
     return [faces[index]]
+
+
+def tiles(width: int, height: int, side: int) -> list[tuple[int, int, int, int]]:
+    """(x0, y0, x1, y1) of square tiles of `side` px (clipped to the image) overlapping by half,
+    covering a `width` x `height` image; the last row and column end at its edges."""
+
+    def starts(length: int) -> list[int]:
+        if length <= side:
+            return [0]
+        stride = side // 2
+        return sorted(set(range(0, length - side, stride)) | {length - side})
+
+    return [(x, y, min(x + side, width), min(y + side, height)) for y in starts(height) for x in starts(width)]
+
+
+Box = tuple[float, float, float, float]
+
+
+def cut_by_tile(box: Box, tile: tuple[int, int, int, int], width: int, height: int) -> bool:
+    """Whether a face `box` (tile pixels) comes near an edge the tile shares with the rest of the
+    image, where the tile may have cut it (edges on the image's own border do not count)."""
+    x0, y0, x1, y1 = tile
+    margin = TILE_EDGE_MARGIN * max(x1 - x0, y1 - y0)
+    bx0, by0, bx1, by1 = box
+    return (
+        (x0 > 0 and bx0 < margin)
+        or (y0 > 0 and by0 < margin)
+        or (x1 < width and bx1 > x1 - x0 - 1 - margin)
+        or (y1 < height and by1 > y1 - y0 - 1 - margin)
+    )
+
+
+def shifted(face: Face, dx: int, dy: int) -> Face:
+    """`face` found in a tile, in the coordinates of the image the tile was cut from."""
+    mesh = face.mesh.copy()
+    mesh[:, 0] += dx
+    mesh[:, 1] += dy
+    return Face(mesh=mesh, points68=mesh_to_ibug68(mesh), blendshapes=face.blendshapes)
+
+
+def box_overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def distinct_faces(faces: list[Face]) -> list[Face]:
+    """One detection per face: of those that overlap (SAME_FACE_OVERLAP), the largest."""
+    kept: list[Face] = []
+    for face in sorted(faces, key=lambda f: f.area, reverse=True):
+        if all(box_overlap(face.box, other.box) <= SAME_FACE_OVERLAP for other in kept):
+            kept.append(face)
+    return kept
