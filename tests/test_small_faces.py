@@ -31,13 +31,38 @@ def test_a_face_at_a_tiles_inner_edge_is_left_to_its_neighbour():
 
 
 def test_overlapping_detections_are_one_face(example_photos, detector):
+    from dataclasses import replace
+
     from lgan_cli.faces.decode import load_image
     from lgan_cli.faces.detect import shifted
 
     face = detector.detect(load_image(example_photos[0]))[0]
     moved, far = shifted(face, 3, 2), shifted(face, 2000, 0)
+    inside = replace(face, mesh=(face.mesh - face.mesh.mean(0)) * 0.4 + face.mesh.mean(0))  # a 'face' within the face
     assert box_overlap(face.box, moved.box) > 0.9 and box_overlap(face.box, far.box) == 0
-    assert len(distinct_faces([face, moved, far])) == 2
+    assert box_overlap(face.box, inside.box) == 1.0
+    assert distinct_faces([face, inside, moved, far]) == [face, far]  # the first of each face is kept
+
+
+def test_every_face_also_finds_the_small_ones_beside_a_large_one(example_photos, detector):
+    """`--face all` on a group photo: a 300 px face, which the whole-image pass finds, and a
+    72 px one, which it does not; and a selfie-tight face is still one face."""
+    from lgan_cli.faces.decode import load_image
+
+    photo = load_image(next(p for p in example_photos if p.name == "london_042_neutral.jpg"))
+    canvas = np.full((1500, 2000, 3), 190, np.uint8)
+    large = cv2.resize(photo, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(photo, None, fx=0.12, fy=0.12, interpolation=cv2.INTER_AREA)
+    canvas[100 : 100 + large.shape[0], 100 : 100 + large.shape[1]] = large
+    canvas[900 : 900 + small.shape[0], 1500 : 1500 + small.shape[1]] = small
+    assert len(detector.detect(canvas)) == 1
+    faces = detector.detect(canvas, every_face=True)
+    assert len(faces) == 2
+    x0, y0, x1, y1 = faces[1].box
+    assert 1500 < x0 < x1 < 1500 + small.shape[1] and 900 < y0 < y1 < 900 + small.shape[0]
+    x0, y0, x1, y1 = (int(v) for v in detector.detect(photo)[0].box)
+    selfie = photo[max(0, y0 - 80) : y1 + 80, max(0, x0 - 120) : x1 + 120]
+    assert len(detector.detect(np.ascontiguousarray(selfie), every_face=True)) == 1
 
 
 @pytest.mark.parametrize("scale", [0.2, 0.08])

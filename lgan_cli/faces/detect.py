@@ -6,7 +6,8 @@ through `ibug68`, the 68 iBUG points the method is built on.
 MediaPipe's detector sees the whole image at 128 px, so a face narrower than about a tenth of
 the photo (a person a few metres away in a phone photo: a 300 px face in 4000 x 3000) is not
 found. When the whole image shows no face, it is searched again in overlapping tiles, coarse to
-fine (`tiles`), and each face found is taken from a tile that holds it whole.
+fine (`tiles`), and each face found is taken from a tile that holds it whole; asked for every
+face (`--face all`), the tiles are searched as well, at every size.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ TILE_EDGE_MARGIN = 0.02
 may be cut by the tile: another tile, overlapping this one by half, holds it whole."""
 
 SAME_FACE_OVERLAP = 0.3
-"""Two detections whose boxes overlap by more than this (intersection over union) are one face."""
+"""Two detections are one face when more than this share of the smaller box lies in the larger:
+a tile showing only the middle of a large face (a selfie) can find a 'face' inside it (a third of
+its size, wholly inside; intersection over union 0.15)."""
 
 
 class _NativeStderr:
@@ -141,27 +144,31 @@ class FaceDetector:
         except Exception as exc:  # MediaPipe raises RuntimeError/ValueError with long texts
             raise LganError(f"could not load the face landmark model {path}: {str(exc).splitlines()[0]}") from None
 
-    def detect(self, rgb: np.ndarray) -> list[Face]:
+    def detect(self, rgb: np.ndarray, every_face: bool = False) -> list[Face]:
         """All faces in an RGB uint8 image, largest first; small faces in tiles when the whole
-        image shows none (see the module)."""
+        image shows none, or always with `every_face` (`--face all`: a group photo's small faces
+        beside a large one), at every tile size (see the module)."""
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("detect() expects an (H, W, 3) uint8 RGB array")
-        faces = self._detect_whole(rgb) or self._detect_in_tiles(rgb)
+        faces = self._detect_whole(rgb)
+        if every_face or not faces:  # the whole image's reading of a face first: the tiles only add faces
+            faces = distinct_faces(faces + self._detect_in_tiles(rgb, every_size=every_face))
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
 
-    def _detect_in_tiles(self, rgb: np.ndarray) -> list[Face]:
-        """Faces found in overlapping square tiles, halving the tile side until some are found."""
+    def _detect_in_tiles(self, rgb: np.ndarray, every_size: bool = False) -> list[Face]:
+        """Faces found in overlapping square tiles, halving the tile side until some are found
+        (with `every_size`, down to SMALLEST_TILE)."""
         height, width = rgb.shape[:2]
         side = max(height, width) // 2
         found: list[Face] = []
-        while side >= SMALLEST_TILE and not found:
+        while side >= SMALLEST_TILE and (every_size or not found):
             for x0, y0, x1, y1 in tiles(width, height, side):
                 for face in self._detect_whole(rgb[y0:y1, x0:x1]):
                     if not cut_by_tile(face.box, (x0, y0, x1, y1), width, height):
                         found.append(shifted(face, x0, y0))
             side //= 2
-        return distinct_faces(found)
+        return distinct_faces(sorted(found, key=lambda f: f.area, reverse=True))
 
     def _detect_whole(self, rgb: np.ndarray) -> list[Face]:
         """The faces MediaPipe finds in the image as a whole, in its pixel coordinates."""
@@ -253,18 +260,17 @@ def shifted(face: Face, dx: int, dy: int) -> Face:
 
 
 def box_overlap(a: Box, b: Box) -> float:
-    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    """The share of the smaller of two (x0, y0, x1, y1) boxes that lies in the other."""
     width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
     height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return width * height / smaller if smaller > 0 else 0.0
 
 
 def distinct_faces(faces: list[Face]) -> list[Face]:
-    """One detection per face: of those that overlap (SAME_FACE_OVERLAP), the largest."""
+    """One detection per face: of those that overlap (SAME_FACE_OVERLAP), the first given."""
     kept: list[Face] = []
-    for face in sorted(faces, key=lambda f: f.area, reverse=True):
+    for face in faces:
         if all(box_overlap(face.box, other.box) <= SAME_FACE_OVERLAP for other in kept):
             kept.append(face)
     return kept
