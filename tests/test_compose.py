@@ -95,6 +95,35 @@ def test_pixels_outside_the_edit_are_bit_identical(photo_and_blob):
     assert out.shape == photo.shape and out.dtype == np.uint8
 
 
+def test_moving_the_box_in_strips_gives_the_whole_box_result(photo_and_blob, monkeypatch):
+    """The box is moved STRIP_ROWS photo rows at a time (memory); strips of 7 rows, cutting the
+    flow and the painted square anywhere, give the same photo as one strip: the moved pixels bit
+    for bit, the painted ones within a grey level (OpenCV rounds the colours' warp per strip)."""
+    import lgan_cli.faces.compose as compose
+
+    photo, alignment, _ = photo_and_blob
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 256, photo.shape, dtype=np.uint8)
+    points = torch.from_numpy(rng.normal(CROP / 2, CROP / 9, size=(1, 68, 2)).astype(np.float32))
+    moved = points.clone()
+    moved[:, 48:68] += torch.tensor([1.5, 3.0])
+    flow, window = prior_flow(points, moved, CROP)
+    mask = np.zeros((CROP, CROP), np.float32)
+    mask[58:71, 55:73] = 0.7 * window[0, 58:71, 55:73].numpy()
+    colours = rng.integers(0, 256, (CROP, CROP, 3), dtype=np.uint8)
+    for painted in (np.zeros_like(mask), mask):
+        results = []
+        for rows in (10**6, 7):
+            monkeypatch.setattr(compose, "STRIP_ROWS", rows)
+            results.append(compose_warp(photo, alignment, flow[0].numpy(), painted, colours).astype(int))
+        assert (results[0] != photo).any()
+        difference = np.abs(results[0] - results[1])
+        if painted.any():
+            assert difference.max() <= 1 and (difference > 0).any(axis=2).sum() < 0.001 * (results[0] != photo).sum()
+        else:
+            assert difference.max() == 0
+
+
 def test_no_flow_and_no_mask_returns_the_photo_itself(photo_and_blob):
     photo, alignment, _ = photo_and_blob
     out = compose_warp(
