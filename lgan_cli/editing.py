@@ -82,7 +82,7 @@ class AlignedFace:
 
 def find_faces(detector: FaceDetector, rgb: np.ndarray, size: int, which: str | int, source: str) -> list[AlignedFace]:
     """Detect, pick (--face) and align the faces of one photo."""
-    chosen = select_faces(detector.detect(rgb, every_face=which == "all"), which, source=source)
+    chosen = select_faces(detector.detect(rgb, every_face=which != "largest"), which, source=source)
     aligned = []
     for face in chosen:
         alignment = align_face(face.points68, size)

@@ -47,6 +47,7 @@ def test_overlapping_detections_are_one_face(example_photos, detector):
 def test_every_face_also_finds_the_small_ones_beside_a_large_one(example_photos, detector):
     """`--face all` on a group photo: a 300 px face, which the whole-image pass finds, and a
     72 px one, which it does not; and a selfie-tight face is still one face."""
+    from lgan_cli.editing import find_faces
     from lgan_cli.faces.decode import load_image
 
     photo = load_image(next(p for p in example_photos if p.name == "london_042_neutral.jpg"))
@@ -60,6 +61,8 @@ def test_every_face_also_finds_the_small_ones_beside_a_large_one(example_photos,
     assert len(faces) == 2
     x0, y0, x1, y1 = faces[1].box
     assert 1500 < x0 < x1 < 1500 + small.shape[1] and 900 < y0 < y1 < 900 + small.shape[0]
+    (second,) = find_faces(detector, canvas, 128, 1, "group.png")  # --face 1 asks for every face too
+    assert np.array_equal(second.face.points68, faces[1].points68)
     x0, y0, x1, y1 = (int(v) for v in detector.detect(photo)[0].box)
     selfie = photo[max(0, y0 - 80) : y1 + 80, max(0, x0 - 120) : x1 + 120]
     assert len(detector.detect(np.ascontiguousarray(selfie), every_face=True)) == 1

@@ -57,7 +57,7 @@ def landmarks(
 
     rgb = load_image(image)
     with FaceDetector() as detector:
-        faces = select_faces(detector.detect(rgb, every_face=which == "all"), which, source=str(image))
+        faces = select_faces(detector.detect(rgb, every_face=which != "largest"), which, source=str(image))
 
     if json_path is not None:
         document = {

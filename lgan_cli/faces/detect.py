@@ -7,7 +7,7 @@ MediaPipe's detector sees the whole image at 128 px, so a face narrower than abo
 the photo (a person a few metres away in a phone photo: a 300 px face in 4000 x 3000) is not
 found. When the whole image shows no face, it is searched again in overlapping tiles, coarse to
 fine (`tiles`), and each face found is taken from a tile that holds it whole; asked for every
-face (`--face all`), the tiles are searched as well, at every size.
+face (`--face all`, or one by number), the tiles are searched as well, at every size.
 """
 
 from __future__ import annotations
@@ -146,8 +146,8 @@ class FaceDetector:
 
     def detect(self, rgb: np.ndarray, every_face: bool = False) -> list[Face]:
         """All faces in an RGB uint8 image, largest first; small faces in tiles when the whole
-        image shows none, or always with `every_face` (`--face all`: a group photo's small faces
-        beside a large one), at every tile size (see the module)."""
+        image shows none, or always with `every_face` (`--face all` or `--face N`: a group photo's
+        small faces beside a large one), at every tile size (see the module)."""
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError("detect() expects an (H, W, 3) uint8 RGB array")
         faces = self._detect_whole(rgb)
