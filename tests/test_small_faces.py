@@ -99,3 +99,28 @@ def test_a_photo_without_a_face_still_has_none(detector):
     assert faces == []
     with pytest.raises(NoFaceError, match="no face found"):
         select_faces(faces, "largest", "noise.png")
+
+
+def test_the_tiles_find_no_face_where_a_face_was_painted_over(london_root, monkeypatch):
+    """Hundreds of small tiles give a loose threshold hundreds of chances: with the face of a
+    London photo painted over and the photo enlarged to 4000 px, MediaPipe at its usual 0.5 finds
+    an ear or a shirt as a face in some tiles; at TILE_CONFIDENCE, nothing."""
+    import lgan_cli.faces.detect as detect
+    from lgan_cli.faces.decode import load_image
+
+    painted = []
+    with detect.FaceDetector() as detector:
+        for person in ("007", "016"):
+            rgb = load_image(london_root / "neutral_front" / f"{person}_03.jpg")
+            x0, y0, x1, y1 = (int(v) for v in detector.detect(rgb)[0].box)
+            background = tuple(int(v) for v in rgb[5, 5])
+            axes = ((x1 - x0) // 2 + 30, (y1 - y0) // 2 + 40)
+            cv2.ellipse(rgb, ((x0 + x1) // 2, (y0 + y1) // 2), axes, 0, 0, 360, background, -1)
+            painted.append(cv2.resize(rgb, (4000, 4000)))
+    found = {}
+    for confidence in (0.5, detect.TILE_CONFIDENCE):
+        monkeypatch.setattr(detect, "TILE_CONFIDENCE", confidence)
+        with detect.FaceDetector() as detector:
+            found[confidence] = [len(detector.detect(photo)) for photo in painted]
+    shipped = max(found)
+    assert found[0.5] == [1, 1] and found[shipped] == [0, 0]
