@@ -131,14 +131,15 @@ def test_point_targets_batch_moves_points_with_the_crop(example_pairs):
 
     targets = PointTargets(geometry_targets(example_pairs.split("train")[:2], ("neutral", "happy")), 64)
     plain = targets.batch([0, 1])
-    assert set(plain) == {"source", "source_points", "target_points", "expressions", "intensities"}
+    assert set(plain) == {"source", "source_points", "target_points", "fitted_points", "expressions", "intensities"}
+    assert torch.equal(plain["fitted_points"], plain["target_points"])  # the 3D model's targets are its own fit
     mirrored = 0
     for seed in range(6):
         batch = targets.batch([0, 1], AugmentConfig(flip=True), torch.Generator().manual_seed(seed))
         for i in range(2):
             if torch.equal(batch["source"][i], plain["source"][i].flip(-1)):  # this sample was mirrored
                 mirrored += 1
-                for key in ("source_points", "target_points"):  # the nose tip's x mirrors in both point sets
+                for key in ("source_points", "target_points", "fitted_points"):  # the nose tip's x mirrors in each
                     assert float(batch[key][i, 30, 0]) == pytest.approx(63 - float(plain[key][i, 30, 0]), abs=1e-4)
             else:
                 assert torch.equal(batch["target_points"][i], plain["target_points"][i])

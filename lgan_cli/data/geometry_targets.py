@@ -9,6 +9,11 @@ start from its neutralised face, and its "neutral" target is that neutralised fa
 
 These samples have target points but no target photo, so they teach G_l (Eq. 5: the landmark
 loss and D_l), while stage II learns from the image pairs.
+
+A G_l on the fitted base (`ModelConfig.landmark_base`) is also given each request's fitted target
+points (`fitted`) and learns a correction to them: none for these targets, which are the fitted
+points themselves, and what the real photos teach for the photo pairs' own targets
+(`photo_point_targets`).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ class PointTarget:
 
     source: PreparedItem
     expression: str
-    level: int | None  # None for neutral
+    level: int | None  # None for neutral (and a real photo's expression without a level)
     points68: np.ndarray  # (68, 2) float32
+    fitted: np.ndarray  # (68, 2) float32: the fitted 3D model's points for the same request
 
 
 def geometry_targets(
@@ -51,9 +57,47 @@ def geometry_targets(
         for expression in expressions:
             if expression == "neutral":
                 if item.expression != "neutral":
-                    targets.append(PointTarget(item, "neutral", None, neutralise(fit).astype(np.float32)))
+                    points = neutralise(fit).astype(np.float32)
+                    targets.append(PointTarget(item, "neutral", None, points, points))
                 continue
             for level in levels:
                 points = transfer(fit, expression, level).astype(np.float32)
-                targets.append(PointTarget(item, expression, level, points))
+                targets.append(PointTarget(item, expression, level, points, points))
     return targets
+
+
+def photo_point_targets(pairs: Iterable[tuple[PreparedItem, PreparedItem]]) -> list[PointTarget]:
+    """The photo pairs' own targets as point targets: each target photo's points registered onto
+    its source crop (as the image pairs are), beside the fitted 3D model's points for the same
+    request, so a G_l on the fitted base learns where real faces differ from the 3D model's."""
+    from lgan_cli.data.registration import apply_matrix, registration_matrix
+
+    pairs = list(pairs)
+    fitted = fitted_request_points(
+        np.stack([s.points68 for s, _ in pairs]), [t.expression for _, t in pairs], [t.intensity for _, t in pairs]
+    )
+    return [
+        PointTarget(
+            source,
+            target.expression,
+            target.intensity,
+            apply_matrix(registration_matrix(target.points68, source.points68), target.points68).astype(np.float32),
+            request,
+        )
+        for (source, target), request in zip(pairs, fitted)
+    ]
+
+
+def fitted_request_points(points: np.ndarray, expressions: Iterable[str], levels: Iterable[int | None]) -> np.ndarray:
+    """(N, 68, 2) float32: the fitted 3D model's target points for each row's request (level None:
+    the full expression), from the row's source points (N, 68, 2); a face met again is fitted once."""
+    from lgan_cli.geometry import fit_face, transfer
+
+    fits = {}
+    out = []
+    for row, expression, level in zip(np.asarray(points, dtype=np.float64), expressions, levels):
+        key = row.tobytes()
+        if key not in fits:
+            fits[key] = fit_face(row)
+        out.append(transfer(fits[key], expression, level))
+    return np.stack(out).astype(np.float32)

@@ -34,6 +34,12 @@ prior flow lives in (hair, ears and neck included); "face", only inside the face
 (`flow.synthesis_window`). Outside the outline the residual learns the training pairs' own head
 pose, which no edit of a new face can know (`lgan_cli.models.warp_renderer`)."""
 
+LANDMARK_BASES = ("mean", "fitted")
+"""What G_l's PDM coefficients are added to: "mean", the point distribution model's mean shape (the
+paper: G_l regresses the whole shape from the image); "fitted", the fitted 3D face model's target
+points for the request (`editor.fitted_target_points`), so G_l predicts a correction to the
+geometry the 3D model gives every expression. Not an inference switch: G_l is trained for one."""
+
 LEGACY_RENDERER = "unet"
 """The renderer of checkpoints written before there was a choice (their config names none)."""
 
@@ -64,6 +70,7 @@ class ModelConfig:
     colour_smoothing: float = 0.0  # warp renderer: Gaussian sigma (crop px) on the synthesised colours
     mouth_interior: str = "learned"  # warp renderer, at the photo: MOUTH_INTERIORS
     target_points: str = "generated"  # stage I at inference: TARGET_POINTS
+    landmark_base: str = "mean"  # G_l's output: LANDMARK_BASES
 
     def __post_init__(self) -> None:
         check_size(self.resolution)
@@ -79,6 +86,8 @@ class ModelConfig:
             raise ValueError(f"target_points must be one of {TARGET_POINTS}, got {self.target_points!r}")
         if self.target_points == "anchored" and "neutral" not in self.expressions:
             raise ValueError("target_points 'anchored' needs a model that knows the 'neutral' expression")
+        if self.landmark_base not in LANDMARK_BASES:
+            raise ValueError(f"landmark_base must be one of {LANDMARK_BASES}, got {self.landmark_base!r}")
         if self.synthesis_region not in SYNTHESIS_REGIONS:
             raise ValueError(f"synthesis_region must be one of {SYNTHESIS_REGIONS}, got {self.synthesis_region!r}")
         if self.residual_region not in RESIDUAL_REGIONS:

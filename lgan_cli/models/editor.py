@@ -130,11 +130,11 @@ class LandmarkGANEditor:
     def edit(self, crops, points68, expressions, intensities) -> EditResult:
         plan = [label_and_fraction(value, self.model.config.intensity_levels) for value in intensities]
         labels = self.model.encode_labels(expressions, [level for level, _ in plan])
+        levels = [level or PAPER_LEVELS for level, _ in plan]
         if self.fitted_points:  # the 3D model's target points instead of G_l's (stage I's alternative)
-            levels = [level or PAPER_LEVELS for level, _ in plan]
             points = fitted_target_points(points68, expressions, levels)
         else:
-            points = self.model.g_l(crops, labels)
+            points = self._stage_one(crops, points68, labels, expressions, levels)
             if self.target_points == "anchored":
                 points = self._anchored(crops, points68, points)
         if self.aus:
@@ -164,10 +164,19 @@ class LandmarkGANEditor:
             colours=rendering.get("colours"),
         )
 
+    def _stage_one(self, crops, points68, labels, expressions: list[str], levels: list[int]) -> torch.Tensor:
+        """G_l's points for the requests; a G_l on the fitted base is given the fitted 3D model's."""
+        if self.model.config.landmark_base != "fitted":
+            return self.model.g_l(crops, labels)
+        return self.model.g_l(crops, labels, fitted_target_points(points68, expressions, levels))
+
     def _anchored(self, crops: torch.Tensor, points68: torch.Tensor, generated: torch.Tensor) -> torch.Tensor:
         """G_l's `generated` points less its error on each face where the face is neutral."""
         batch = len(crops)
-        own_neutral = self.model.g_l(crops, self.model.encode_labels(["neutral"] * batch))
+        neutral = ["neutral"] * batch
+        own_neutral = self._stage_one(
+            crops, points68, self.model.encode_labels(neutral), neutral, [PAPER_LEVELS] * batch
+        )
         return anchored_points(generated, own_neutral, resting_neutral_points(points68), points68, crops.shape[-1])
 
     def _blend_towards_neutral(self, labels: torch.Tensor, fractions: torch.Tensor) -> torch.Tensor:

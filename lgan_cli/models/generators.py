@@ -24,10 +24,13 @@ HEAD_WIDTH = 256
 
 
 class LandmarkGenerator(nn.Module):
-    """G_l: image (+ label) -> 68 points in crop pixels, through PDM coefficients."""
+    """G_l: image (+ label) -> 68 points in crop pixels, through PDM coefficients: a displacement
+    of the PDM's mean shape (the paper), or with `landmark_base: fitted` of the fitted 3D face
+    model's target points for the request, which it then also takes as input."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
+        self.on_fitted = config.landmark_base == "fitted"
         self.uses_labels = config.labels in ("gl", "both")
         self.encoder = UNetEncoder(3, config.resolution, config.generator_width, config.max_width_multiplier)
         embedding = config.label_embedding if self.uses_labels else 0
@@ -43,13 +46,17 @@ class LandmarkGenerator(nn.Module):
         )
         self.pdm = PDMDecoder(config.pdm_components)
         init_weights(self)
-        nn.init.zeros_(self.head[-1].weight)  # start from the mean shape
+        nn.init.zeros_(self.head[-1].weight)  # start from the mean shape (or the fitted points)
 
-    def forward(self, image: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, labels: torch.Tensor, fitted: torch.Tensor | None = None) -> torch.Tensor:
+        """`fitted` (B, 68, 2): the fitted 3D model's target points for each request, which a G_l
+        on the fitted base corrects (ignored by one on the mean shape)."""
+        if self.on_fitted and fitted is None:
+            raise ValueError("this G_l corrects the fitted 3D face model's target points: pass them (fitted=...)")
         features = self.encoder(image)[-1].flatten(1)
         if self.label_fc is not None:
             features = torch.cat([features, self.label_fc(labels)], dim=1)
-        return self.pdm(self.head(features))
+        return self.pdm(self.head(features), base=fitted if self.on_fitted else None)
 
 
 class ExpressionGenerator(nn.Module):
@@ -96,10 +103,15 @@ class LandmarkGAN(nn.Module):
             )
 
     def forward(
-        self, image: torch.Tensor, labels: torch.Tensor, source_points: torch.Tensor
+        self,
+        image: torch.Tensor,
+        labels: torch.Tensor,
+        source_points: torch.Tensor,
+        fitted_points: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(generated points, landmark image, generated face) from crops and their own 68 points."""
-        points = self.g_l(image, labels)
+        """(generated points, landmark image, generated face) from crops and their own 68 points
+        (and the fitted 3D model's target points, for a G_l on the fitted base)."""
+        points = self.g_l(image, labels, fitted_points)
         landmarks, rendering = self.render(image, points, labels, source_points)
         return points, landmarks, rendering["image"]
 

@@ -32,7 +32,8 @@ def fit_pdm(points: np.ndarray, components: int) -> dict[str, np.ndarray]:
 
 
 class PDMDecoder(nn.Module):
-    """Coefficients in standard deviations (B, K) -> points (B, 68, 2) in crop pixels."""
+    """Coefficients in standard deviations (B, K) -> points (B, 68, 2) in crop pixels, as a
+    displacement of the mean shape or of a given `base` shape per sample."""
 
     def __init__(self, components: int, points: int = 68):
         super().__init__()
@@ -48,6 +49,9 @@ class PDMDecoder(nn.Module):
         self.modes.copy_(torch.from_numpy(fitted["modes"]))
         self.stds.copy_(torch.from_numpy(fitted["stds"]))
 
-    def forward(self, coefficients: torch.Tensor) -> torch.Tensor:
-        flat = self.mean + (coefficients * self.stds) @ self.modes
-        return flat.view(coefficients.shape[0], -1, 2)
+    def forward(self, coefficients: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+        """`base` (B, 68, 2): the shapes the modes displace; None: the mean shape."""
+        displacement = (coefficients * self.stds) @ self.modes
+        if base is None:
+            return (self.mean + displacement).view(coefficients.shape[0], -1, 2)
+        return base + displacement.view(base.shape)

@@ -67,6 +67,9 @@ class DataConfig:
     # all expressions on real photos (DESIGN.md, "Expression geometry from the 3D face model"):
     synthetic: str = ""  # a prepared `lgan synth` folder whose neutral -> expression pairs join the image pairs
     geometry_targets: bool = False  # stage I also learns every expression x level 1..4 on the real training crops
+    # share of stage I's point-target draws taken from the photo pairs' own (registered) target points
+    # instead of the 3D model's: what a G_l on the fitted base (landmark_base) learns its correction from
+    photo_point_share: float = 0.0
 
     def __post_init__(self) -> None:
         if self.pairs not in PAIR_MODES:
@@ -75,6 +78,10 @@ class DataConfig:
             0 <= self.test_fraction < 1 and 0 <= self.val_fraction < 1 and self.test_fraction + self.val_fraction < 1
         ):
             raise ValueError("test_fraction and val_fraction must be shares in [0, 1) that leave people to train on")
+        if not 0 <= self.photo_point_share < 1:
+            raise ValueError(f"photo_point_share must be a share in [0, 1), not {self.photo_point_share}")
+        if self.photo_point_share and not self.geometry_targets:
+            raise ValueError("photo_point_share mixes the photo pairs' points into geometry_targets: set it too")
 
 
 @dataclass(frozen=True)

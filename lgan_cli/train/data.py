@@ -68,6 +68,18 @@ class PairData:
             )
         ).float()  # (pairs, 2, 3): target crop -> source crop frame
         self.all_points = self.points  # every shape, for fitting the PDM
+        self.fitted_points: torch.Tensor | None = None  # (pairs, 68, 2), see attach_fitted_requests
+
+    def attach_fitted_requests(self) -> PairData:
+        """Give every pair the fitted 3D model's target points for its request, in the source crop's
+        frame: the input of a G_l on the fitted base (`ModelConfig.landmark_base`)."""
+        from lgan_cli.data.geometry_targets import fitted_request_points
+
+        sources = self.points[self.source_index].numpy()
+        self.fitted_points = torch.from_numpy(
+            fitted_request_points(sources, self.target_expressions, self.target_intensities)
+        )
+        return self
 
     def __len__(self) -> int:
         return len(self.target_expressions)
@@ -85,6 +97,7 @@ class PairData:
         self.target_intensities = self.target_intensities + other.target_intensities
         self.source_expressions = self.source_expressions + other.source_expressions
         self.registration = torch.cat([self.registration, other.registration])
+        self.fitted_points = None  # attached to the joined set, if needed
         return self
 
     def batch(
@@ -104,9 +117,10 @@ class PairData:
             )
         )
         expressions = [self.target_expressions[i] for i in indices]
+        fitted = () if self.fitted_points is None else (self.fitted_points[index].clone(),)
         if augment is not None:
-            source, target, source_points, target_points = augment_pair(
-                source, target, source_points, target_points, augment, generator, mirrorable(expressions)
+            source, target, source_points, target_points, *fitted = augment_pair(
+                source, target, source_points, target_points, augment, generator, mirrorable(expressions), fitted
             )
         return {
             "source": source,
@@ -115,17 +129,25 @@ class PairData:
             "target_points": target_points,
             "expressions": expressions,
             "intensities": [self.target_intensities[i] for i in indices],
+            **({"fitted_points": fitted[0]} if fitted else {}),
         }
 
 
 class PointTargets:
     """(source crop, target points) samples without a target photo: stage I's training on the
     3D model's geometry (`lgan_cli.data.geometry_targets`). Batches look like PairData's, less
-    "target"."""
+    "target", plus "fitted_points" (the fitted 3D model's points for each request).
 
-    def __init__(self, targets: list, resolution: int):
+    `photo_targets` (`geometry_targets.photo_point_targets`) join them, drawn `photo_share` of the
+    time (`draw`): the real photos' own points, which the 3D model's targets do not teach."""
+
+    def __init__(self, targets: list, resolution: int, photo_targets: list = (), photo_share: float = 0.0):
         if not targets:
             raise DatasetError("no geometry targets to train stage I on")
+        if not 0.0 <= photo_share < 1.0 or (photo_share > 0) != bool(photo_targets):
+            raise ValueError("photo_share must be in [0, 1), and above 0 exactly when there are photo targets")
+        self.photo_share, self.geometry_count = photo_share, len(targets)
+        targets = list(targets) + list(photo_targets)
         items = sorted({t.source.key: t.source for t in targets}.values(), key=lambda i: i.key)
         position = {item.key: index for index, item in enumerate(items)}
         self.resolution = resolution
@@ -133,11 +155,26 @@ class PointTargets:
         self.points = torch.from_numpy(np.stack([item.points68 for item in items]))
         self.source_index = torch.tensor([position[t.source.key] for t in targets])
         self.target_points = torch.from_numpy(np.stack([t.points68 for t in targets]))
+        self.fitted_points = torch.from_numpy(np.stack([t.fitted for t in targets]))
         self.target_expressions = [t.expression for t in targets]
         self.target_intensities = [t.level for t in targets]
 
     def __len__(self) -> int:
         return len(self.target_expressions)
+
+    def draw(self, count: int, generator: torch.Generator) -> list[int]:
+        """`count` random sample indices: uniform over the 3D model's targets, or with photo targets,
+        each a photo target with probability `photo_share`."""
+        if not self.photo_share:
+            return torch.randint(len(self), (count,), generator=generator).tolist()
+        photos = len(self) - self.geometry_count
+        weights = torch.cat(
+            [
+                torch.full((self.geometry_count,), (1 - self.photo_share) / self.geometry_count),
+                torch.full((photos,), self.photo_share / photos),
+            ]
+        )
+        return torch.multinomial(weights, count, replacement=True, generator=generator).tolist()
 
     def batch(
         self, indices: list[int], augment: AugmentConfig | None = None, generator: torch.Generator | None = None
@@ -146,15 +183,18 @@ class PointTargets:
         source = self.crops[self.source_index[index]].float() / 127.5 - 1
         source_points = self.points[self.source_index[index]].clone()
         target_points = self.target_points[index].clone()
+        fitted_points = self.fitted_points[index].clone()
         expressions = [self.target_expressions[i] for i in indices]
         if augment is not None:
-            source, _, source_points, target_points = augment_pair(
-                source, None, source_points, target_points, augment, generator, mirrorable(expressions)
+            may_flip = mirrorable(expressions)
+            source, _, source_points, target_points, fitted_points = augment_pair(
+                source, None, source_points, target_points, augment, generator, may_flip, (fitted_points,)
             )
         return {
             "source": source,
             "source_points": source_points,
             "target_points": target_points,
+            "fitted_points": fitted_points,
             "expressions": expressions,
             "intensities": [self.target_intensities[i] for i in indices],
         }
@@ -173,10 +213,12 @@ def augment_pair(
     config: AugmentConfig,
     generator: torch.Generator | None,
     may_flip: torch.Tensor | None = None,
+    target_frame: tuple[torch.Tensor, ...] = (),
 ):
     """Apply one random flip / affine / colour draw per sample to both images of each pair
     (`target` may be None: a sample with target points only). `may_flip` (B,) bool: samples
-    that are never mirrored (a one-sided target expression); all may be when None."""
+    that are never mirrored (a one-sided target expression); all may be when None.
+    `target_frame`: more (B, 68, 2) point sets moved like `target_points`, returned after it."""
     batch, _, size, _ = source.shape
 
     def uniform(amplitude: float) -> torch.Tensor:
@@ -189,6 +231,7 @@ def augment_pair(
         source, target = _flip_where(source, flip), (None if target is None else _flip_where(target, flip))
         source_points = _flip_points_where(source_points, flip, size)
         target_points = _flip_points_where(target_points, flip, size)
+        target_frame = tuple(_flip_points_where(points, flip, size) for points in target_frame)
     if config.rotate or config.scale or config.shift:
         angle = uniform(math.radians(config.rotate))
         zoom = 1 + uniform(config.scale)
@@ -198,13 +241,16 @@ def augment_pair(
             target_points = _move_points(target_points, _affine_matrices(angle, zoom), shift, size)
         else:
             target, target_points = _affine(target, target_points, angle, zoom, shift)
+        target_frame = tuple(
+            _move_points(points, _affine_matrices(angle, zoom), shift, size) for points in target_frame
+        )
     if config.colour:
         brightness = uniform(config.colour)[:, None, None, None]
         contrast = 1 + uniform(config.colour)[:, None, None, None]
         saturation = 1 + uniform(config.colour)[:, None, None, None]
         source = _colour(source, brightness, contrast, saturation)
         target = None if target is None else _colour(target, brightness, contrast, saturation)
-    return source, target, source_points, target_points
+    return (source, target, source_points, target_points, *target_frame)
 
 
 def _flip_where(images: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:

@@ -201,11 +201,26 @@ def training_data(config: RunConfig, dataset: PreparedDataset) -> tuple[PairData
     if data.synthetic:
         synthetic = PreparedDataset.load(data.synthetic, resolution=config.model.resolution)
         pairs.join(PairData(synthetic, "train", source_expressions=("neutral",), register=data.register_pairs))
+    if config.model.landmark_base == "fitted":
+        pairs.attach_fitted_requests()
     geometry = None
     if data.geometry_targets:
-        from lgan_cli.data.geometry_targets import geometry_targets
+        from lgan_cli.data.geometry_targets import geometry_targets, photo_point_targets
 
-        geometry = PointTargets(geometry_targets(dataset.split("train"), config.model.expressions), dataset.resolution)
+        photo_targets = []
+        if data.photo_point_share:
+            photo_targets = photo_point_targets(
+                (s, t)
+                for s, t in dataset.pairs("train", data.pairs)
+                if (data.source_expressions is None or s.expression in data.source_expressions)
+                and (data.target_expressions is None or t.expression in data.target_expressions)
+            )
+        geometry = PointTargets(
+            geometry_targets(dataset.split("train"), config.model.expressions),
+            dataset.resolution,
+            photo_targets,
+            data.photo_point_share,
+        )
     return pairs, geometry
 
 

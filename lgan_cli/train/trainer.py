@@ -140,6 +140,7 @@ class Trainer:
                 colour_smoothing=self.config.model.colour_smoothing,
                 mouth_interior=self.config.model.mouth_interior,
                 target_points=self.config.model.target_points,
+                landmark_base=self.config.model.landmark_base,
                 expressions=self.config.model.expressions,
                 intensity_levels=self.config.model.intensity_levels,
             )
@@ -161,6 +162,10 @@ class Trainer:
             taken[f"{head}.weight"], taken[f"{head}.bias"] = reexpress_head(
                 taken[f"{head}.weight"], taken[f"{head}.bias"], source.g_l.pdm, self.model.g_l.pdm
             )
+        if source.config.landmark_base != self.config.model.landmark_base:
+            # the head's last layer predicted displacements of another base: it starts again at zero,
+            # so G_l starts from its new base (the mean shape or the fitted points) exactly
+            taken = {k: v for k, v in taken.items() if not k.startswith("g_l.head.4.")}
         mismatched = [k for k, v in taken.items() if k not in ours or ours[k].shape != v.shape]
         if mismatched:
             raise ValueError(
@@ -205,7 +210,7 @@ class Trainer:
         x, target_points = batch["source"].to(dev), batch["target_points"].to(dev)
         labels = encode_labels(self.config.model, batch["expressions"], batch["intensities"], device=dev)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.use_amp):
-            points = self.g_l(x, labels).float()
+            points = self.g_l(x, labels, self._fitted(batch)).float()
         loss = losses.landmark_loss(points, target_points)
         self.opt_warmup.zero_grad(set_to_none=True)
         self.scaler_g.scale(loss).backward()
@@ -219,7 +224,7 @@ class Trainer:
         x, target_points = batch["source"].to(dev), batch["target_points"].to(dev)
         labels = encode_labels(self.config.model, batch["expressions"], batch["intensities"], device=dev)
         with torch.autocast(device_type=dev.type, dtype=torch.float16, enabled=self.use_amp):
-            points = self.g_l(x, labels).float()
+            points = self.g_l(x, labels, self._fitted(batch)).float()
         fake_landmarks = self.model.landmark_image(x, points)
         with torch.no_grad():
             real_landmarks = self.model.landmark_image(x, target_points)
@@ -247,7 +252,7 @@ class Trainer:
 
         # stage I: G_l and D_l
         with autocast:
-            points = self.g_l(x, labels).float()
+            points = self.g_l(x, labels, self._fitted(batch)).float()
         fake_landmarks = self.model.landmark_image(x, points)
         with torch.no_grad():
             real_landmarks = self.model.landmark_image(x, target_points)
@@ -303,6 +308,14 @@ class Trainer:
         self._set_discriminators_trainable(True)
         stats = {**d_l_stats, **d_e_stats, **stats1, **stats2, "G": (loss1 + loss2).detach()}
         return {k: float(v) for k, v in stats.items()}
+
+    def _fitted(self, batch: dict) -> torch.Tensor | None:
+        """The fitted 3D model's target points a G_l on the fitted base corrects (None otherwise)."""
+        if self.config.model.landmark_base != "fitted":
+            return None
+        if "fitted_points" not in batch:
+            raise LganError("this G_l corrects the fitted 3D model's points, and the batch has none")
+        return batch["fitted_points"].to(self.device)
 
     def _discriminator_step(self, discriminator, optimizer, real: torch.Tensor, fake: torch.Tensor, name: str) -> dict:
         """Real and fake passes apart (as pix2pix: BatchNorm sees one kind at a time); one update.
@@ -364,9 +377,7 @@ class Trainer:
                 generator = self._draw_generator(self.epoch * 10_007 + self.position)
                 stats = self.train_step(self.data.batch(indices, self.config.augment, generator))
                 if self.geometry is not None:  # stage I also learns the expressions no photo pair shows
-                    draw = torch.randint(
-                        len(self.geometry), (t.landmark_warmup_batch_size,), generator=generator
-                    ).tolist()
+                    draw = self.geometry.draw(t.landmark_warmup_batch_size, generator)
                     stats.update(self.geometry_step(self.geometry.batch(draw, self.config.augment, generator)))
                 self.position += batch_size
                 self.step += 1
@@ -395,8 +406,12 @@ class Trainer:
         t = self.config.train
         while self.warmup_step < t.landmark_warmup_steps:
             generator = self._draw_generator(self.warmup_step)
-            source = self.data if self.geometry is None else self.geometry  # the geometry holds every expression
-            indices = torch.randint(len(source), (t.landmark_warmup_batch_size,), generator=generator).tolist()
+            if self.geometry is None:
+                source = self.data
+                indices = torch.randint(len(source), (t.landmark_warmup_batch_size,), generator=generator).tolist()
+            else:  # the geometry holds every expression
+                source = self.geometry
+                indices = source.draw(t.landmark_warmup_batch_size, generator)
             stats = self.warmup_train_step(source.batch(indices, self.config.augment, generator))
             self.warmup_step += 1
             if self.dist.is_main and (self.warmup_step % t.log_every == 0 or self.warmup_step == 1):
@@ -460,7 +475,7 @@ class Trainer:
         labels = encode_labels(self.config.model, batch["expressions"], batch["intensities"], device=self.device)
         self.model.eval()
         try:
-            _, landmarks, output = self.model(x, labels, batch["source_points"].to(self.device))
+            _, landmarks, output = self.model(x, labels, batch["source_points"].to(self.device), self._fitted(batch))
         finally:
             self.model.train()
         rows = [
