@@ -45,6 +45,7 @@ def fp16_difference(model, half_folder: Path, size: int) -> float:
     from lgan_cli.editing import find_faces
     from lgan_cli.faces.decode import load_image
     from lgan_cli.faces.detect import FaceDetector
+    from lgan_cli.models.editor import fitted_target_points
 
     half, _ = load_inference(half_folder)
     with FaceDetector() as detector:
@@ -55,9 +56,13 @@ def fp16_difference(model, half_folder: Path, size: int) -> float:
         ]
     x = to_tensor([f.crop for f in faces])
     points = torch.from_numpy(np.stack([f.points for f in faces]))
-    labels = model.encode_labels([model.config.expressions[-1]] * len(faces))
+    expressions = [model.config.expressions[-1]] * len(faces)
+    labels = model.encode_labels(expressions)
+    fitted = None
+    if model.config.landmark_base == "fitted":  # its G_l corrects the fitted 3D model's points
+        fitted = fitted_target_points(points, expressions, [None] * len(faces))
     with torch.no_grad():
-        return float((model(x, labels, points)[2] - half(x, labels, points)[2]).abs().max())
+        return float((model(x, labels, points, fitted)[2] - half(x, labels, points, fitted)[2]).abs().max())
 
 
 def write_card(target: Path, eval_path: Path | None, photos_path: Path | None) -> None:

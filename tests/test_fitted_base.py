@@ -182,3 +182,21 @@ def test_a_run_grows_a_paper_g_l_onto_the_fitted_base_and_trains(example_pairs, 
     assert [row["G_l_landmark"] > 0 for row in stats if "warmup_step" in row] == [True, True]
     with pytest.raises(ValueError, match="geometry_targets"):
         DataConfig(photo_point_share=0.3)
+
+
+@needs_ict
+def test_the_run_mixes_in_only_the_photo_targets_it_names(example_pairs):
+    from dataclasses import replace
+
+    from lgan_cli.train.setup import training_data
+
+    data = DataConfig(geometry_targets=True, photo_point_share=0.2, photo_point_expressions=("neutral",))
+    config = RunConfig(model=FITTED, data=data)
+    pairs, geometry = training_data(config, example_pairs)
+    photos = geometry.target_expressions[geometry.geometry_count :]
+    assert photos and set(photos) == {"neutral"}
+    assert pairs.fitted_points is not None and pairs.batch([0])["fitted_points"].shape == (1, 68, 2)
+    _, every = training_data(replace(config, data=replace(data, photo_point_expressions=None)), example_pairs)
+    assert set(every.target_expressions[every.geometry_count :]) == {"neutral", "happy"}
+    with pytest.raises(ValueError, match="photo_point_share"):
+        DataConfig(geometry_targets=True, photo_point_expressions=("neutral",))

@@ -70,6 +70,7 @@ class DataConfig:
     # share of stage I's point-target draws taken from the photo pairs' own (registered) target points
     # instead of the 3D model's: what a G_l on the fitted base (landmark_base) learns its correction from
     photo_point_share: float = 0.0
+    photo_point_expressions: tuple[str, ...] | None = None  # only these targets' photo points join (None: all)
 
     def __post_init__(self) -> None:
         if self.pairs not in PAIR_MODES:
@@ -82,6 +83,8 @@ class DataConfig:
             raise ValueError(f"photo_point_share must be a share in [0, 1), not {self.photo_point_share}")
         if self.photo_point_share and not self.geometry_targets:
             raise ValueError("photo_point_share mixes the photo pairs' points into geometry_targets: set it too")
+        if self.photo_point_expressions is not None and not self.photo_point_share:
+            raise ValueError("photo_point_expressions picks the photo points that photo_point_share mixes in: set it")
 
 
 @dataclass(frozen=True)

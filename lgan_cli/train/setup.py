@@ -214,6 +214,7 @@ def training_data(config: RunConfig, dataset: PreparedDataset) -> tuple[PairData
                 for s, t in dataset.pairs("train", data.pairs)
                 if (data.source_expressions is None or s.expression in data.source_expressions)
                 and (data.target_expressions is None or t.expression in data.target_expressions)
+                and (data.photo_point_expressions is None or t.expression in data.photo_point_expressions)
             )
         geometry = PointTargets(
             geometry_targets(dataset.split("train"), config.model.expressions),
