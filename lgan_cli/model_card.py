@@ -177,6 +177,12 @@ def _residual_line(model: dict) -> str:
             "model finds it (G_l's own neutral reading on lips that show an expression), so its regression error "
             "does not."
         )
+    if model.get("landmark_base") == "fitted":
+        line += (
+            " G_l takes the geometry of the 3D face model fitted to the face as its input (`landmark_base: "
+            "fitted`): its PDM coefficients correct the fitted model's target points for the requested expression "
+            "and level, instead of displacing the mean shape."
+        )
     return line
 
 

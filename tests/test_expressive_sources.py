@@ -279,8 +279,9 @@ def test_a_neutral_photo_made_sad_keeps_its_lips_shut(tmp_path, example_photos, 
     lips = polygon_mask(image.shape[:2], target[0, 48:60].numpy()) >= 1
     luminance = lambda picture: picture[lips].astype(np.float32) @ [0.299, 0.587, 0.114]  # noqa: E731
     pale = lambda picture: float((luminance(picture) > 1.5 * np.median(luminance(before))).mean())  # noqa: E731
-    # the band of drawn teeth made 20 % of the target's lips pale (the input: 5 %, its highlights)
-    assert pale(image) < pale(before) + 0.05
+    # the band of drawn teeth made 20 % of the target's lips pale; shut lips stay under 10 % (the lower
+    # lip's sheen, pushed up by the chin raiser: 8 % with the fitted 3D model's sad points)
+    assert pale(image) < pale(before) + 0.1
 
 
 def test_the_stretch_measure_finds_a_magnified_eye_and_ignores_the_mouth():

@@ -595,3 +595,6 @@ def test_model_card_says_when_the_learned_flow_keeps_the_landmarks_motion(checkp
     assert "inside the face's outline" not in model_card(warp, None)
     confined = {**warp, "model": {**warp["model"], "residual_region": "face"}}
     assert "acts only inside the face's outline (`residual_region: face`)" in model_card(confined, None)
+    assert "landmark_base" not in model_card(warp, None)
+    fitted = {**warp, "model": {**warp["model"], "landmark_base": "fitted"}}
+    assert "G_l takes the geometry of the 3D face model fitted to the face" in model_card(fitted, None)

@@ -340,7 +340,8 @@ def test_in_front_of_the_lower_teeth_the_socket_is_the_lips_lining(tmp_path, exa
     lower row, drawn as the black cavity: the teeth floated over a dark crescent. In front of the
     lower teeth the socket is the lower lip's lining, lip-coloured; a fearful mouth's cavity,
     behind the teeth, stays dark. Share of the opening darker than a quarter of the lips'
-    luminance on this photo: angry 0.25 with the cavity, 0.06 with the lining; fearful 0.68."""
+    luminance on this photo: angry 0.25 with the cavity, 0.06 with the lining (0.13 with the fitted
+    3D model's angry points, whose opening is wider at the corners); fearful 0.68."""
     from lgan_cli.faces.decode import load_image
     from lgan_cli.faces.mouth_interior import (
         INNER_LIPS,
@@ -364,7 +365,7 @@ def test_in_front_of_the_lower_teeth_the_socket_is_the_lips_lining(tmp_path, exa
         opening = luminance[polygon_mask(luminance.shape, inner_lip_outline(target)) >= 1]
         return float((opening < 0.25 * np.median(luminance[lips >= 1])).mean())
 
-    assert dark_share("angry") < 0.12
+    assert dark_share("angry") < 0.16
     assert dark_share("fearful") > 0.4
 
 

@@ -107,3 +107,30 @@ def test_the_geometry_baseline_lifts_the_mouth_corners_for_happy_and_leaves_leve
     assert np.array_equal(compose(photo, [nothing]), photo)
     result = compose(photo, [happy])
     assert changed_far_from_face(photo, result, face.face.points68, happy.points_in_photo()) == 0
+
+
+def test_the_photo_judge_scores_the_edited_face_not_the_largest(example_photos):
+    """In a photo of two people, an edit that makes its face the smaller one (disgust narrows a
+    face) must still be judged on that face: judged by size, the other person was scored, at an
+    identity distance of 0.85."""
+    import cv2
+
+    from lgan_cli.eval.photos import PhotoJudges
+
+    photo = load_image(next(p for p in example_photos if p.name == "london_042_neutral.jpg"))
+    canvas = np.full((900, 1500, 3), 200, np.uint8)
+    big = cv2.resize(photo, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(photo, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA)
+    canvas[100 : 100 + big.shape[0], 50 : 50 + big.shape[1]] = big
+    canvas[120 : 120 + small.shape[0], 800 : 800 + small.shape[1]] = small
+    judges = PhotoJudges(torch.device("cpu"))
+    try:
+        faces = sorted(judges.detector.detect(canvas), key=lambda f: f.area)
+        assert len(faces) == 2
+        smaller, larger = faces
+        assert judges.face_at(canvas, smaller.points68 + 5) is not None
+        assert np.array_equal(judges.face_at(canvas, smaller.points68 + 5).points68, smaller.points68)
+        assert np.array_equal(judges.face_at(canvas, larger.points68).points68, larger.points68)
+        assert judges.face_at(np.full((300, 300, 3), 128, np.uint8), smaller.points68) is None
+    finally:
+        judges.close()

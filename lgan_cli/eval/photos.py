@@ -178,9 +178,13 @@ class PhotoJudges:
     def close(self) -> None:
         self.detector.close()
 
-    def largest_face(self, rgb: np.ndarray) -> Face | None:
+    def face_at(self, rgb: np.ndarray, points68: np.ndarray) -> Face | None:
+        """The face of `rgb` whose points lie nearest `points68` (the edited face's target points,
+        photo pixels): in a photo of several people the edit may leave another face the largest,
+        and judging that one would score a stranger."""
         faces = self.detector.detect(rgb)
-        return max(faces, key=lambda f: f.area) if faces else None
+        centre = np.asarray(points68, dtype=np.float64).mean(axis=0)
+        return min(faces, key=lambda f: float(np.linalg.norm(f.points68.mean(axis=0) - centre))) if faces else None
 
     @torch.no_grad()
     def read(self, rgb: np.ndarray, face: Face) -> tuple[torch.Tensor, str]:
@@ -385,9 +389,9 @@ def _edit_and_score(editor, face, rgb, photo, report, judges, judged_input, devi
     edit = edit_crops(editor, [(face, report.expression, report.intensity)], device)[0]
     result = compose(rgb, [edit])
     seconds = time.perf_counter() - started
-    found = judges.largest_face(result)
-    descriptor, predicted = judges.read(result, found) if found is not None else (None, None)
     target_points = edit.points_in_photo()
+    found = judges.face_at(result, target_points)
+    descriptor, predicted = judges.read(result, found) if found is not None else (None, None)
     region = face_region_without_mouth(source.points68, target_points, rgb.shape[:2])
     same_size, same_format = written_like_input(result, photo)
     return result, PhotoScore(
