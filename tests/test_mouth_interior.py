@@ -204,7 +204,7 @@ def test_a_models_crops_carry_the_mouth_the_photo_gets(example_photos, detector)
     face = find_faces(detector, load_image(photo), editor.resolution, "largest", "photo")[0]
     crop, points = to_tensor(face.crop), torch.from_numpy(face.points)[None].float()
     with torch.no_grad():
-        ours, theirs = (e.edit(crop, points, ["angry"], [4]) for e in (editor, learned))
+        ours, theirs = (e.edit(crop, points, ["fearful"], [4]) for e in (editor, learned))
     assert torch.equal(ours.points68, theirs.points68) and torch.equal(ours.images, theirs.images)
     target = ours.points68[0].numpy()
     drawn = to_pictures(crops_as_delivered(editor, ours, crop, points))[0]
@@ -216,7 +216,7 @@ def test_a_models_crops_carry_the_mouth_the_photo_gets(example_photos, detector)
     assert differs.sum() > 20 and not (differs & ~near).any()
     assert mouth_interior_detail(drawn, target) > mouth_interior_detail(plain, target)
     # `lgan batch --grid` tiles: the photo path's edits give the same crops
-    (edit,) = edit_crops(editor, [(face, "angry", 4)], torch.device("cpu"))
+    (edit,) = edit_crops(editor, [(face, "fearful", 4)], torch.device("cpu"))
     assert np.abs(edit.delivered_crop().astype(int) - drawn).max() <= 1
 
 
