@@ -19,6 +19,7 @@ from lgan_cli.errors import LganError
 from lgan_cli.faces.align import Alignment, align_face
 from lgan_cli.faces.compose import compose_warp
 from lgan_cli.faces.detect import Face, FaceDetector, select_faces
+from lgan_cli.faces.expression_shading import shade_expression
 from lgan_cli.faces.landmark_image import render_landmark_image, sample_colours
 from lgan_cli.faces.lips import draw_face_model_mouth
 from lgan_cli.faces.paste import face_mask, paste_faces
@@ -107,6 +108,7 @@ class FaceEdit:
     mask: np.ndarray | None = None  # (S, S) float32 synthesis mask m
     colours: np.ndarray | None = None  # (S, S, 3) uint8 synthesised colours c
     mouth_interior: str = "learned"  # what fills parted lips in the photo (models.config.MOUTH_INTERIORS)
+    shading: str = "none"  # the skin's change of light in the photo (models.config.SHADINGS)
 
     def landmark_image(self) -> np.ndarray:
         """The paper's landmark image of the generated points, coloured from the input crop."""
@@ -117,11 +119,14 @@ class FaceEdit:
         return self.source.alignment.to_photo(self.points)
 
     def delivered_crop(self) -> np.ndarray:
-        """The edited crop as the photo gets it: with the "face-model" mouth drawn in at the crop's
-        resolution (`models.editor.crops_as_delivered`)."""
-        if self.flow is None or self.mouth_interior != "face-model":
-            return self.crop
-        return draw_face_model_mouth(self.crop, self.source.crop, self.source.points, self.points)
+        """The edited crop as the photo gets it: with the "face-model" mouth and shading drawn in at
+        the crop's resolution (`models.editor.crops_as_delivered`)."""
+        crop = self.crop
+        if self.flow is not None and self.mouth_interior == "face-model":
+            crop = draw_face_model_mouth(crop, self.source.crop, self.source.points, self.points)
+        if self.flow is not None and self.shading == "face-model":
+            crop = shade_expression(crop, self.source.points, self.points)
+        return crop
 
 
 def default_intensity(editor: Editor, expression: str, intensity: int | float | None) -> int | float | None:
@@ -166,6 +171,7 @@ def edit_crops(
                     mask=masks[index] if warp else None,
                     colours=colours[index] if warp else None,
                     mouth_interior=getattr(editor, "mouth_interior", "learned"),
+                    shading=getattr(editor, "shading", "none"),
                 )
             )
     return results
@@ -181,7 +187,8 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
     blends in only what it synthesised (`compose_warp`); with a "face-model" mouth interior, the
     fitted 3D model's teeth and cavity are then drawn between the target lips at the photo's
     resolution, and an open mouth of the photo's that the target closes gets lips drawn from the
-    photo's own (`lips.draw_face_model_mouth`). A re-rendering model's crop (the
+    photo's own (`lips.draw_face_model_mouth`); with "face-model" shading the moved skin then
+    takes the 3D model's change of light (`expression_shading.shade_expression`). A re-rendering model's crop (the
     paper's U-Net) is pasted back through a feathered face mask, colour matched, with the
     photo's own fine detail laid back where the edit left the face unchanged (`keep_detail`).
     """
@@ -192,6 +199,8 @@ def compose(photo: np.ndarray, edits: list[FaceEdit], keep_detail: bool = True) 
             moved = compose_warp(out, alignment, edit.flow, edit.mask, edit.colours)
             if edit.mouth_interior == "face-model":  # the mouth at the photo's resolution: opened or closed
                 moved = draw_face_model_mouth(moved, out, edit.source.face.points68, edit.points_in_photo())
+            if edit.shading == "face-model":  # a smile's folds and cheeks, lit at the photo's resolution
+                moved = shade_expression(moved, edit.source.face.points68, edit.points_in_photo())
             out = moved
         else:
             mask = face_mask(np.stack([edit.source.points, edit.points]), edit.source.crop.shape[0])

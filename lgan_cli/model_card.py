@@ -170,6 +170,12 @@ def _residual_line(model: dict) -> str:
             "and cavity of the 3D face model fitted to the target points, coloured from the person's eyes and lips "
             "(`mouth_interior: face-model`), not with G_e's colours magnified from the crop."
         )
+    if model.get("shading") == "face-model":
+        line += (
+            " The moved skin takes the new expression's change of light (`shading: face-model`): the fitted 3D "
+            "model's skin, posed with the photo's expression and with the target's, gives the ratio of light each "
+            "bit of skin gets, which multiplies the photo's own (a smile's folds and cheeks)."
+        )
     if model.get("target_points") == "anchored":
         line += (
             " G_l's points are anchored on the face's own (`target_points: anchored`): only its motion (its points "

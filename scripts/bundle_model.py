@@ -30,7 +30,7 @@ from lgan_cli.fileio import atomic_write_json, atomic_write_text
 from lgan_cli.model_card import model_card
 from lgan_cli.model_files import CONFIG_NAME, WEIGHTS_NAME
 from lgan_cli.models.checkpoint import load_inference, save_inference
-from lgan_cli.models.config import MOUTH_INTERIORS, RESIDUAL_REGIONS, TARGET_POINTS
+from lgan_cli.models.config import MOUTH_INTERIORS, RESIDUAL_REGIONS, SHADINGS, TARGET_POINTS
 from lgan_cli.models.generators import LandmarkGAN
 from lgan_cli.pixels import to_tensor
 
@@ -110,6 +110,11 @@ def main() -> None:
         help="ship a warp model that fills parted lips this way at the photo (ModelConfig.mouth_interior)",
     )
     parser.add_argument(
+        "--shading",
+        choices=SHADINGS,
+        help="ship a warp model that shades the moved skin this way at the photo (ModelConfig.shading)",
+    )
+    parser.add_argument(
         "--target-points",
         choices=TARGET_POINTS,
         help="ship a model whose G_l points reach stage II this way (ModelConfig.target_points)",
@@ -146,6 +151,8 @@ def main() -> None:
         switches["mouth_interior"] = args.mouth_interior
     if args.target_points is not None:
         switches["target_points"] = args.target_points
+    if args.shading is not None:
+        switches["shading"] = args.shading
     if args.residual_region is not None:
         switches["residual_region"] = args.residual_region
     if switches:

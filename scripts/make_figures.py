@@ -8,6 +8,8 @@ docs/<name>-photo.png     a full example photo before and after, the face pasted
 docs/<name>-fullres.jpg   held-out people at full resolution: zoomed input | output | their real smiling photo,
                           then the mouth and an eye at the photo's own pixels (1:1), input above output
                           (needs --london ../shared/datasets/london)
+docs/<name>-shading.jpg   for a model with `shading: face-model`: zoomed input | without | with the skin's change
+                          of light | real smiling photo, then the cheeks and folds at 1:1, without above with
 
 For a model trained with intensity levels (Eq. 10; e.g. on lgan synth data) instead:
 
@@ -192,6 +194,40 @@ def fullres_figure(editor, london: Path, people: list[str], expression: str) -> 
     return np.vstack([header, *rows[:-1]])
 
 
+def shading_figure(editor, london: Path, people: list[str], expression: str) -> np.ndarray:
+    """Per held-out person: zoomed faces (input | no shading | shaded | real smiling photo) and the
+    lower face at 1:1 (without above, with below)."""
+    from lgan_cli.eval.photos import SHEET_HEIGHT, zoomed_faces
+    from lgan_cli.models.editor import LandmarkGANEditor
+
+    plain = LandmarkGANEditor(editor.model, editor.name, shading="none")
+    rows = []
+    with FaceDetector() as detector:
+        for person in people:
+            rgb = load_image(london / "neutral_front" / f"{person}_03.jpg")
+            real = load_image(london / "smiling_front" / f"{person}_08.jpg")
+            face = find_faces(detector, rgb, editor.resolution, "largest", person)[0]
+            real_points = detector.detect(real)[0].points68
+            edited = [
+                compose(rgb, edit_crops(model, [(face, expression, None)], torch.device("cpu")))
+                for model in (plain, editor)
+            ]
+            zooms = zoomed_faces([rgb, *edited], face.face.points68) + zoomed_faces([real], real_points)
+            cheeks = _detail_pair(*edited, face.face.points68, [1, 15, 31, 35, 48, 54], scale=2)
+            parts = []
+            for picture in [*zooms, cheeks]:
+                parts += [picture, gap(SHEET_HEIGHT)]
+            row = np.hstack(parts[:-1])
+            rows += [row, np.full((6, row.shape[1], 3), 255, np.uint8)]
+    header = np.full((26, rows[0].shape[1], 3), 255, np.uint8)
+    x = 0
+    labels = ("input", "no shading", "skin shading", "real smiling photo", "cheeks 1:1 (without / with)")
+    for label, width in zip(labels, [SHEET_HEIGHT] * 4 + [SHEET_HEIGHT * 3]):
+        cv2.putText(header, label, (x + 4, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        x += width + 6
+    return np.vstack([header, *rows[:-1]])
+
+
 def expressions_figure(editor, photo: Path, expressions: list[str], cell: int = 256) -> np.ndarray:
     """One real photo x every expression: zoomed faces of the full-resolution output at levels
     1..4, then the geometry-only baseline at level 4 (no learning: the 3D model's points, warped)."""
@@ -320,11 +356,12 @@ def _label_band(labels: list[str], cell: int) -> np.ndarray:
     return band
 
 
-def _detail_pair(before: np.ndarray, after: np.ndarray, points: np.ndarray, indices) -> np.ndarray:
-    """The same window around some landmarks at the photo's own pixels, input above output."""
+def _detail_pair(before: np.ndarray, after: np.ndarray, points: np.ndarray, indices, scale: int = 1) -> np.ndarray:
+    """The same window around some landmarks at the photo's own pixels, input above output
+    (`scale` times the usual width)."""
     from lgan_cli.eval.photos import SHEET_HEIGHT
 
-    height, width = SHEET_HEIGHT // 2, SHEET_HEIGHT // 2 * 3
+    height, width = SHEET_HEIGHT // 2, SHEET_HEIGHT // 2 * 3 * scale
     centre = np.round(points[list(indices)].mean(axis=0)).astype(int)
     x0 = int(np.clip(centre[0] - width // 2, 0, before.shape[1] - width))
     y0 = int(np.clip(centre[1] - height // 2, 0, before.shape[0] - height))
@@ -389,6 +426,8 @@ def main() -> None:
         if args.london:
             people = args.fullres_people.split(",")
             outputs[docs / f"{name}-fullres.jpg"] = fullres_figure(editor, args.london, people, args.expression)
+            if getattr(editor, "shading", "none") == "face-model":
+                outputs[docs / f"{name}-shading.jpg"] = shading_figure(editor, args.london, people, args.expression)
     for path, picture in outputs.items():
         save_image(np.ascontiguousarray(picture), path)
         print(f"wrote {path}")

@@ -18,6 +18,7 @@ from lgan_cli.cli.common import (
     MouthOption,
     OfflineOption,
     PointsOption,
+    ShadingOption,
     check_output_path,
     command,
     console,
@@ -61,6 +62,7 @@ def animate(
     device: DeviceOption = "auto",
     mouth: MouthOption = None,
     points: PointsOption = None,
+    shading: ShadingOption = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
 ) -> None:
@@ -84,7 +86,7 @@ def animate(
     editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
-    editor = with_model_options(editor, mouth, points)
+    editor = with_model_options(editor, mouth, points, shading)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:

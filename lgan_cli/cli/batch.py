@@ -18,6 +18,7 @@ from lgan_cli.cli.common import (
     MouthOption,
     OfflineOption,
     PointsOption,
+    ShadingOption,
     check_path_length,
     command,
     console,
@@ -63,6 +64,7 @@ def batch(
     device: DeviceOption = "auto",
     mouth: MouthOption = None,
     points: PointsOption = None,
+    shading: ShadingOption = None,
     offline: OfflineOption = False,
 ) -> None:
     """Edit every photo under FOLDER. One bad file never stops the batch: it is listed in the
@@ -94,7 +96,7 @@ def batch(
     torch_device = resolve_device(device)
     wanted = list(RAFD_EXPRESSIONS) if all_expressions else list(dict.fromkeys(expr))
     editor = with_model_options(
-        load_photo_editor(model, torch_device, offline=offline, expressions=wanted), mouth, points
+        load_photo_editor(model, torch_device, offline=offline, expressions=wanted), mouth, points, shading
     )
     expressions = list(editor.expressions) if all_expressions else wanted
     check_expressions(editor, expressions)

@@ -159,12 +159,26 @@ MouthOption = Annotated[
 ]
 
 
-def with_model_options(editor, mouth: str | None, points: str | None):
-    """--mouth and --points: the same editor with those inference settings (a one-line error for
-    a bad value or a model without the choice)."""
+ShadingOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--shading",
+        help=escape(
+            "The skin's light at the photo's resolution (a warp model): face-model (the fitted 3D model's "
+            "change of light from the photo's expression to the new one: a smile's folds and cheeks) or "
+            "none (the moved pixels as they are) [the model's setting]."
+        ),
+        show_default=False,
+    ),
+]
+
+
+def with_model_options(editor, mouth: str | None, points: str | None, shading: str | None = None):
+    """--mouth, --points and --shading: the same editor with those inference settings (a one-line
+    error for a bad value or a model without the choice)."""
     from lgan_cli.models.load import with_inference_settings
 
     try:
-        return with_inference_settings(editor, mouth_interior=mouth, target_points=points)
+        return with_inference_settings(editor, mouth_interior=mouth, target_points=points, shading=shading)
     except ValueError as error:
         raise LganError(str(error)) from None

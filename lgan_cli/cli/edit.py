@@ -19,6 +19,7 @@ from lgan_cli.cli.common import (
     MouthOption,
     OfflineOption,
     PointsOption,
+    ShadingOption,
     check_output_paths,
     command,
     console,
@@ -80,6 +81,7 @@ def edit(
     ] = None,
     mouth: MouthOption = None,
     points: PointsOption = None,
+    shading: ShadingOption = None,
     offline: OfflineOption = False,
     force: ForceOption = False,
 ) -> None:
@@ -108,7 +110,7 @@ def edit(
     editor = load_photo_editor(model, torch_device, offline=offline, expressions=[expr], action_units=aus is not None)
     if aus is not None:
         editor = action_unit_editor(editor, aus)
-    editor = with_model_options(editor, mouth, points)
+    editor = with_model_options(editor, mouth, points, shading)
     check_expressions(editor, [expr])
     rgb = load_image(image)
     with FaceDetector() as detector:

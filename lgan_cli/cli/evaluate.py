@@ -14,6 +14,7 @@ from rich.table import Table
 from lgan_cli.cli.common import (
     DeviceOption,
     PointsOption,
+    ShadingOption,
     check_output_path,
     command,
     console,
@@ -106,6 +107,7 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Pairs per forward pass.")] = 8,
     device: DeviceOption = "auto",
     points: PointsOption = None,
+    shading: ShadingOption = None,
     limit: Annotated[
         Optional[int],
         typer.Option(min=1, help="Evaluate only N pairs, spread evenly over the split.", show_default=False),
@@ -142,14 +144,14 @@ def eval_command(
     if photos:
         if expr is None:
             raise LganError("--photos needs --expr (the target expression)")
-        _evaluate_photos(model, photos, expr, intensity, geometry, device, points, json_path, sheet, force)
+        _evaluate_photos(model, photos, expr, intensity, geometry, device, points, shading, json_path, sheet, force)
         return
     if dataset is None:
         raise LganError("give --dataset (a prepared dataset's pairs) or --photos (real photos)")
     if model is None:
         raise LganError("--model is needed with --dataset ('copy', a registry name, a run folder or a checkpoint)")
     torch_device = resolve_device(device)
-    editor = with_model_options(load_editor(model, torch_device), None, points)
+    editor = with_model_options(load_editor(model, torch_device), None, points, shading)
     size = editor.resolution or resolution
     prepared_dir = prepared or Path("prepared") / f"{dataset}-{size}"
     trained_on = ((getattr(editor, "settings", None) or {}).get("run") or {}).get("data") or {}
@@ -248,7 +250,9 @@ def find_photos(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _evaluate_photos(model, paths, expr, intensity, geometry, device, points, json_path, sheet_path, force) -> None:
+def _evaluate_photos(
+    model, paths, expr, intensity, geometry, device, points, shading, json_path, sheet_path, force
+) -> None:
     from lgan_cli.device import resolve_device
     from lgan_cli.editing import check_expressions, parse_intensity
     from lgan_cli.eval.photos import contact_sheet, evaluate_photos
@@ -263,19 +267,23 @@ def _evaluate_photos(model, paths, expr, intensity, geometry, device, points, js
     levels = [parse_intensity(text) for text in (intensity.split(",") if intensity else [None])]
     torch_device = resolve_device(device)
     loaded = load_editor(model, torch_device)
-    editor = with_model_options(loaded, None, points)
+    editor = with_model_options(loaded, None, points, shading)
     expressions = _requested_expressions(expr, editor)
     check_expressions(editor, expressions)
     requests = [(expression, level) for expression in expressions for level in levels]
     editors = [editor]
     if isinstance(editor, LandmarkGANEditor):  # the comparison rows share the model's points (--points)
-        same = {"target_points": editor.target_points}
+        same = {"target_points": editor.target_points, "shading": editor.shading}
         if len(requests) == 1:  # what stage II's learning adds over G_l's points
             editors.append(LandmarkGANEditor(editor.model, loaded.name, prior_only=True, **same))
         if editor.mouth_interior == "face-model":  # the 3D mouth vs G_e's
             editors.append(LandmarkGANEditor(editor.model, loaded.name, mouth_interior="learned", **same))
+        if editor.shading == "face-model":  # the moved pixels as they are
+            unshaded = {**same, "shading": "none"}
+            editors.append(LandmarkGANEditor(editor.model, loaded.name, **unshaded))
         if editor.target_points == "anchored":  # G_l's points as generated
-            editors.append(LandmarkGANEditor(editor.model, loaded.name, target_points="generated"))
+            generated = {**same, "target_points": "generated"}
+            editors.append(LandmarkGANEditor(editor.model, loaded.name, **generated))
         if geometry:  # stage I's alternative: the fitted 3D model's points
             editors.append(LandmarkGANEditor(editor.model, loaded.name, fitted_points=True))
     if geometry and not isinstance(editor, GeometryEditor):

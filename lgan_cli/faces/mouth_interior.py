@@ -43,6 +43,7 @@ of training people, their own teeth are 1.85 times their cheeks (median; lower q
 while the brightest tenth of their squinting eyes is 1.47: teeth drawn from such eyes were grey."""
 CHEEKS_AND_NOSE = [1, 28, 15, 13, 35, 33, 31, 3]  # a polygon of the 68 points over both cheeks and the nose
 LUMINANCE = np.array([0.2126, 0.7152, 0.0722])  # of linear RGB
+GAMMA = 2.2  # a photo's 8-bit values are its linear light to the power 1 / GAMMA (to_linear, to_srgb8)
 TEETH_TINT = np.array([0.95, 0.9, 0.78])  # teeth against the eyes' white: warmer, a little darker
 GUM_TINT = np.array([1.0, 0.8, 0.85])  # gums and tongue against the lips: a little pinker
 TINT_CHROMA = 0.3  # lips at least this colourful ((max - min) / max, linear) get the full tints
@@ -89,11 +90,11 @@ class MouthColours:
 
 
 def to_linear(rgb: np.ndarray) -> np.ndarray:
-    return (np.asarray(rgb, dtype=np.float32) / 255.0) ** 2.2
+    return (np.asarray(rgb, dtype=np.float32) / 255.0) ** GAMMA
 
 
 def to_srgb8(linear: np.ndarray) -> np.ndarray:
-    return np.clip(np.clip(linear, 0, 1) ** (1 / 2.2) * 255.0, 0, 255)
+    return np.clip(np.clip(linear, 0, 1) ** (1 / GAMMA) * 255.0, 0, 255)
 
 
 def polygon_mask(shape: tuple[int, int], polygon: np.ndarray, offset=(0, 0), supersample: int = 4) -> np.ndarray:

@@ -23,6 +23,12 @@ crop; "face-model", the fitted 3D model's teeth, gums and cavity drawn at the ph
 resolution inside the target inner lips (`lgan_cli.faces.mouth_interior`). An inference
 setting: it changes no weights."""
 
+SHADINGS = ("none", "face-model")
+"""The light an expression changes on the skin, at the photo: "none", the warp's moved pixels as
+they are; "face-model", the fitted 3D model's change of light from the source's to the target's
+expression multiplies them (`lgan_cli.faces.expression_shading`: a smile's folds and cheeks). An
+inference setting: it changes no weights."""
+
 TARGET_POINTS = ("generated", "anchored")
 """Stage I's points as stage II receives them: "generated", G_l's as they come (the paper);
 "anchored", the same with G_l's own error on this face taken out where the face is neutral
@@ -69,6 +75,7 @@ class ModelConfig:
     residual_keeps_motion: bool = False  # warp renderer: the learned flow may not cancel the prior (without_opposition)
     colour_smoothing: float = 0.0  # warp renderer: Gaussian sigma (crop px) on the synthesised colours
     mouth_interior: str = "learned"  # warp renderer, at the photo: MOUTH_INTERIORS
+    shading: str = "none"  # warp renderer, at the photo: SHADINGS
     target_points: str = "generated"  # stage I at inference: TARGET_POINTS
     landmark_base: str = "mean"  # G_l's output: LANDMARK_BASES
 
@@ -82,6 +89,8 @@ class ModelConfig:
             raise ValueError(f"colour_smoothing must be a blur of 0..4 crop pixels, got {self.colour_smoothing}")
         if self.mouth_interior not in MOUTH_INTERIORS:
             raise ValueError(f"mouth_interior must be one of {MOUTH_INTERIORS}, got {self.mouth_interior!r}")
+        if self.shading not in SHADINGS:
+            raise ValueError(f"shading must be one of {SHADINGS}, got {self.shading!r}")
         if self.target_points not in TARGET_POINTS:
             raise ValueError(f"target_points must be one of {TARGET_POINTS}, got {self.target_points!r}")
         if self.target_points == "anchored" and "neutral" not in self.expressions:

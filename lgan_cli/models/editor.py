@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from lgan_cli.models.anchoring import anchored_points
-from lgan_cli.models.config import MOUTH_INTERIORS, TARGET_POINTS
+from lgan_cli.models.config import MOUTH_INTERIORS, SHADINGS, TARGET_POINTS
 from lgan_cli.models.flow import prior_flow, warp
 from lgan_cli.models.warpable import warpable_targets
 
@@ -84,6 +84,9 @@ class LandmarkGANEditor:
     own (a squinting smile made surprised would otherwise stretch its lashes into a curtain),
     and its crossed inner lips meet at their seam (`warpable.lips_meet`).
 
+    `shading` overrides the model's `shading` setting (config.SHADINGS): "face-model" has `compose`
+    (and `crops_as_delivered`) shade the moved skin with the 3D model's change of light.
+
     `target_points` overrides the model's `target_points` setting (config.TARGET_POINTS): G_l's
     points as generated, or anchored on the face's own where it is neutral (`anchoring`).
 
@@ -103,6 +106,7 @@ class LandmarkGANEditor:
         fitted_points: bool = False,
         mouth_interior: str | None = None,
         target_points: str | None = None,
+        shading: str | None = None,
     ):
         self.model = model
         self.settings = settings or {}
@@ -118,6 +122,12 @@ class LandmarkGANEditor:
         self.mouth_interior = "learned" if prior_only else mouth_interior or own
         if self.mouth_interior != own and not prior_only:
             self.name = f"{self.name} ({self.mouth_interior} mouth)"
+        own_shading = getattr(model.config, "shading", "none")
+        if shading is not None and shading not in SHADINGS:
+            raise ValueError(f"shading must be one of {SHADINGS}, got {shading!r}")
+        self.shading = "none" if prior_only else shading or own_shading
+        if self.shading != own_shading and not prior_only:
+            self.name = f"{self.name} ({'no' if self.shading == 'none' else self.shading} shading)"
         own_points = getattr(model.config, "target_points", "generated")
         if target_points is not None and target_points not in TARGET_POINTS:
             raise ValueError(f"target_points must be one of {TARGET_POINTS}, got {target_points!r}")
@@ -205,17 +215,26 @@ def fitted_target_points(
 def crops_as_delivered(editor: Editor, result: EditResult, crops: torch.Tensor, points68: torch.Tensor) -> torch.Tensor:
     """(B, 3, S, S): `editor`'s edit of `crops` as a user gets it. The rendering itself, except that
     an editor with the "face-model" mouth gets it drawn in at the crops' resolution
-    (`lips.draw_face_model_mouth`, as `compose` draws it in the photo); pixels it does not draw keep
-    their exact values. Not part of `edit`: the photo path draws the mouth at the photo's own
-    resolution and would pay for this one (about 50 ms a face) for nothing."""
-    if getattr(editor, "mouth_interior", "learned") != "face-model" or result.points68 is None:
+    (`lips.draw_face_model_mouth`, as `compose` draws it in the photo), and one with "face-model"
+    shading gets the skin's change of light (`expression_shading.shade_expression`, as `compose`
+    shades the photo); pixels neither draws keep their exact values. Not part of `edit`: the photo
+    path draws both at the photo's own resolution and would pay for these (about 50 ms a face) for
+    nothing."""
+    mouth = getattr(editor, "mouth_interior", "learned") == "face-model"
+    shading = getattr(editor, "shading", "none") == "face-model"
+    if not (mouth or shading) or result.points68 is None:
         return result.images
+    from lgan_cli.faces.expression_shading import shade_expression
     from lgan_cli.faces.lips import draw_face_model_mouth
     from lgan_cli.pixels import to_pictures, to_tensor
 
+    def delivered(image, crop, source, target):
+        image = draw_face_model_mouth(image, crop, source, target) if mouth else image
+        return shade_expression(image, source, target) if shading else image
+
     rendered = to_pictures(result.images.detach())
     drawn = [
-        draw_face_model_mouth(image, crop, source, target)
+        delivered(image, crop, source, target)
         for image, crop, source, target in zip(
             rendered,
             to_pictures(crops.detach()),

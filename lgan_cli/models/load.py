@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lgan_cli.models.config import MOUTH_INTERIORS, TARGET_POINTS
+from lgan_cli.models.config import MOUTH_INTERIORS, SHADINGS, TARGET_POINTS
 from lgan_cli.models.editor import CopyEditor, Editor, LandmarkGANEditor
 from lgan_cli.models.geometry_editor import GeometryEditor
 
@@ -32,20 +32,25 @@ def load_editor(spec: str | None, device: torch.device | str, offline: bool = Fa
 
 
 def with_inference_settings(
-    editor: Editor, mouth_interior: str | None = None, target_points: str | None = None
+    editor: Editor, mouth_interior: str | None = None, target_points: str | None = None, shading: str | None = None
 ) -> Editor:
     """The same LandmarkGAN model with its inference settings overridden (None keeps the model's):
-    how a warp model fills parted lips (config.MOUTH_INTERIORS, `--mouth`) and how G_l's points
-    reach stage II (config.TARGET_POINTS, `--points`). Other editors have no such settings."""
-    if mouth_interior is None and target_points is None:
+    how a warp model fills parted lips (config.MOUTH_INTERIORS, `--mouth`), how G_l's points
+    reach stage II (config.TARGET_POINTS, `--points`) and whether a warp model shades the moved
+    skin (config.SHADINGS, `--shading`). Other editors have no such settings."""
+    if mouth_interior is None and target_points is None and shading is None:
         return editor
     if mouth_interior is not None and mouth_interior not in MOUTH_INTERIORS:
         raise ValueError(f"--mouth must be one of {', '.join(MOUTH_INTERIORS)}, got {mouth_interior!r}")
+    if shading is not None and shading not in SHADINGS:
+        raise ValueError(f"--shading must be one of {', '.join(SHADINGS)}, got {shading!r}")
     if target_points is not None and target_points not in TARGET_POINTS:
         raise ValueError(f"--points must be one of {', '.join(TARGET_POINTS)}, got {target_points!r}")
     is_gan = isinstance(editor, LandmarkGANEditor)
     if mouth_interior is not None and not (is_gan and editor.model.config.renderer == "warp"):
         raise ValueError(f"--mouth needs a warp model (e.g. the default): model '{editor.name}' has no mouth setting")
+    if shading is not None and not (is_gan and editor.model.config.renderer == "warp"):
+        raise ValueError(f"--shading needs a warp model (e.g. the default): model '{editor.name}' has no skin shading")
     if not is_gan:
         raise ValueError(f"--points needs a LandmarkGAN model (e.g. the default): model '{editor.name}' has no G_l")
     if target_points == "anchored" and "neutral" not in editor.expressions:
@@ -57,6 +62,7 @@ def with_inference_settings(
         settings=editor.settings,
         mouth_interior=mouth_interior or editor.mouth_interior,
         target_points=target_points or editor.target_points,
+        shading=shading or editor.shading,
     )
 
 
