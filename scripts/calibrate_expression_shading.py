@@ -3,17 +3,17 @@
     python scripts/calibrate_expression_shading.py ../shared/datasets/london \
         --people 002,012,019,027,036,041,066,086,097,104,114,122,127,134,139,172
 
-Reproduces `SHADING_GAIN` in lgan_cli/faces/expression_shading.py (run it on people the models
+Reproduces `SHADING_GAINS` in lgan_cli/faces/expression_shading.py (run it on people the models
 are not evaluated on: the London training people above). For each person, the smiling photo is
 registered onto the neutral one on the stable points (eye corners, nose bridge), both are cut at
 CROP px, and the neutral crop is warped to the smile's points by the renderer's own prior (the
-thin-plate spline of `flow.prior_flow`): what a warp alone gives. The log-luminance of the real
-smile over that warp (both blurred, so misregistered detail counts little) is what the smile's
-shading is; the model's log-ratio for the same two sets of points (`shading_ratio`, gain 1) is
-what the 3D model predicts. Over the cheeks and the folds around the mouth (not the lips, eyes or
-brows, which the expression moves most and a warp misplaces most), the least-squares slope with
-a per-person offset (exposure) is the gain. Prints each person's slope and correlation and the
-pooled slope.
+thin-plate spline of `flow.prior_flow`): what a warp alone gives. The log of the real smile's
+linear light over that warp's (both blurred, so misregistered detail counts little), per colour
+channel and for luminance, is what the smile's shading is; the model's log-ratio for the same two
+sets of points (`shading_ratio`) is what the 3D model predicts. Over the cheeks and the folds
+around the mouth (not the lips, eyes or brows, which the expression moves most and a warp
+misplaces most), the least-squares slope with a per-person offset (exposure) is the gain. Prints
+each person's luminance slope and correlation and the pooled slopes (luminance, red, green, blue).
 """
 
 from __future__ import annotations
@@ -40,9 +40,11 @@ BLUR = 0.012  # Gaussian sigma, as a fraction of the face's width, on both image
 EYES_AND_BROWS = (list(range(36, 42)), list(range(42, 48)), list(range(17, 22)), list(range(22, 27)))
 
 
-def log_luminance(rgb: np.ndarray, sigma: float) -> np.ndarray:
-    luminance = to_linear(rgb) @ LUMINANCE
-    return np.log(cv2.GaussianBlur(luminance.astype(np.float32), (0, 0), sigma) + 1e-3)
+def log_light(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    """(h, w, 4): the log of the blurred linear light: luminance, red, green, blue."""
+    linear = to_linear(rgb)
+    channels = np.dstack([linear @ LUMINANCE, linear]).astype(np.float32)
+    return np.log(cv2.GaussianBlur(channels, (0, 0), sigma) + 1e-3)
 
 
 def skin_region(points: np.ndarray, size: int) -> np.ndarray:
@@ -58,7 +60,8 @@ def skin_region(points: np.ndarray, size: int) -> np.ndarray:
 
 
 def person(detector: FaceDetector, neutral_path: Path, smiling_path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """(real log-ratio, model log-ratio) over one person's skin region, or None if a face is missing."""
+    """(real log-ratios (n, 4): luminance, red, green, blue; the model's log-ratio (n,)) over one
+    person's skin region, or None if a face is missing."""
     neutral, smiling = load_image(neutral_path), load_image(smiling_path)
     faces = detector.detect(neutral), detector.detect(smiling)
     if not faces[0] or not faces[1]:
@@ -74,8 +77,8 @@ def person(detector: FaceDetector, neutral_path: Path, smiling_path: Path) -> tu
     flow, _ = prior_flow(torch.from_numpy(source)[None], torch.from_numpy(target)[None], CROP)
     warped = to_pictures(warp(to_tensor(alignment.crop(neutral)[None]), flow, mode="bicubic"))[0]
     width = float(np.linalg.norm(target[16] - target[0]))
-    real = log_luminance(alignment.crop(registered), BLUR * width) - log_luminance(warped, BLUR * width)
-    found = shading_ratio(source, target, (CROP, CROP), gain=1.0)
+    real = log_light(alignment.crop(registered), BLUR * width) - log_light(warped, BLUR * width)
+    found = shading_ratio(source, target, (CROP, CROP))
     predicted = np.zeros((CROP, CROP), np.float32)
     if found is not None:
         (x0, y0, x1, y1), log_ratio = found
@@ -90,7 +93,7 @@ def main() -> None:
     parser.add_argument("--people", required=True, help="comma-separated ids (training people only)")
     args = parser.parse_args()
     detector = FaceDetector()
-    pooled_real, pooled_model = [], []
+    pooled_real, pooled_model = [], []  # per person: (n, 4) and (n,), each less its mean (exposure)
     for pid in args.people.split(","):
         neutral = next((args.london / "neutral_front").glob(f"{pid}_*.jpg"), None)
         smiling = next((args.london / "smiling_front").glob(f"{pid}_*.jpg"), None)
@@ -98,19 +101,20 @@ def main() -> None:
         if found is None:
             print(f"{pid}: skipped (a photo or a face is missing)")
             continue
-        real, model = (values - values.mean() for values in found)
-        slope = float(real @ model / max(model @ model, 1e-12))
-        correlation = float(np.corrcoef(real, model)[0, 1])
+        real, model = found[0] - found[0].mean(axis=0), found[1] - found[1].mean()
+        slope = float(real[:, 0] @ model / max(model @ model, 1e-12))
+        correlation = float(np.corrcoef(real[:, 0], model)[0, 1])
         print(f"{pid}: slope {slope:.2f}, correlation {correlation:.2f}, model log-ratio sd {model.std():.4f}")
         pooled_real.append(real)
         pooled_model.append(model)
     real, model = np.concatenate(pooled_real), np.concatenate(pooled_model)
-    slope = float(real @ model / max(model @ model, 1e-12))
-    slopes = [float(r @ m / max(m @ m, 1e-12)) for r, m in zip(pooled_real, pooled_model)]
+    slopes = real.T @ model / max(model @ model, 1e-12)
+    people = [float(r[:, 0] @ m / max(m @ m, 1e-12)) for r, m in zip(pooled_real, pooled_model)]
     print(
-        f"pooled slope (the gain): {slope:.2f}; median of people {np.median(slopes):.2f}; "
-        f"correlation {np.corrcoef(real, model)[0, 1]:.2f} over {len(slopes)} people"
+        f"pooled slope (the gain), luminance: {slopes[0]:.2f}; median of people {np.median(people):.2f}; "
+        f"correlation {np.corrcoef(real[:, 0], model)[0, 1]:.2f} over {len(people)} people"
     )
+    print(f"per channel (SHADING_GAINS): red {slopes[1]:.2f}, green {slopes[2]:.2f}, blue {slopes[3]:.2f}")
 
 
 if __name__ == "__main__":

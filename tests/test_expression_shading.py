@@ -63,25 +63,39 @@ def test_no_change_of_expression_no_change_of_a_pixel(face):
 
     rgb, points = face
     assert shade_expression(rgb, points, points) is rgb  # an identity request, intensity 0
-    assert shade_expression(rgb, points, smile(points, 4), gain=0.0) is rgb
+    assert shade_expression(rgb, points, smile(points, 4), gains=(0.0, 0.0, 0.0)) is rgb
     assert shading_ratio(points, points + 1e-5, rgb.shape[:2]) is None
 
 
 def test_the_change_of_light_grows_with_the_level_and_the_gain_up_to_a_limit(face):
-    from lgan_cli.faces.expression_shading import LOG_LIMIT, shading_ratio
+    from lgan_cli.faces.expression_shading import LOG_LIMIT, channel_log_ratios, shading_ratio
 
     rgb, points = face
     strength = {}
     for level in (1, 2, 4):
-        _, log_ratio = shading_ratio(points, smile(points, level), rgb.shape[:2], gain=1.0)
+        _, log_ratio = shading_ratio(points, smile(points, level), rgb.shape[:2])
         strength[level] = np.abs(log_ratio).mean()
     assert 0 < strength[1] < strength[2] < strength[4]
-    _, half = shading_ratio(points, smile(points, 4), rgb.shape[:2], gain=0.5)
-    _, quarter = shading_ratio(points, smile(points, 4), rgb.shape[:2], gain=0.25)
+    _, log_ratio = shading_ratio(points, smile(points, 4), rgb.shape[:2])
+    half, quarter = (channel_log_ratios(log_ratio, (gain,) * 3) for gain in (0.5, 0.25))
     assert np.abs(half).max() < LOG_LIMIT  # within the limit the gain scales the log-ratio
     assert np.abs(quarter).mean() == pytest.approx(np.abs(half).mean() / 2, rel=1e-4)
-    _, strong = shading_ratio(points, smile(points, 4), rgb.shape[:2], gain=50.0)
-    assert np.abs(strong).max() <= LOG_LIMIT + 1e-6  # a fold, never a glare
+    assert np.abs(channel_log_ratios(log_ratio, (50.0,) * 3)).max() <= LOG_LIMIT  # a fold, never a glare
+
+
+def test_folds_stay_warm_red_light_changes_least(face):
+    """Real smiles' folds change red light least (skin scatters it): with the fitted gains, where
+    the skin darkens, its red falls by a smaller share than its blue."""
+    from lgan_cli.faces.expression_shading import SHADING_GAINS, shade_expression
+
+    rgb, points = face
+    assert SHADING_GAINS[0] < SHADING_GAINS[1] <= SHADING_GAINS[2]
+    shaded = shade_expression(rgb, points, smile(points, 4)).astype(np.float64)
+    before = rgb.astype(np.float64)
+    darker = (shaded.sum(axis=2) < before.sum(axis=2) - 6) & (before.min(axis=2) > 40)
+    assert darker.sum() > 500
+    share = 1 - shaded[darker].sum(axis=0) / before[darker].sum(axis=0)  # per channel: light lost
+    assert 0 < share[0] < share[2]
 
 
 def test_shading_is_a_checked_setting():

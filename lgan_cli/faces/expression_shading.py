@@ -32,16 +32,18 @@ from lgan_cli.geometry.fit import fit_face
 from lgan_cli.geometry.skin import skin_mesh
 from lgan_cli.synth.raster import rasterize
 
-SHADING_GAIN = 2.7
-"""Log-ratio multiplier: how strongly the model's change of light shows in the photo. Fitted
-to real smiles of training people (`scripts/calibrate_expression_shading.py`): the luminance a
-person's smiling photo gains or loses over their neutral photo warped to the smile's points,
-against the model's ratio for the same two sets of points. On 16 training people the slope was
-2.70 (each person's 1.1-5.4, median 2.71; correlation 0.43, positive for every one): the model's
-folds are shallower than a real smile's, and its soft light is not the studio's."""
+SHADING_GAINS = (2.2, 2.9, 3.0)
+"""Log-ratio multipliers for red, green and blue: how strongly the model's change of light shows in
+the photo. Fitted to real smiles of training people (`scripts/calibrate_expression_shading.py`):
+the light a person's smiling photo gains or loses over their neutral photo warped to the smile's
+points, against the model's ratio for the same two sets of points. On 16 training people the
+slopes were 2.21 (red), 2.93 (green) and 3.03 (blue), 2.71 for luminance (each person's 1.0-5.4,
+median 2.74; correlation 0.43, positive for every one): the model's folds are shallower than a
+real smile's and its soft light is not the studio's, and skin, scattering red light further,
+stays warmer in its folds than one ratio for all three channels would leave it (grey)."""
 
 LOG_LIMIT = 0.35
-"""The most the log-ratio may reach after the gain (x0.70 .. x1.42): a fold, not a cast shadow or a
+"""The most a channel's log-ratio may reach after its gain (x0.70 .. x1.42): a fold, not a cast shadow or a
 glare. A smile stays within it on nearly every pixel (99.5th percentiles of the held-out London
 photos' edits at most 0.40); the model's snarl (AU9, 10) turns the nose's tip up into the light,
 and without a limit it glowed."""
@@ -52,14 +54,15 @@ UNCHANGED = 1e-4  # |log-ratio| below which a pixel is left exactly as it was
 
 
 def shading_ratio(
-    source_points: np.ndarray, target_points: np.ndarray, shape: tuple[int, int], gain: float = SHADING_GAIN
+    source_points: np.ndarray, target_points: np.ndarray, shape: tuple[int, int]
 ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
-    """(box (x0, y0, x1, y1), log of the light's ratio inside it (h, w) float32) for an edit that
-    moves `source_points` to `target_points` (68 iBUG points each, pixels of an image of `shape`),
-    or None where it changes nothing (no expression change, a face off the image)."""
+    """(box (x0, y0, x1, y1), the model's log-ratio of light inside it (h, w) float32, before any
+    gain) for an edit that moves `source_points` to `target_points` (68 iBUG points each, pixels of
+    an image of `shape`), or None where it changes nothing (no expression change, a face off the
+    image)."""
     source = np.asarray(source_points, dtype=np.float64)
     target = np.asarray(target_points, dtype=np.float64)
-    if gain == 0 or np.allclose(source, target, atol=1e-3):
+    if np.allclose(source, target, atol=1e-3):
         return None
     try:
         before_fit = fit_face(source, convention="mediapipe")
@@ -70,7 +73,7 @@ def shading_ratio(
     after = skin.posed(after_fit)
     before = skin.posed(after_fit, before_fit.expression)  # the target's face and pose, the source's expression
     ratio = lambert(after.normals @ LIGHT) / lambert(before.normals @ LIGHT)
-    log_ratio = np.clip(gain * np.log(ratio), -LOG_LIMIT, LOG_LIMIT).astype(np.float32)
+    log_ratio = np.log(ratio).astype(np.float32)
 
     width = float(np.linalg.norm(target[16] - target[0]))
     if width < 2:
@@ -111,22 +114,29 @@ def _faded(mask: np.ndarray, width: float) -> np.ndarray:
     return np.minimum(cv2.GaussianBlur(inner, (0, 0), width / 2), mask)
 
 
+def channel_log_ratios(log_ratio: np.ndarray, gains=SHADING_GAINS) -> np.ndarray:
+    """(h, w, 3): the model's log-ratio (h, w) as each colour channel takes it, within LOG_LIMIT."""
+    gained = log_ratio[..., None] * np.asarray(gains, dtype=np.float32)
+    return np.clip(gained, -LOG_LIMIT, LOG_LIMIT)
+
+
 def shade_expression(
-    image: np.ndarray, source_points: np.ndarray, target_points: np.ndarray, gain: float = SHADING_GAIN
+    image: np.ndarray, source_points: np.ndarray, target_points: np.ndarray, gains=SHADING_GAINS
 ) -> np.ndarray:
     """`image` (uint8 RGB, already moved to `target_points`) with the target expression's change
     of light on the skin; pixels the ratio leaves at 1 keep their exact values."""
-    found = shading_ratio(source_points, target_points, image.shape[:2], gain)
+    found = shading_ratio(source_points, target_points, image.shape[:2])
     if found is None:
         return image
     (x0, y0, x1, y1), log_ratio = found
-    changed = np.abs(log_ratio) >= UNCHANGED
+    per_channel = channel_log_ratios(log_ratio, gains)
+    changed = (np.abs(per_channel) >= UNCHANGED).any(axis=2)
     if not changed.any():
         return image
     out = image.copy()
     region = out[y0:y1, x0:x1]
     # linear light times the ratio is, in the photo's encoding (mouth_interior.to_linear), its
     # values times ratio ** (1 / GAMMA)
-    factor = np.exp(log_ratio[changed] / GAMMA)[:, None]
+    factor = np.exp(per_channel[changed] / GAMMA)
     region[changed] = np.clip(np.round(region[changed] * factor), 0, 255).astype(np.uint8)
     return out
