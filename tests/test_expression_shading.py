@@ -98,6 +98,18 @@ def test_folds_stay_warm_red_light_changes_least(face):
     assert 0 < share[0] < share[2]
 
 
+def test_a_face_without_colour_gets_one_gain_for_every_channel():
+    from lgan_cli.faces.expression_shading import SHADING_GAINS, face_gains
+
+    grey = np.repeat(np.linspace(30, 220, 500)[:, None], 3, axis=1).astype(np.uint8)
+    skin = np.tile(np.array([[205, 150, 120]], np.uint8), (500, 1))
+    muted = np.tile(np.array([[170, 160, 155]], np.uint8), (500, 1))  # chroma 0.09: a washed-out photo
+    assert np.ptp(face_gains(grey)) == 0  # a greyscale photo stays grey
+    assert np.allclose(face_gains(skin), SHADING_GAINS)
+    assert 0 < np.ptp(face_gains(muted)) < np.ptp(SHADING_GAINS)
+    assert np.all(face_gains(grey, (0.0, 0.0, 0.0)) == 0)
+
+
 def test_shading_is_a_checked_setting():
     from lgan_cli.models.config import ModelConfig
     from lgan_cli.models.editor import CopyEditor

@@ -23,6 +23,7 @@ import numpy as np
 from lgan_cli.faces.mouth_interior import (
     GAMMA,
     LIGHT,
+    LUMINANCE,
     bounding_box,
     inner_lip_outline,
     lambert,
@@ -41,6 +42,10 @@ slopes were 2.21 (red), 2.93 (green) and 3.03 (blue), 2.71 for luminance (each p
 median 2.74; correlation 0.43, positive for every one): the model's folds are shallower than a
 real smile's and its soft light is not the studio's, and skin, scattering red light further,
 stays warmer in its folds than one ratio for all three channels would leave it (grey)."""
+
+SKIN_CHROMA = 0.25
+"""A face whose median chroma ((max - min) / max of its 8-bit values) reaches this gets the full
+per-channel gains; skin in daylight or studio light is 0.3-0.5, a greyscale photo 0."""
 
 LOG_LIMIT = 0.35
 """The most a channel's log-ratio may reach after its gain (x0.70 .. x1.42): a fold, not a cast shadow or a
@@ -114,6 +119,21 @@ def _faded(mask: np.ndarray, width: float) -> np.ndarray:
     return np.minimum(cv2.GaussianBlur(inner, (0, 0), width / 2), mask)
 
 
+def face_gains(pixels: np.ndarray, gains=SHADING_GAINS) -> np.ndarray:
+    """(3,) the gains for a face whose skin is `pixels` (n, 3) uint8: `gains` for colourful skin;
+    on a face without colour their luminance-weighted mean for all three channels (2.77 for the
+    shipped gains; the luminance fit itself: 2.71), so a greyscale photo stays grey; in between
+    by the face's chroma."""
+    gains = np.asarray(gains, dtype=np.float32)
+    grey = float(LUMINANCE @ gains)
+    values = pixels.astype(np.float32)
+    top = values.max(axis=1)
+    lit = top > 20  # the chroma of near-black pixels is noise
+    chroma = float(np.median((top[lit] - values[lit].min(axis=1)) / top[lit])) if lit.any() else 0.0
+    colourful = min(chroma / SKIN_CHROMA, 1.0)
+    return (grey + colourful * (gains - grey)).astype(np.float32)
+
+
 def channel_log_ratios(log_ratio: np.ndarray, gains=SHADING_GAINS) -> np.ndarray:
     """(h, w, 3): the model's log-ratio (h, w) as each colour channel takes it, within LOG_LIMIT."""
     gained = log_ratio[..., None] * np.asarray(gains, dtype=np.float32)
@@ -129,12 +149,12 @@ def shade_expression(
     if found is None:
         return image
     (x0, y0, x1, y1), log_ratio = found
-    per_channel = channel_log_ratios(log_ratio, gains)
-    changed = (np.abs(per_channel) >= UNCHANGED).any(axis=2)
+    changed = np.abs(log_ratio) * float(np.abs(np.asarray(gains)).max()) >= UNCHANGED
     if not changed.any():
         return image
     out = image.copy()
     region = out[y0:y1, x0:x1]
+    per_channel = channel_log_ratios(log_ratio, face_gains(region[changed], gains))
     # linear light times the ratio is, in the photo's encoding (mouth_interior.to_linear), its
     # values times ratio ** (1 / GAMMA)
     factor = np.exp(per_channel[changed] / GAMMA)
