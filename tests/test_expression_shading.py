@@ -179,3 +179,20 @@ def test_the_default_models_crops_carry_the_shading_the_photo_gets(example_photo
     (edit,) = edit_crops(editor, [(found, "happy", None)], torch.device("cpu"))
     assert edit.shading == "face-model"
     assert np.abs(edit.delivered_crop().astype(int) - shaded).max() <= 1
+
+
+def test_faces_cut_by_the_border_or_tiny_are_shaded_without_error(face):
+    """A face running off the photo's edge (chin or half the face cut) and faces a few pixels wide:
+    the skin is shaded where it is in the photo, nothing else."""
+    from lgan_cli.faces.expression_shading import shade_expression
+
+    rgb, points = face
+    target = smile(points, 4)
+    for cut in (rgb[:, : int(points[:, 0].mean())], rgb[: int(points[57, 1]) - 5]):
+        cut = np.ascontiguousarray(cut)
+        assert (shade_expression(cut, points, target) != cut).any()
+    centre = points.mean(axis=0)
+    for scale in (0.01, 0.03, 0.1):  # faces about 3, 10 and 30 px wide in a 60 px image
+        flat = np.full((60, 60, 3), 128, np.uint8)
+        shaded = shade_expression(flat, (points - centre) * scale + 30, (target - centre) * scale + 30)
+        assert shaded.shape == flat.shape

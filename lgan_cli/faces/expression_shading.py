@@ -106,6 +106,7 @@ def shading_ratio(
     full = cv2.resize(drawn, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     lips = inner_lip_outline(target)
     mx0, my0, mx1, my1 = bounding_box(lips, shape, pad=2)
+    mx0, my0, mx1, my1 = max(mx0, x0), max(my0, y0), min(mx1, x1), min(my1, y1)
     if mx1 > mx0 and my1 > my0:  # the mouth's opening keeps its drawn interior
         opening = polygon_mask((my1 - my0, mx1 - mx0), lips, (mx0, my0))
         full[my0 - y0 : my1 - y0, mx0 - x0 : mx1 - x0] *= 1.0 - opening
